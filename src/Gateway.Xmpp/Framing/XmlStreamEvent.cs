@@ -1,0 +1,18 @@
+using System.Xml.Linq;
+
+namespace Gateway.Xmpp.Framing;
+
+/// <summary>What the incremental parser yields from one XML stream.</summary>
+public abstract record XmlStreamEvent
+{
+    private XmlStreamEvent() { }
+
+    /// <summary>The opening <c>&lt;stream:stream&gt;</c> tag: an element with its attributes and namespace declarations, no children.</summary>
+    public sealed record StreamOpened(XElement Header) : XmlStreamEvent;
+
+    /// <summary>A complete first-level child of the stream (a stanza, features, SASL/TLS/SM nonza…), detached.</summary>
+    public sealed record Element(XElement Value) : XmlStreamEvent;
+
+    /// <summary>The closing <c>&lt;/stream:stream&gt;</c>.</summary>
+    public sealed record StreamClosed : XmlStreamEvent;
+}
