@@ -1,0 +1,217 @@
+using System.Xml.Linq;
+using Gateway.Xmpp.Core;
+using Gateway.Xmpp.Framing;
+using Gateway.Xmpp.Iq;
+using Gateway.Xmpp.Sasl;
+using Gateway.Xmpp.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Xmpp.Client;
+
+/// <summary>
+/// A client-to-server connection. Negotiation is an ordered sequence, each step consuming the stream features:
+/// STARTTLS, SASL, XEP-0198 resume (before bind), bind, XEP-0198 enable (after bind), initial presence.
+/// </summary>
+public sealed class XmppClient : XmppConnection
+{
+    private readonly XmppClientOptions _options;
+    private readonly Jid _account;
+
+    public XmppClient(XmppClientOptions options, ILogger<XmppClient>? logger = null, TimeProvider? timeProvider = null)
+        : base(options, logger, timeProvider)
+    {
+        _options = options;
+        _account = options.Jid!.Bare;
+    }
+
+    /// <summary>The XMPP domain (server) of the account.</summary>
+    public Jid ServerJid => new(null, _account.Domain);
+
+    protected override Jid PingTarget => ServerJid;
+
+    protected override bool AcceptsReplyFrom(Jid? requestTo, Jid? from)
+    {
+        // RFC 6120 §10.3 / Smack IQReplyFilter: a reply comes from where the request went; a request to no one (or to
+        // our own account or server) is answered by the server on our behalf, with no from or one of our own addresses.
+        if (requestTo is null || requestTo == _account || requestTo == ServerJid || requestTo == LocalJid)
+            return from is null || from == _account || from == ServerJid || from == LocalJid;
+        return from == requestTo;
+    }
+
+    protected override async Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.NegotiationTimeout);
+        var transport = await XmppTransport.ConnectAsync(_options.Host, _options.Port, _options.ConnectTimeout, timeout.Token);
+        var reader = new XmlElementReader(transport.Stream, _options.MaxStanzaBytes);
+        try
+        {
+            return await NegotiateAsync(transport, reader, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            reader.Dispose();
+            await transport.DisposeAsync();
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new XmppConnectionLostException($"Stream negotiation with {_options.Host}:{_options.Port} timed out after {_options.NegotiationTimeout.TotalSeconds:0.#} s.");
+            throw;
+        }
+    }
+
+    private async Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken ct)
+    {
+        var features = await OpenStreamAsync(transport, reader, ct);
+
+        if (features.Element(Ns.Tls + "starttls") is not null)
+        {
+            await WriteAsync(transport, new XElement(Ns.Tls + "starttls"), ct);
+            var answer = await reader.ReadElementAsync(ct);
+            if (answer.Name != Ns.Tls + "proceed") throw new XmppAuthenticationException("starttls-refused", answer.Name.LocalName);
+            await transport.UpgradeToTlsAsync(_account.Domain, _options.Tls, ct);
+            reader.Stream = transport.Stream;
+            reader.Restart();
+            features = await OpenStreamAsync(transport, reader, ct);
+        }
+        else if (_options.RequireTls)
+        {
+            throw new XmppAuthenticationException("encryption-required", $"{_options.Host}:{_options.Port} offers no STARTTLS and RequireTls is set.");
+        }
+
+        await AuthenticateAsync(transport, reader, features, ct);
+        reader.Restart();
+        features = await OpenStreamAsync(transport, reader, ct);
+
+        var smOffered = _options.EnableStreamManagement && features.Element(Ns.StreamManagement + "sm") is not null;
+        IReadOnlyList<XElement> lost = [];
+        if (smOffered && StreamManagement is { Resumable: true } previous && LocalJid is not null)
+        {
+            await WriteAsync(transport, new XElement(Ns.StreamManagement + "resume",
+                new XAttribute("h", previous.Inbound), new XAttribute("previd", previous.ResumptionId!)), ct);
+            var answer = await reader.ReadElementAsync(ct);
+            if (answer.Name == Ns.StreamManagement + "resumed" && uint.TryParse((string?)answer.Attribute("h"), out var h))
+            {
+                previous.OnAck(h);
+                return new NegotiatedStream(transport, reader, LocalJid, previous, Resumed: true, previous.TakeUnacked(), []);
+            }
+            if (uint.TryParse((string?)answer.Attribute("h"), out var failedH)) previous.OnAck(failedH);
+            lost = previous.TakeUnacked();
+            Logger.LogInformation("XEP-0198 resumption refused ({Answer}); {Count} unacknowledged stanzas are lost", answer.Name.LocalName, lost.Count);
+        }
+
+        // State from an earlier stream must not leak past this point: the bind IQ belongs to the new session (SMACK-706).
+        var jid = await BindAsync(transport, reader, features, ct);
+
+        StreamManagementState? sm = null;
+        if (smOffered)
+        {
+            await WriteAsync(transport, new XElement(Ns.StreamManagement + "enable", new XAttribute("resume", "true")), ct);
+            var answer = await reader.ReadElementAsync(ct);
+            if (answer.Name == Ns.StreamManagement + "enabled")
+            {
+                var resumable = (string?)answer.Attribute("resume") is "true" or "1";
+                sm = new StreamManagementState((string?)answer.Attribute("id"), resumable);
+            }
+            else Logger.LogWarning("The server refused XEP-0198: {Answer}", answer);
+        }
+
+        var first = new List<XElement>();
+        if (_options.SendInitialPresence)
+            first.Add(new XElement("presence", new XElement("priority", _options.PresencePriority)));
+        return new NegotiatedStream(transport, reader, jid, sm, Resumed: false, first, lost);
+    }
+
+    private async Task<XElement> OpenStreamAsync(XmppTransport transport, XmlElementReader reader, CancellationToken ct)
+    {
+        await transport.Stream.WriteAsync(XmppStreamWriter.StreamHeader(Ns.Client.NamespaceName, _account.Domain, from: _account.ToString()), ct);
+        await transport.Stream.FlushAsync(ct);
+        var header = await reader.ReadStreamHeaderAsync(ct);
+        if ((string?)header.Attribute("version") is not { } version || !version.StartsWith("1.", StringComparison.Ordinal))
+            throw new XmppProtocolException("The server does not speak XMPP 1.0 streams.");
+        var features = await reader.ReadElementAsync(ct);
+        if (features.Name != Ns.Stream + "features") throw new XmppProtocolException($"Expected stream features, got <{features.Name.LocalName}/>.");
+        return features;
+    }
+
+    private async Task AuthenticateAsync(XmppTransport transport, XmlElementReader reader, XElement features, CancellationToken ct)
+    {
+        var offered = features.Element(Ns.Sasl + "mechanisms")?.Elements(Ns.Sasl + "mechanism").Select(m => m.Value.Trim()).ToArray() ?? [];
+        var mechanism = SaslMechanismSelector.Select(offered, new SaslCredentials(_account.Local!, _options.Password),
+            transport.IsEncrypted, _options.AllowPlainWithoutTls, _options.ScramKeyCache)
+            ?? throw new XmppAuthenticationException("no-acceptable-mechanism", $"Offered: {string.Join(", ", offered)}");
+
+        await WriteAsync(transport, new XElement(Ns.Sasl + "auth", new XAttribute("mechanism", mechanism.Name),
+            Encode(mechanism.GetInitialResponse())), ct);
+        while (true)
+        {
+            var answer = await reader.ReadElementAsync(ct);
+            switch (answer.Name.LocalName)
+            {
+                case "challenge" when answer.Name.Namespace == Ns.Sasl:
+                    var response = mechanism.EvaluateChallenge(Decode(answer.Value));
+                    await WriteAsync(transport, new XElement(Ns.Sasl + "response", Encode(response)), ct);
+                    break;
+                case "success" when answer.Name.Namespace == Ns.Sasl:
+                    mechanism.VerifySuccess(string.IsNullOrWhiteSpace(answer.Value) ? null : Decode(answer.Value));
+                    return;
+                case "failure" when answer.Name.Namespace == Ns.Sasl:
+                    var condition = answer.Elements().FirstOrDefault(e => e.Name.LocalName != "text")?.Name.LocalName ?? "not-authorized";
+                    throw new XmppAuthenticationException(condition, answer.Element(Ns.Sasl + "text")?.Value);
+                default:
+                    throw new XmppProtocolException($"Unexpected <{answer.Name.LocalName}/> during SASL.");
+            }
+        }
+    }
+
+    private async Task<Jid> BindAsync(XmppTransport transport, XmlElementReader reader, XElement features, CancellationToken ct)
+    {
+        if (features.Element(Ns.Bind + "bind") is null) throw new XmppProtocolException("The server offers no resource binding.");
+        var id = IqTracker.NewId();
+        await WriteAsync(transport, new XElement("iq", new XAttribute("type", "set"), new XAttribute("id", id),
+            new XElement(Ns.Bind + "bind", new XElement(Ns.Bind + "resource", _options.Resource))), ct);
+        var reply = await ReadReplyAsync(reader, id, ct);
+        var bound = reply.Element(Ns.Bind + "bind")?.Element(Ns.Bind + "jid")?.Value;
+        if (bound is null || !Jid.TryParse(bound, out var jid) || jid is null) throw new XmppProtocolException("Bind answered no JID.");
+
+        // RFC 3921 sessions: only when the server requires one (RFC 6121 made it optional).
+        if (features.Element(Ns.Session + "session") is { } session && session.Element(Ns.Session + "optional") is null)
+        {
+            var sessionId = IqTracker.NewId();
+            await WriteAsync(transport, new XElement("iq", new XAttribute("type", "set"), new XAttribute("id", sessionId),
+                new XElement(Ns.Session + "session")), ct);
+            await ReadReplyAsync(reader, sessionId, ct);
+        }
+        return jid;
+    }
+
+    private static async Task<XElement> ReadReplyAsync(XmlElementReader reader, string id, CancellationToken ct)
+    {
+        while (true)
+        {
+            var element = await reader.ReadElementAsync(ct);
+            if (element.Name.LocalName != "iq" || (string?)element.Attribute("id") != id) continue;
+            if ((string?)element.Attribute("type") == "error")
+            {
+                var error = StanzaError.FromStanza(element);
+                if (error.Condition == "conflict") throw new XmppStreamErrorException("conflict", "resource conflict at bind", element);
+                throw new XmppStanzaErrorException(error, element);
+            }
+            return element;
+        }
+    }
+
+    private static async Task WriteAsync(XmppTransport transport, XElement element, CancellationToken ct)
+    {
+        await transport.Stream.WriteAsync(XmppStreamWriter.Serialize(element), ct);
+        await transport.Stream.FlushAsync(ct);
+    }
+
+    private static string Encode(byte[] data) => data.Length == 0 ? "=" : Convert.ToBase64String(data);
+
+    private static byte[] Decode(string text)
+    {
+        text = text.Trim();
+        if (text is "" or "=") return [];
+        try { return Convert.FromBase64String(text); }
+        catch (FormatException e) { throw new XmppProtocolException("SASL data is not valid base64.", e); }
+    }
+}

@@ -1,0 +1,607 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using System.Xml.Linq;
+using Gateway.Xmpp.Core;
+using Gateway.Xmpp.Framing;
+using Gateway.Xmpp.Iq;
+using Gateway.Xmpp.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Xmpp.Client;
+
+/// <summary>
+/// What client (c2s) and component (XEP-0114) streams share once negotiated: one reader task, one writer task behind a
+/// bounded queue, IQ tracking, inbound request handlers run off the reader, filtered stanza feeds, a ping watchdog for
+/// half-open sockets, and one supervisor that owns reconnection.
+/// </summary>
+public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSource, IAsyncDisposable
+{
+    private const int AckRequestWindow = 5;
+    private static readonly byte[] AckRequest = "<r xmlns='urn:xmpp:sm:3'/>"u8.ToArray();
+
+    private readonly XmppConnectionOptions _options;
+    private readonly IqTracker _tracker;
+    private readonly ConcurrentDictionary<(IqType, XName), IqRequestHandler> _handlers = new();
+    private readonly Channel<IqRequest> _requests = Channel.CreateUnbounded<IqRequest>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly object _subscriptionGate = new();
+    private StanzaSubscription[] _subscriptions = [];
+    private volatile LiveSession? _session;
+    private volatile ConnectionState _state = ConnectionState.Disconnected;
+    private Task _supervisor = Task.CompletedTask;
+    private Task _requestPump = Task.CompletedTask;
+    private int _disposed;
+
+    protected XmppConnection(XmppConnectionOptions options, ILogger? logger, TimeProvider? timeProvider)
+    {
+        options.Validate();
+        _options = options;
+        Logger = logger ?? NullLogger.Instance;
+        Time = timeProvider ?? TimeProvider.System;
+        _tracker = new IqTracker(Time);
+    }
+
+    protected ILogger Logger { get; }
+    protected TimeProvider Time { get; }
+
+    public ConnectionState State => _state;
+    public Jid? LocalJid { get; private set; }
+
+    /// <summary>IQ requests sent and not yet answered (the pool leases by this).</summary>
+    public int OutstandingIqs => _tracker.Outstanding;
+
+    /// <summary>IQ replies dropped because they matched no waiter: late, duplicated or from the wrong sender.</summary>
+    public long UnmatchedIqReplies => _tracker.UnmatchedReplies;
+
+    /// <summary>Raised from the supervision task, never from the reader loop. Handlers should be quick.</summary>
+    public event EventHandler<XmppLifecycleEvent>? Lifecycle;
+
+    /// <summary>The XEP-0198 state of the last session, which a client may resume.</summary>
+    protected StreamManagementState? StreamManagement { get; private set; }
+
+    /// <summary>Connects, negotiating with up to <see cref="XmppConnectionOptions.MaxInitialAttempts"/> attempts, then keeps the
+    /// connection alive in the background. Throws the last error when every first attempt failed (the connection is then
+    /// <see cref="ConnectionState.Failed"/> and may be started again).</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_state is not (ConnectionState.Disconnected or ConnectionState.Failed))
+            throw new InvalidOperationException("The connection was already started.");
+        _state = ConnectionState.Connecting;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
+        var backoff = new ReconnectBackoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var negotiated = await NegotiateAsync(linked.Token);
+                _requestPump = Task.Run(PumpRequestsAsync, CancellationToken.None);
+                Activate(negotiated);
+                Raise(new XmppLifecycleEvent(LifecycleKind.Established));
+                _supervisor = Task.Run(SuperviseAsync, CancellationToken.None);
+                return;
+            }
+            catch (Exception e) when (!IsFatal(e) && attempt < _options.MaxInitialAttempts && !linked.IsCancellationRequested)
+            {
+                var delay = backoff.Next();
+                Logger.LogWarning("Connection attempt {Attempt} to {Host}:{Port} failed ({Reason}); retrying in {Delay}", attempt, _options.Host, _options.Port, e.Message, delay);
+                await Task.Delay(delay, Time, linked.Token);
+            }
+            catch
+            {
+                _state = ConnectionState.Failed;
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Sends a message or presence stanza. Elements built without a namespace take the stream's default.</summary>
+    /// <exception cref="XmppConnectionLostException">there is no established stream (with <c>NeverSent</c> set).</exception>
+    public Task SendAsync(XElement stanza, CancellationToken cancellationToken = default)
+    {
+        PrepareOutbound(stanza);
+        return EnqueueAsync(new Outbound(XmppStreamWriter.Serialize(stanza), stanza, null), cancellationToken);
+    }
+
+    public async Task<XElement> SendIqAsync(Jid? to, IqType type, XElement payload, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        var id = IqTracker.NewId();
+        var iq = new XElement("iq",
+            new XAttribute("type", type == IqType.Get ? "get" : "set"),
+            new XAttribute("id", id),
+            to is null ? null : new XAttribute("to", to.ToString()),
+            payload);
+        PrepareOutbound(iq);
+        // Serialise before registering: a value XML cannot carry is the caller's error, not a lost request.
+        var bytes = XmppStreamWriter.Serialize(iq);
+        var waiter = _tracker.Register(id, from => AcceptsReplyFrom(to, from), timeout ?? _options.DefaultIqTimeout, cancellationToken);
+        try
+        {
+            await EnqueueAsync(new Outbound(bytes, iq, waiter.Fail), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            waiter.Fail(e);
+        }
+        return await waiter.Reply;
+    }
+
+    public IDisposable RegisterIqHandler(IqType type, XName payloadName, IqRequestHandler handler)
+    {
+        if (!_handlers.TryAdd((type, payloadName), handler))
+            throw new InvalidOperationException($"A handler for {type} {payloadName} is already registered.");
+        return new Registration(() => _handlers.TryRemove(new KeyValuePair<(IqType, XName), IqRequestHandler>((type, payloadName), handler)));
+    }
+
+    public StanzaSubscription Subscribe(Func<XElement, bool> filter, int capacity = 1024)
+    {
+        var subscription = new StanzaSubscription(filter, capacity, Unsubscribe);
+        lock (_subscriptionGate) _subscriptions = [.. _subscriptions, subscription];
+        return subscription;
+    }
+
+    /// <summary>Drops the socket at once, as a network fault would. Used by the watchdog; handy for fault tests.</summary>
+    public void AbortConnection(string reason = "aborted") =>
+        _session?.Fail(new XmppConnectionLostException($"Connection {reason}."));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        var session = _session;
+        if (session is not null && _state == ConnectionState.Established)
+        {
+            // A clean close ends the XEP-0198 session on the server too, so nothing waits for a resume that never comes.
+            session.Outbox.Writer.TryWrite(new Outbound(XmppStreamWriter.StreamFooter, null, null));
+            session.Outbox.Writer.TryComplete();
+            await Task.WhenAny(session.WriterTask, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None));
+        }
+        _state = ConnectionState.Disconnected;
+        await _lifetime.CancelAsync();
+        session?.Fail(new XmppConnectionLostException("The connection was closed by the application."));
+        _requests.Writer.TryComplete();
+        await Task.WhenAll(_supervisor, _requestPump).ContinueWith(_ => { }, TaskScheduler.Default);
+        _tracker.FailAll(() => new XmppConnectionLostException("The connection was closed by the application."));
+        lock (_subscriptionGate)
+        {
+            foreach (var subscription in _subscriptions) subscription.Writer.TryComplete();
+            _subscriptions = [];
+        }
+        _lifetime.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Opens a transport and negotiates a stream up to the point where stanzas may flow.</summary>
+    protected abstract Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken);
+
+    /// <summary>Whether a reply to a request sent to <paramref name="requestTo"/> may come from <paramref name="from"/>.</summary>
+    protected abstract bool AcceptsReplyFrom(Jid? requestTo, Jid? from);
+
+    /// <summary>Where liveness pings go.</summary>
+    protected abstract Jid PingTarget { get; }
+
+    /// <summary>Faults that reconnecting cannot fix: authentication failures and stream errors such as <c>conflict</c>.</summary>
+    public virtual bool IsFatal(Exception error) => error switch
+    {
+        XmppAuthenticationException => true,
+        XmppStreamErrorException { Condition: "conflict" or "not-authorized" or "host-unknown" or "invalid-namespace" or "policy-violation" } => true,
+        _ => false,
+    };
+
+    /// <summary>A last chance to stamp outbound stanzas (a component must set <c>from</c>).</summary>
+    protected virtual void PrepareOutbound(XElement stanza) { }
+
+    private async Task EnqueueAsync(Outbound item, CancellationToken cancellationToken)
+    {
+        var session = _session;
+        if (session is null || _state != ConnectionState.Established)
+            throw new XmppConnectionLostException($"No established XMPP stream (state {_state}).") { NeverSent = true };
+        try
+        {
+            await session.Outbox.Writer.WriteAsync(item, cancellationToken);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new XmppConnectionLostException("The XMPP stream closed before the stanza could be sent.") { NeverSent = true };
+        }
+    }
+
+    private void Activate(NegotiatedStream negotiated)
+    {
+        LocalJid = negotiated.LocalJid;
+        StreamManagement = negotiated.StreamManagement;
+        var session = new LiveSession(negotiated, Channel.CreateBounded<Outbound>(new BoundedChannelOptions(_options.SendQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        }), Time.GetUtcNow());
+        foreach (var stanza in negotiated.SendFirst)
+            session.Outbox.Writer.TryWrite(new Outbound(XmppStreamWriter.Serialize(stanza), stanza, null));
+        session.ReaderTask = Task.Run(() => ReadLoopAsync(session), CancellationToken.None);
+        session.WriterTask = Task.Run(() => WriteLoopAsync(session), CancellationToken.None);
+        session.WatchdogTask = Task.Run(() => WatchdogAsync(session), CancellationToken.None);
+        _session = session;
+        _state = ConnectionState.Established;
+    }
+
+    private async Task SuperviseAsync()
+    {
+        var token = _lifetime.Token;
+        while (!token.IsCancellationRequested)
+        {
+            var session = _session!;
+            var reason = await session.Ended;
+            await session.StopAsync();
+            if (token.IsCancellationRequested) return;
+
+            if (IsFatal(reason))
+            {
+                Fail(reason);
+                return;
+            }
+
+            var resumable = StreamManagement is { Resumable: true };
+            _state = ConnectionState.Reconnecting;
+            Logger.LogWarning("XMPP stream to {Host}:{Port} lost: {Reason}", _options.Host, _options.Port, reason.Message);
+            if (resumable) Raise(new XmppLifecycleEvent(LifecycleKind.Suspended, reason));
+            else Destroy(reason, StreamManagement?.TakeUnacked());
+
+            var backoff = new ReconnectBackoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
+            NegotiatedStream? next = null;
+            while (next is null && !token.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(backoff.Next(), Time, token);
+                    next = await NegotiateAsync(token);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e) when (IsFatal(e))
+                {
+                    Fail(e);
+                    return;
+                }
+                catch (Exception e)
+                {
+                    Logger.LogWarning("Reconnecting to {Host}:{Port} failed: {Reason}", _options.Host, _options.Port, e.Message);
+                }
+            }
+            if (next is null) return;
+
+            if (next.Resumed)
+            {
+                Activate(next);
+                Logger.LogInformation("XMPP stream to {Host}:{Port} resumed; {Count} stanzas re-sent", _options.Host, _options.Port, next.SendFirst.Count);
+                Raise(new XmppLifecycleEvent(LifecycleKind.Resumed));
+            }
+            else
+            {
+                if (resumable) Destroy(reason, next.Lost);
+                Activate(next);
+                Logger.LogInformation("XMPP stream to {Host}:{Port} re-established as {Jid}", _options.Host, _options.Port, next.LocalJid);
+                Raise(new XmppLifecycleEvent(LifecycleKind.Established));
+            }
+        }
+    }
+
+    private void Destroy(Exception reason, IReadOnlyList<XElement>? lost)
+    {
+        _tracker.FailAll(() => new XmppConnectionLostException("The XMPP stream was lost before the reply arrived.", reason));
+        Raise(new XmppLifecycleEvent(LifecycleKind.Destroyed, reason, lost));
+    }
+
+    private void Fail(Exception reason)
+    {
+        _state = ConnectionState.Failed;
+        Logger.LogError("XMPP connection to {Host}:{Port} stopped for good: {Reason}", _options.Host, _options.Port, reason.Message);
+        Destroy(reason, StreamManagement?.TakeUnacked());
+        StreamManagement = null;
+        Raise(new XmppLifecycleEvent(LifecycleKind.Failed, reason));
+    }
+
+    private void Raise(XmppLifecycleEvent lifecycleEvent)
+    {
+        try { Lifecycle?.Invoke(this, lifecycleEvent); }
+        catch (Exception e) { Logger.LogError(e, "A lifecycle handler threw"); }
+    }
+
+    private async Task ReadLoopAsync(LiveSession session)
+    {
+        var sm = session.Negotiated.StreamManagement;
+        try
+        {
+            while (true)
+            {
+                var next = await session.Negotiated.Reader.ReadAsync(session.Token);
+                session.LastReceived = Time.GetUtcNow();
+                if (next is XmlStreamEvent.StreamClosed)
+                    throw new XmppConnectionLostException("The server closed the stream.");
+                if (next is not XmlStreamEvent.Element { Value: var element })
+                    throw new XmppProtocolException("Unexpected stream header inside the stream.");
+
+                if (element.Name == Ns.Stream + "error") throw XmppStreamErrorException.Parse(element);
+                if (element.Name.Namespace == Ns.StreamManagement)
+                {
+                    HandleStreamManagement(session, element);
+                    continue;
+                }
+                if (!StreamManagementState.Counts(element)) continue;
+                sm?.OnInboundStanza();
+
+                if (element.Name.LocalName == "iq") HandleIq(session, element);
+                else await DispatchAsync(element, session.Token);
+            }
+        }
+        catch (Exception e)
+        {
+            session.Fail(e is OperationCanceledException ? new XmppConnectionLostException("The connection was closed.") : e);
+        }
+    }
+
+    private void HandleStreamManagement(LiveSession session, XElement element)
+    {
+        var sm = session.Negotiated.StreamManagement;
+        if (sm is null) return;
+        switch (element.Name.LocalName)
+        {
+            case "r":
+                session.Outbox.Writer.TryWrite(new Outbound(XmppStreamWriter.Serialize(
+                    new XElement(Ns.StreamManagement + "a", new XAttribute("h", sm.Inbound))), null, null));
+                break;
+            case "a" when uint.TryParse((string?)element.Attribute("h"), out var h):
+                sm.OnAck(h);
+                break;
+        }
+    }
+
+    private void HandleIq(LiveSession session, XElement iq)
+    {
+        var type = (string?)iq.Attribute("type");
+        if (type is "result" or "error")
+        {
+            if (!_tracker.TryComplete(iq))
+                Logger.LogDebug("Dropped an IQ {Type} with id {Id} from {From} that no request was waiting for", type, (string?)iq.Attribute("id"), (string?)iq.Attribute("from"));
+            return;
+        }
+        var id = (string?)iq.Attribute("id");
+        var payload = iq.Elements().FirstOrDefault();
+        if (id is null || type is not ("get" or "set") || payload is null)
+        {
+            Reply(session, iq, IqResponse.Failure(StanzaError.BadRequest("IQ without id, type or payload")));
+            return;
+        }
+        var iqType = type == "get" ? IqType.Get : IqType.Set;
+        if (iqType == IqType.Get && payload.Name == Ns.Ping + "ping")
+        {
+            Reply(session, iq, IqResponse.Result());
+            return;
+        }
+        if (!_handlers.ContainsKey((iqType, payload.Name)))
+        {
+            Reply(session, iq, IqResponse.Failure(StanzaError.ServiceUnavailable()));
+            return;
+        }
+        Jid.TryParse((string?)iq.Attribute("from"), out var from);
+        Jid.TryParse((string?)iq.Attribute("to"), out var to);
+        _requests.Writer.TryWrite(new IqRequest(id, iqType, from, to, payload, iq));
+    }
+
+    private async Task PumpRequestsAsync()
+    {
+        using var slots = new SemaphoreSlim(_options.MaxConcurrentRequestHandlers);
+        var running = new List<Task>();
+        await foreach (var request in _requests.Reader.ReadAllAsync(CancellationToken.None))
+        {
+            await slots.WaitAsync(CancellationToken.None);
+            running.RemoveAll(t => t.IsCompleted);
+            running.Add(Task.Run(async () =>
+            {
+                try { await HandleRequestAsync(request); }
+                finally { slots.Release(); }
+            }));
+        }
+        await Task.WhenAll(running);
+    }
+
+    private async Task HandleRequestAsync(IqRequest request)
+    {
+        IqResponse response;
+        if (!_handlers.TryGetValue((request.Type, request.Payload.Name), out var handler))
+            response = IqResponse.Failure(StanzaError.ServiceUnavailable());
+        else
+        {
+            try { response = await handler(request, _lifetime.Token); }
+            catch (OperationCanceledException) when (_lifetime.IsCancellationRequested) { return; }
+            catch (XmppStanzaErrorException e) { response = IqResponse.Failure(e.Error); }
+            catch (Exception e)
+            {
+                Logger.LogError(e, "Handler for {Payload} failed", request.Payload.Name);
+                response = IqResponse.Failure(StanzaError.InternalServerError());
+            }
+        }
+        var session = _session;
+        if (session is null || _state != ConnectionState.Established)
+        {
+            Logger.LogWarning("Dropped the reply to IQ {Id}: the stream is down", request.Id);
+            return;
+        }
+        Reply(session, request.Stanza, response);
+    }
+
+    private void Reply(LiveSession session, XElement request, IqResponse response)
+    {
+        var reply = new XElement("iq", new XAttribute("id", (string?)request.Attribute("id") ?? ""));
+        if (request.Attribute("from") is { } from) reply.Add(new XAttribute("to", from.Value));
+        if (request.Attribute("to") is { } to) reply.Add(new XAttribute("from", to.Value));
+        switch (response)
+        {
+            case IqResponse.ResultResponse result:
+                reply.Add(new XAttribute("type", "result"), result.Payload);
+                break;
+            case IqResponse.ErrorResponse error:
+                reply.Add(new XAttribute("type", "error"), error.Echo, error.Error.ToXml());
+                break;
+        }
+        byte[] bytes;
+        try { bytes = XmppStreamWriter.Serialize(reply); }
+        catch (ArgumentException e)
+        {
+            Logger.LogError(e, "A reply to IQ {Id} could not be serialised", (string?)request.Attribute("id"));
+            bytes = XmppStreamWriter.Serialize(new XElement("iq", reply.Attributes().Where(a => a.Name != "type"),
+                new XAttribute("type", "error"), StanzaError.InternalServerError().ToXml()));
+        }
+        if (!session.Outbox.Writer.TryWrite(new Outbound(bytes, reply, null)))
+            _ = session.Outbox.Writer.WriteAsync(new Outbound(bytes, reply, null), session.Token).AsTask()
+                .ContinueWith(t => Logger.LogWarning("Dropped an IQ reply: {Reason}", t.Exception?.GetBaseException().Message),
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
+    private async ValueTask DispatchAsync(XElement stanza, CancellationToken cancellationToken)
+    {
+        var subscriptions = Volatile.Read(ref _subscriptions);
+        foreach (var subscription in subscriptions)
+        {
+            bool matches;
+            try { matches = subscription.Filter(stanza); }
+            catch (Exception e)
+            {
+                Logger.LogError(e, "A stanza filter threw");
+                continue;
+            }
+            if (!matches) continue;
+            try { await subscription.Writer.WriteAsync(stanza, cancellationToken); }
+            catch (ChannelClosedException) { }
+        }
+    }
+
+    private void Unsubscribe(StanzaSubscription subscription)
+    {
+        lock (_subscriptionGate) _subscriptions = _subscriptions.Where(s => s != subscription).ToArray();
+    }
+
+    private async Task WriteLoopAsync(LiveSession session)
+    {
+        var sm = session.Negotiated.StreamManagement;
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        var reader = session.Outbox.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(session.Token))
+            {
+                buffer.ResetWrittenCount();
+                while (buffer.WrittenCount < 64 * 1024 && reader.TryRead(out var item))
+                {
+                    buffer.Write(item.Bytes);
+                    if (sm is not null && item.Stanza is not null && StreamManagementState.Counts(item.Stanza)) sm.OnSent(item.Stanza);
+                }
+                if (sm is not null && sm.SinceLastRequest >= AckRequestWindow)
+                {
+                    buffer.Write(AckRequest);
+                    sm.OnAckRequested();
+                }
+                var stream = session.Negotiated.Transport.Stream;
+                await stream.WriteAsync(buffer.WrittenMemory, session.Token);
+                await stream.FlushAsync(session.Token);
+            }
+        }
+        catch (Exception e)
+        {
+            session.Fail(e is IOException or ObjectDisposedException
+                ? new XmppConnectionLostException("Writing to the XMPP stream failed: " + e.Message, e)
+                : e);
+        }
+    }
+
+    private async Task WatchdogAsync(LiveSession session)
+    {
+        var tick = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, _options.PingInterval.Ticks / 4));
+        using var timer = new PeriodicTimer(tick, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(session.Token))
+            {
+                if (Time.GetUtcNow() - session.LastReceived < _options.PingInterval) continue;
+                if (session.Negotiated.StreamManagement is { SinceLastRequest: > 0 } sm)
+                {
+                    sm.OnAckRequested();
+                    session.Outbox.Writer.TryWrite(new Outbound(AckRequest, null, null));
+                }
+                try
+                {
+                    await SendIqAsync(PingTarget, IqType.Get, new XElement(Ns.Ping + "ping"), _options.PingTimeout, session.Token);
+                }
+                catch (XmppIqTimeoutException)
+                {
+                    Logger.LogWarning("No answer to a ping within {Timeout}; dropping the half-open connection", _options.PingTimeout);
+                    session.Fail(new XmppConnectionLostException($"No answer to a ping within {_options.PingTimeout.TotalSeconds:0.#} s (half-open connection)."));
+                    return;
+                }
+                catch (XmppStanzaErrorException)
+                {
+                    // Any answer, even an error, proves the link is alive.
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (XmppConnectionLostException) { }
+    }
+
+    /// <summary>A negotiated stream, handed from the subclass's negotiation to the shared loops. <c>SendFirst</c> goes out
+    /// before anything else and is counted by XEP-0198 (re-sent stanzas after a resume, or the initial presence);
+    /// <c>Lost</c> lists what a failed resume could not deliver.</summary>
+    protected sealed record NegotiatedStream(
+        XmppTransport Transport,
+        XmlElementReader Reader,
+        Jid LocalJid,
+        StreamManagementState? StreamManagement,
+        bool Resumed,
+        IReadOnlyList<XElement> SendFirst,
+        IReadOnlyList<XElement> Lost);
+
+    private sealed record Outbound(byte[] Bytes, XElement? Stanza, Action<Exception>? OnDropped);
+
+    private sealed class LiveSession(NegotiatedStream negotiated, Channel<Outbound> outbox, DateTimeOffset now)
+    {
+        private readonly CancellationTokenSource _cts = new();
+        private readonly TaskCompletionSource<Exception> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public NegotiatedStream Negotiated { get; } = negotiated;
+        public Channel<Outbound> Outbox { get; } = outbox;
+        public CancellationToken Token => _cts.Token;
+        public Task<Exception> Ended => _ended.Task;
+        public DateTimeOffset LastReceived { get; set; } = now;
+        public Task ReaderTask { get; set; } = Task.CompletedTask;
+        public Task WriterTask { get; set; } = Task.CompletedTask;
+        public Task WatchdogTask { get; set; } = Task.CompletedTask;
+
+        public void Fail(Exception reason)
+        {
+            if (!_ended.TrySetResult(reason)) return;
+            Outbox.Writer.TryComplete();
+            try { _cts.Cancel(); } catch (ObjectDisposedException) { }
+            Negotiated.Transport.Abort();
+        }
+
+        public async Task StopAsync()
+        {
+            await Task.WhenAll(ReaderTask, WriterTask, WatchdogTask);
+            // Whatever never reached the socket is reported as never sent, so callers may retry it safely.
+            while (Outbox.Reader.TryRead(out var item))
+                item.OnDropped?.Invoke(new XmppConnectionLostException("The XMPP stream was lost before the stanza was sent.") { NeverSent = true });
+            Negotiated.Reader.Dispose();
+            await Negotiated.Transport.DisposeAsync();
+            _cts.Dispose();
+        }
+    }
+
+    private sealed class Registration(Action dispose) : IDisposable
+    {
+        private Action? _dispose = dispose;
+        public void Dispose() => Interlocked.Exchange(ref _dispose, null)?.Invoke();
+    }
+}

@@ -1,0 +1,192 @@
+using System.Xml.Linq;
+using Gateway.Xmpp.Client;
+using Gateway.Xmpp.Core;
+using Gateway.Xmpp.Iq;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Xmpp.Pool;
+
+public enum PoolHealth
+{
+    /// <summary>Every connection is established.</summary>
+    Healthy,
+    /// <summary>Some connections are down and reconnecting; requests still flow.</summary>
+    Degraded,
+    /// <summary>No connection is established; requests fail fast.</summary>
+    Unhealthy,
+}
+
+/// <summary>Raised when the connection that should hold the PubSub subscription changes, or starts a new session (its
+/// server-side subscription state is gone): the owner must subscribe again on <see cref="Receiver"/>.</summary>
+public sealed record EventReceiverChanged(XmppClient? Receiver, string Reason);
+
+/// <summary>
+/// N client connections of one account with stable unique resources. Requests lease the established connection with the
+/// fewest outstanding IQs; a request that never reached a socket is tried on another. One connection is designated to
+/// receive events, with fail-over.
+/// </summary>
+public sealed class XmppClientPool : IIqSender, IAsyncDisposable
+{
+    private readonly List<XmppClient> _clients = [];
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly List<Task> _retries = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private XmppClient? _receiver;
+
+    public XmppClientPool(XmppClientOptions template, XmppPoolOptions poolOptions, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        poolOptions.Validate();
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger<XmppClientPool>();
+        for (var slot = 0; slot < poolOptions.Size; slot++)
+        {
+            var client = new XmppClient(template.WithResource($"{poolOptions.ResourcePrefix}-{poolOptions.InstanceName}-{slot}"),
+                loggerFactory.CreateLogger<XmppClient>(), timeProvider);
+            client.Lifecycle += OnLifecycle;
+            _clients.Add(client);
+        }
+    }
+
+    public IReadOnlyList<XmppClient> Connections => _clients;
+
+    public Jid? LocalJid => _clients.FirstOrDefault(c => c.State == ConnectionState.Established)?.LocalJid;
+
+    /// <summary>The connection that should hold the event subscription, or null while none is established.</summary>
+    public XmppClient? Receiver { get { lock (_gate) return _receiver; } }
+
+    /// <summary>Raised outside the pool's lock, from a connection's supervision task.</summary>
+    public event EventHandler<EventReceiverChanged>? ReceiverChanged;
+
+    public PoolHealth Health
+    {
+        get
+        {
+            var up = _clients.Count(c => c.State == ConnectionState.Established);
+            return up == _clients.Count ? PoolHealth.Healthy : up == 0 ? PoolHealth.Unhealthy : PoolHealth.Degraded;
+        }
+    }
+
+    /// <summary>Connects every slot at once. Succeeds when at least one connects; slots whose first connection failed for a
+    /// reason retrying can fix keep trying in the background. Throws the first error when none could connect.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        var starts = _clients.Select(c => c.StartAsync(cancellationToken)).ToArray();
+        try { await Task.WhenAll(starts); }
+        catch when (starts.Any(s => s.IsCompletedSuccessfully))
+        {
+            for (var slot = 0; slot < starts.Length; slot++)
+            {
+                if (!starts[slot].IsFaulted) continue;
+                var error = starts[slot].Exception!.GetBaseException();
+                _logger.LogWarning("Pooled XMPP connection {Slot} failed to start: {Reason}", slot, error.Message);
+                if (!_clients[slot].IsFatal(error)) _retries.Add(RetryStartAsync(_clients[slot], _stopping.Token));
+            }
+        }
+        AssignReceiver("started");
+    }
+
+    private async Task RetryStartAsync(XmppClient client, CancellationToken cancellationToken)
+    {
+        var backoff = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(backoff.Next(), cancellationToken);
+                await client.StartAsync(cancellationToken);
+                return;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { return; }
+            catch (Exception e) when (!client.IsFatal(e))
+            {
+                _logger.LogWarning("Pooled XMPP connection still not started: {Reason}", e.Message);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError("Pooled XMPP connection gave up: {Reason}", e.Message);
+                return;
+            }
+        }
+    }
+
+    /// <summary>The established connection with the fewest outstanding IQs.</summary>
+    /// <exception cref="XmppConnectionLostException">no connection is established (<c>NeverSent</c> is set).</exception>
+    public XmppClient Lease(XmppClient? except = null)
+    {
+        XmppClient? best = null;
+        foreach (var client in _clients)
+        {
+            if (client == except || client.State != ConnectionState.Established) continue;
+            if (best is null || client.OutstandingIqs < best.OutstandingIqs) best = client;
+        }
+        return best ?? throw new XmppConnectionLostException("No XMPP connection is established.") { NeverSent = true };
+    }
+
+    public async Task<XElement> SendIqAsync(Jid? to, IqType type, XElement payload, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        XmppClient? failed = null;
+        for (var attempt = 0; ; attempt++)
+        {
+            var client = Lease(failed);
+            try
+            {
+                // A copy per attempt: the element is attached to the IQ it was sent in.
+                return await client.SendIqAsync(to, type, new XElement(payload), timeout, cancellationToken);
+            }
+            catch (XmppConnectionLostException e) when (e.NeverSent && attempt + 1 < _clients.Count)
+            {
+                // Safe to retry: the request never reached a socket, so the peer cannot have executed it.
+                _logger.LogDebug("IQ not sent on {Resource}; retrying on another connection", client.LocalJid?.Resource);
+                failed = client;
+            }
+        }
+    }
+
+    private void OnLifecycle(object? sender, XmppLifecycleEvent e)
+    {
+        var client = (XmppClient)sender!;
+        switch (e.Kind)
+        {
+            case LifecycleKind.Established when client == Receiver:
+                Notify(client, "the event connection started a new session");
+                break;
+            case LifecycleKind.Established:
+                AssignReceiver("a connection came up");
+                break;
+            case LifecycleKind.Destroyed or LifecycleKind.Failed or LifecycleKind.Suspended when client == Receiver:
+                AssignReceiver($"the event connection went down ({e.Kind}: {e.Reason?.Message})", exclude: client);
+                break;
+        }
+    }
+
+    private void AssignReceiver(string reason, XmppClient? exclude = null)
+    {
+        XmppClient? chosen;
+        lock (_gate)
+        {
+            if (_receiver is not null && _receiver != exclude && _receiver.State == ConnectionState.Established) return;
+            chosen = _clients.FirstOrDefault(c => c != exclude && c.State == ConnectionState.Established);
+            if (chosen == _receiver) return;
+            _receiver = chosen;
+        }
+        Notify(chosen, reason);
+    }
+
+    private void Notify(XmppClient? receiver, string reason)
+    {
+        _logger.LogInformation("Event connection is now {Resource}: {Reason}", receiver?.LocalJid?.Resource ?? "(none)", reason);
+        try { ReceiverChanged?.Invoke(this, new EventReceiverChanged(receiver, reason)); }
+        catch (Exception ex) { _logger.LogError(ex, "A ReceiverChanged handler threw"); }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await Task.WhenAll(_retries);
+        foreach (var client in _clients) client.Lifecycle -= OnLifecycle;
+        await Task.WhenAll(_clients.Select(c => c.DisposeAsync().AsTask()));
+        _stopping.Dispose();
+    }
+}
