@@ -386,8 +386,11 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
             Reply(session, iq, IqResponse.Failure(StanzaError.ServiceUnavailable()));
             return;
         }
-        Jid.TryParse((string?)iq.Attribute("from"), out var from);
-        Jid.TryParse((string?)iq.Attribute("to"), out var to);
+        if (!Jid.TryParseOptional((string?)iq.Attribute("from"), out var from) || !Jid.TryParseOptional((string?)iq.Attribute("to"), out var to))
+        {
+            Reply(session, iq, IqResponse.Failure(new StanzaError(StanzaErrorType.Modify, "jid-malformed")));
+            return;
+        }
         _requests.Writer.TryWrite(new IqRequest(id, iqType, from, to, payload, iq));
     }
 
@@ -565,7 +568,7 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
 
     private sealed record Outbound(byte[] Bytes, XElement? Stanza, Action<Exception>? OnDropped);
 
-    private sealed class LiveSession(NegotiatedStream negotiated, Channel<Outbound> outbox, DateTimeOffset now)
+    private sealed class LiveSession(NegotiatedStream negotiated, Channel<Outbound> outbox, DateTimeOffset now) : IDisposable
     {
         private readonly CancellationTokenSource _cts = new();
         private readonly TaskCompletionSource<Exception> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -595,8 +598,10 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
                 item.OnDropped?.Invoke(new XmppConnectionLostException("The XMPP stream was lost before the stanza was sent.") { NeverSent = true });
             Negotiated.Reader.Dispose();
             await Negotiated.Transport.DisposeAsync();
-            _cts.Dispose();
+            Dispose();
         }
+
+        public void Dispose() => _cts.Dispose();
     }
 
     private sealed class Registration(Action dispose) : IDisposable

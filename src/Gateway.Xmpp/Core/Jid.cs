@@ -44,6 +44,17 @@ public sealed record Jid
         catch (FormatException) { return false; }
     }
 
+    /// <summary>Parses an optional address attribute: an absent value is fine (null), a malformed one is not.</summary>
+    public static bool TryParseOptional(string? value, out Jid? jid)
+    {
+        if (value is null)
+        {
+            jid = null;
+            return true;
+        }
+        return TryParse(value, out jid);
+    }
+
     public bool IsBare => Resource is null;
     public Jid Bare => Resource is null ? this : new Jid(Local, Domain);
     public Jid WithResource(string resource) => new(Local, Domain, resource);

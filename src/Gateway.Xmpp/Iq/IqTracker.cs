@@ -46,8 +46,7 @@ public sealed class IqTracker
     {
         var id = (string?)iq.Attribute("id");
         if (id is null || !_pending.TryGetValue(id, out var pending)) return Unmatched();
-        Jid.TryParse((string?)iq.Attribute("from"), out var from);
-        if (!pending.AcceptFrom(from)) return Unmatched();
+        if (!Jid.TryParseOptional((string?)iq.Attribute("from"), out var from) || !pending.AcceptFrom(from)) return Unmatched();
         if (!Remove(pending)) return Unmatched();
         if ((string?)iq.Attribute("type") == "error")
             pending.Completion.TrySetException(new XmppStanzaErrorException(StanzaError.FromStanza(iq), iq));

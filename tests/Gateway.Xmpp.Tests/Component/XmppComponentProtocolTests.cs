@@ -1,3 +1,5 @@
+// The scripted peer bounds every read with its own timeout, so these calls do not take the test's token.
+#pragma warning disable xUnit1051
 using System.Xml.Linq;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Component;
@@ -35,8 +37,6 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
     public void HandshakeIsTheLowerCaseHexSha1OfStreamIdThenSecret() =>
         Assert.Equal("7a98dc4c9e92493d7fd66a25364c862637789c45", XmppComponent.Handshake("3BF96D32", "sesame"));
 
-    private static string Sha1Hex(string text) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
     [Fact]
     public async Task TheComponentOpensAnAcceptStreamAndAuthenticatesWithTheHandshake()
@@ -51,7 +51,7 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
         Assert.Equal("jabber:component:accept", header.GetDefaultNamespace().NamespaceName);
         var handshake = await peer.ReadElementAsync();
         Assert.Equal(XName.Get("handshake", "jabber:component:accept"), handshake.Name);
-        Assert.Equal(Sha1Hex("3BF96D32s3cret"), handshake.Value);
+        Assert.Equal(XmppComponent.Handshake("3BF96D32", "s3cret"), handshake.Value);
         await peer.SendAsync("<handshake/>");
         await start;
         Assert.Equal(ConnectionState.Established, component.State);
