@@ -126,5 +126,5 @@ internal static class ParserHarness
 
     public static readonly XNamespace Roster = "jabber:iq:roster";
     public static readonly XNamespace Delay = "urn:xmpp:delay";
-    public static XName Client(string local) => Ns.Client + local;
+    public static XName ClientName(string local) => Ns.Client + local;
 }

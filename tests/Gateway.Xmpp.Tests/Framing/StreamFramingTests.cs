@@ -61,11 +61,11 @@ public class StreamFramingTests
             features.Child(Ns.Sasl + "mechanisms").Elements(Ns.Sasl + "mechanism").Select(m => m.Value));
 
         var iq = Assert.IsType<XmlStreamEvent.Element>(events[2]).Value;
-        Assert.Equal(Client("iq"), iq.Name);
+        Assert.Equal(ClientName("iq"), iq.Name);
         Assert.Equal("alice@example.onsip.com/gw", iq.Child(Ns.Bind + "bind").Child(Ns.Bind + "jid").Value);
 
         var message = Assert.IsType<XmlStreamEvent.Element>(events[3]).Value;
-        Assert.Equal(Client("message"), message.Name);
+        Assert.Equal(ClientName("message"), message.Name);
         Assert.Equal("fr", (string?)message.Attribute(XNamespace.Xml + "lang"));
         var item = message.Child(Ns.PubSubEvent + "event").Child(Ns.PubSubEvent + "items").Child(Ns.PubSubEvent + "item");
         var call = item.Child(Ns.ActiveCalls + "active-call");
@@ -77,7 +77,7 @@ public class StreamFramingTests
         Assert.Equal("2024-05-01T12:00:00Z", (string?)message.Child(Delay + "delay").Attribute("stamp"));
 
         var presence = Assert.IsType<XmlStreamEvent.Element>(events[4]).Value;
-        Assert.Equal("Out <lunch>", presence.Child(Client("status")).Value);
+        Assert.Equal("Out <lunch>", presence.Child(ClientName("status")).Value);
 
         Assert.IsType<XmlStreamEvent.StreamClosed>(events[5]);
     }
@@ -182,7 +182,7 @@ public class StreamFramingTests
         for (int cut = ClientHeader.Length; cut <= bytes.Length; cut++)
         {
             var message = Assert.IsType<XmlStreamEvent.Element>(FeedSplit(bytes, cut)[1]).Value;
-            Assert.Equal(text, message.Child(Client("body")).Value);
+            Assert.Equal(text, message.Child(ClientName("body")).Value);
             Assert.Equal(text, (string?)message.Attribute("id"));
         }
     }
@@ -209,7 +209,7 @@ public class StreamFramingTests
         parser.Feed("<presence/>  "u8, events);
         parser.Feed(" "u8, events);
         Assert.Equal(2, events.Count);
-        Assert.Equal(Client("presence"), Assert.IsType<XmlStreamEvent.Element>(events[1]).Value.Name);
+        Assert.Equal(ClientName("presence"), Assert.IsType<XmlStreamEvent.Element>(events[1]).Value.Name);
     }
 
     [Fact]
