@@ -24,6 +24,9 @@ public sealed class XmppClient : XmppConnection
         _account = options.Jid!.Bare;
     }
 
+    /// <summary>The SASL mechanism the last negotiation used (e.g. <c>SCRAM-SHA-256</c>).</summary>
+    public string? AuthenticationMechanism { get; private set; }
+
     /// <summary>The XMPP domain (server) of the account.</summary>
     public Jid ServerJid => new(null, _account.Domain);
 
@@ -152,6 +155,7 @@ public sealed class XmppClient : XmppConnection
                     break;
                 case "success" when answer.Name.Namespace == Ns.Sasl:
                     mechanism.VerifySuccess(string.IsNullOrWhiteSpace(answer.Value) ? null : Decode(answer.Value));
+                    AuthenticationMechanism = mechanism.Name;
                     return;
                 case "failure" when answer.Name.Namespace == Ns.Sasl:
                     var condition = answer.Elements().FirstOrDefault(e => e.Name.LocalName != "text")?.Name.LocalName ?? "not-authorized";

@@ -186,7 +186,7 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
     public virtual bool IsFatal(Exception error) => error switch
     {
         XmppAuthenticationException => true,
-        XmppStreamErrorException { Condition: "conflict" or "not-authorized" or "host-unknown" or "invalid-namespace" or "policy-violation" } => true,
+        XmppStreamErrorException { Condition: "conflict" or "not-authorized" or "host-unknown" or "invalid-namespace" } => true,
         _ => false,
     };
 
@@ -418,7 +418,8 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
             response = IqResponse.Failure(StanzaError.ServiceUnavailable());
         else
         {
-            try { response = await handler(request, _lifetime.Token); }
+            // WaitAsync: a handler that ignores its token must not hold up shutdown.
+            try { response = await handler(request, _lifetime.Token).WaitAsync(_lifetime.Token); }
             catch (OperationCanceledException) when (_lifetime.IsCancellationRequested) { return; }
             catch (XmppStanzaErrorException e) { response = IqResponse.Failure(e.Error); }
             catch (Exception e)
