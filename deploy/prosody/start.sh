@@ -206,6 +206,8 @@ done
 
 printf '%s\n' "$NEW_CONFIG" >"$CONFIG"
 rm -f "$PIDFILE"
+# Prosody keeps running when it cannot bind a port (it logs an error); only this start's lines count.
+log_offset=$(($(stat -c %s "$DIR/prosody.log" 2>/dev/null || echo 0) + 1))
 
 # Foreground mode (-F) as a background job in its own session: the process we start is the
 # server (no fork), so its pid is known at once and Prosody's own pidfile confirms it.
@@ -227,6 +229,11 @@ while :; do
     wait "$launched" 2>/dev/null || true
     show_logs
     die "Prosody exited during start-up"
+  fi
+  if bind_error="$(tail -c "+$log_offset" "$DIR/prosody.log" 2>/dev/null | grep -m1 'Failed to open server port')"; then
+    kill -TERM "$launched" 2>/dev/null || true
+    log "${bind_error#*portmanager}"
+    die "a port is already in use by another process (c2s $C2S_PORT, component $COMPONENT_PORT); choose other ports"
   fi
   if pid="$(running_pid)" && port_open "$C2S_PORT" && port_open "$COMPONENT_PORT"; then
     break
