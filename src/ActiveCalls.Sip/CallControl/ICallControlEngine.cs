@@ -1,23 +1,21 @@
-using Gateway.Xmpp.Core;
-
-namespace ActiveCalls.Service.CallControl;
+namespace ActiveCalls.Sip.CallControl;
 
 /// <summary>Which party of a call a transfer moves (the seed's <c>endpoint</c> field).</summary>
 public enum TransferEndpoint { Caller, Callee }
 
 /// <summary>A request to connect <see cref="From"/> and <see cref="To"/> (third-party call control).</summary>
 /// <param name="From">The SIP URI called first, e.g. <c>sip:alice@example.com</c>.</param>
-/// <param name="To">The SIP URI the answered caller is connected to.</param>
+/// <param name="To">The SIP URI the answered caller is connected to (a SIP address or <c>digits@domain</c>).</param>
 /// <param name="CallSetupId">Eight alphanumerics carried on every leg of this setup.</param>
-/// <param name="Requester">Who asked (for logs and authorisation decisions).</param>
-public sealed record CallSetup(string From, string To, string CallSetupId, Jid? Requester);
+/// <param name="Requester">Who asked, for logs (an XMPP address).</param>
+public sealed record CallSetup(string From, string To, string CallSetupId, string? Requester);
 
 /// <summary>Identifies one SIP dialog as the Active-Calls items publish it.</summary>
 public sealed record DialogId(string CallId, string FromTag, string ToTag);
 
 /// <summary>
 /// What the command component asks of the calls. Every method returns once the request is accepted and under way;
-/// how the call actually progresses is published through <see cref="IActiveCallsPublisher"/>, as the seed describes.
+/// how the call really progresses is reported to the <see cref="ICallLegObserver"/>, as the seed describes.
 /// </summary>
 public interface ICallControlEngine
 {
