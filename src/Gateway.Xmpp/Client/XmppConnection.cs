@@ -173,8 +173,29 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Opens a transport and negotiates a stream up to the point where stanzas may flow.</summary>
-    protected abstract Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken);
+    /// <summary>Negotiates a fresh transport up to the point where stanzas may flow. Bounded by the negotiation timeout;
+    /// the transport is disposed by the caller when this throws.</summary>
+    protected abstract Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken cancellationToken);
+
+    private async Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.NegotiationTimeout);
+        var transport = await XmppTransport.ConnectAsync(_options.Host, _options.Port, _options.ConnectTimeout, timeout.Token);
+        var reader = new XmlElementReader(transport.Stream, _options.MaxStanzaBytes);
+        try
+        {
+            return await NegotiateAsync(transport, reader, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            reader.Dispose();
+            await transport.DisposeAsync();
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new XmppConnectionLostException($"Stream negotiation with {_options.Host}:{_options.Port} timed out after {_options.NegotiationTimeout.TotalSeconds:0.#} s.");
+            throw;
+        }
+    }
 
     /// <summary>Whether a reply to a request sent to <paramref name="requestTo"/> may come from <paramref name="from"/>.</summary>
     protected abstract bool AcceptsReplyFrom(Jid? requestTo, Jid? from);

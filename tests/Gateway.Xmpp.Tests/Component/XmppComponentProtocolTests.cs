@@ -33,6 +33,19 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(100),
     });
 
+    private async Task<(XmppComponent Component, FakePeer Peer)> ConnectAsync()
+    {
+        var component = Create();
+        var accept = _server.AcceptAsync();
+        var start = component.StartAsync();
+        var peer = await accept;
+        await peer.OpenStreamAsync("", ns: "jabber:component:accept");
+        await peer.ReadElementAsync();
+        await peer.SendAsync("<handshake/>");
+        await start;
+        return (component, peer);
+    }
+
     [Fact]
     public void HandshakeIsTheLowerCaseHexSha1OfStreamIdThenSecret() =>
         Assert.Equal("7a98dc4c9e92493d7fd66a25364c862637789c45", XmppComponent.Handshake("3BF96D32", "sesame"));
@@ -76,14 +89,8 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
     [Fact]
     public async Task RequestsToTheComponentAreHandledAndRepliesCarryTheComponentAsSender()
     {
-        var component = Create();
-        var accept = _server.AcceptAsync();
-        var start = component.StartAsync();
-        await using var peer = await accept;
-        await peer.OpenStreamAsync("", ns: "jabber:component:accept");
-        await peer.ReadElementAsync();
-        await peer.SendAsync("<handshake/>");
-        await start;
+        var (component, peer) = await ConnectAsync();
+        await using var __ = peer;
         using var _ = component.RegisterIqHandler(IqType.Set, Ns.Commands + "command", (request, _) =>
             Task.FromResult(IqResponse.Result(new XElement(Ns.Commands + "command",
                 new XAttribute("node", (string)request.Payload.Attribute("node")!), new XAttribute("status", "completed")))));
@@ -106,14 +113,8 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
     [Fact]
     public async Task OutboundStanzasAreStampedWithTheComponentAddress()
     {
-        var component = Create();
-        var accept = _server.AcceptAsync();
-        var start = component.StartAsync();
-        await using var peer = await accept;
-        await peer.OpenStreamAsync("", ns: "jabber:component:accept");
-        await peer.ReadElementAsync();
-        await peer.SendAsync("<handshake/>");
-        await start;
+        var (component, peer) = await ConnectAsync();
+        await using var __ = peer;
 
         await component.SendAsync(new XElement("message", new XAttribute("to", "alice@example.com"), new XElement("body", "hi")));
         var message = await peer.ReadElementAsync();
