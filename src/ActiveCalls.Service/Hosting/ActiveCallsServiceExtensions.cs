@@ -12,6 +12,7 @@ public static class ActiveCallsServiceExtensions
             .Bind(builder.Configuration.GetSection(ActiveCallsServiceOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddAuthAndPubSub();
         return builder;
     }
 }
