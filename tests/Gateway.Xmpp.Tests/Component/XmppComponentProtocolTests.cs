@@ -120,18 +120,7 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
         var message = await peer.ReadElementAsync();
         Assert.Equal("commands.active-calls.example.com", (string?)message.Attribute("from"));
     }
-    private async Task<(XmppComponent Component, FakePeer Peer)> ConnectAsync()
-    {
-        var component = Create();
-        var accept = _server.AcceptAsync();
-        var start = component.StartAsync();
-        var peer = await accept;
-        await peer.OpenStreamAsync("", ns: "jabber:component:accept");
-        await peer.ReadElementAsync();
-        await peer.SendAsync("<handshake/>");
-        await start;
-        return (component, peer);
-    }
+
 
     [Fact]
     public async Task WhatAReplysFollowUpSendsIsWrittenAfterTheReply()
