@@ -1,3 +1,5 @@
+using System.Text;
+using System.Xml;
 using System.Xml.Linq;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
@@ -48,9 +50,11 @@ public static class CommandErrors
     public static IqResponse Validation(string node, string sessionId, XElement? submittedForm, IEnumerable<string> errors) =>
         IqResponse.Failure(BadPayload(ValidationPrefix + string.Join("; ", errors)), Echo(node, sessionId, submittedForm, completed: false, note: null));
 
+    /// <param name="message">The engine's message. It may quote the network (a SIP reason phrase), so characters XML
+    /// cannot carry are replaced with U+FFFD rather than let them make the whole reply unsendable.</param>
     public static IqResponse Execution(string node, string sessionId, XElement? submittedForm, string message)
     {
-        var text = ExecutionPrefix + message;
+        var text = ExecutionPrefix + XmlSafe(message);
         var withNote = node != CommandNodes.Create;
         return IqResponse.Failure(BadPayload(text), Echo(node, sessionId, submittedForm, completed: withNote, note: withNote ? text : null));
     }
@@ -73,6 +77,31 @@ public static class CommandErrors
 
     /// <summary>Anything unexpected: no detail leaves the service (it is logged).</summary>
     public static IqResponse Internal() => IqResponse.Failure(StanzaError.InternalServerError());
+
+    /// <summary><paramref name="text"/> with every character XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F)
+    /// replaced by U+FFFD.</summary>
+    internal static string XmlSafe(string text)
+    {
+        StringBuilder? safe = null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (XmlConvert.IsXmlChar(c))
+            {
+                safe?.Append(c);
+                continue;
+            }
+            if (i + 1 < text.Length && XmlConvert.IsXmlSurrogatePair(text[i + 1], c))
+            {
+                safe?.Append(c).Append(text[i + 1]);
+                i++;
+                continue;
+            }
+            safe ??= new StringBuilder(text.Length).Append(text, 0, i);
+            safe.Append('\uFFFD');
+        }
+        return safe?.ToString() ?? text;
+    }
 
     private static StanzaError BadPayload(string text) => Modify("bad-payload", text);
 

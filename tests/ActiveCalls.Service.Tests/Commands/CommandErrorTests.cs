@@ -336,6 +336,16 @@ public class CommandErrorTests
         Assert.Equal("Execution Errors; no call '<b>&]]>'", reply.Descendants(Ns.Commands + "note").Single().Value);
     }
 
+    [Fact]
+    public async Task CharactersXmlCannotCarryInAnEngineMessageAreReplacedNotSent()
+    {
+        _host.Engine.FailNext("Bad Request: \u0001odd\uFFFE reason \uD800 😀");
+
+        var reply = await _host.CommandAsync(Stanzas.Command("terminate", form: Stanzas.Terminate()));
+
+        Assert.Equal("Execution Errors; Bad Request: \uFFFDodd\uFFFD reason \uFFFD 😀", ErrorOf(reply).Text);
+    }
+
     private static XElement WithField(string node, string var, string? value)
     {
         var form = node switch
