@@ -1,18 +1,57 @@
+using ActiveCalls.Service.Auth;
+using ActiveCalls.Service.Commands;
+using ActiveCalls.Service.PubSub;
+using ActiveCalls.Sip.CallControl;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ActiveCalls.Service.Hosting;
 
 public static class ActiveCallsServiceExtensions
 {
-    /// <summary>Registers the reference Active-Calls service: options validated at start-up, then its components.</summary>
+    /// <summary>Registers the reference Active-Calls service: options validated at start-up, the three components and the
+    /// hosted service that connects them. The call-control engine (<see cref="ICallControlEngine"/>) is registered by its own
+    /// <c>Add…</c> method; the service never falls back to a fake one.</summary>
     public static IHostApplicationBuilder AddActiveCallsService(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ActiveCallsServiceOptions>()
             .Bind(builder.Configuration.GetSection(ActiveCallsServiceOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddAuthAndPubSub();
+        builder.Services.AddActiveCallsComponents();
         return builder;
+    }
+
+    /// <summary>
+    /// The components and what they share: the users file, the authorisation store, the node store, the command
+    /// component, and <see cref="ActiveCallsPublisher"/> as the engine's <see cref="ICallLegObserver"/>.
+    /// </summary>
+    public static IServiceCollection AddActiveCallsComponents(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value;
+            var root = sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory;
+            return UserDirectory.Load(Path.GetFullPath(options.UsersFile, root));
+        });
+        services.TryAddSingleton<AuthorizationStore>();
+        services.TryAddSingleton<IAuthorizationStore>(sp => sp.GetRequiredService<AuthorizationStore>());
+        services.TryAddSingleton(sp => new AuthComponent(sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<IAuthorizationStore>(),
+            sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<AuthComponent>>()));
+        services.TryAddSingleton<ActiveCallsNodeStore>();
+        services.TryAddSingleton(sp => new ActiveCallsPubSubComponent(sp.GetRequiredService<ActiveCallsNodeStore>(),
+            sp.GetRequiredService<IAuthorizationStore>(), sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<ActiveCallsPubSubComponent>>()));
+        services.TryAddSingleton<ActiveCallsPublisher>();
+        services.TryAddSingleton<ICallLegObserver>(sp => sp.GetRequiredService<ActiveCallsPublisher>());
+        services.TryAddSingleton<ActiveCallsCommandComponent>();
+        services.AddHostedService<ActiveCallsComponentsHost>();
+        return services;
     }
 }

@@ -1,6 +1,7 @@
 using ActiveCalls.Service.Auth;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Service.PubSub;
+using ActiveCalls.Service.Tests.Fakes;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
@@ -14,10 +15,13 @@ using Microsoft.Extensions.Hosting;
 
 namespace ActiveCalls.Service.Tests.Hosting;
 
-/// <summary>The service as Program.cs builds it: configuration in, both components connected to a real Prosody.</summary>
+/// <summary>The service as Program.cs builds it: configuration in, the components connected to a real Prosody. Only the
+/// call-control engine is a scripted one here (the SIP engine has its own tests).</summary>
 [Collection(ProsodyCollection.Name)]
-public sealed class AuthAndPubSubHostingTests(ProsodyFixture prosody)
+public sealed class ServiceHostTests(ProsodyFixture prosody)
 {
+    private readonly ScriptedCallControlEngine _engine = new();
+
     private static string DevUsersFile()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
@@ -37,6 +41,7 @@ public sealed class AuthAndPubSubHostingTests(ProsodyFixture prosody)
             ["ActiveCalls:UsersFile"] = DevUsersFile(),
         });
         builder.AddActiveCallsService();
+        builder.Services.AddSingleton<ICallControlEngine>(_engine);
         return builder.Build();
     }
 
@@ -96,6 +101,54 @@ public sealed class AuthAndPubSubHostingTests(ProsodyFixture prosody)
             }
             var published = received.OfType<PubSubEvent.ItemsPublished>().Single();
             Assert.Equal(("/activecalls.test/bob", "leg-1"), (published.Node, published.Items.Single().Id));
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task TheHostedServiceServesTheCommandComponentWithTheRegisteredEngine()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var host = Build();
+        await host.StartAsync(ct);
+        try
+        {
+            var user = "u" + Guid.NewGuid().ToString("N")[..10];
+            await prosody.RegisterAsync(user, "client-password-1");
+            await using var client = new XmppClient(new XmppClientOptions
+            {
+                Jid = new Jid(user, prosody.Domain),
+                Password = "client-password-1",
+                Host = prosody.Host,
+                Port = prosody.C2sPort,
+                Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
+            });
+            await client.StartAsync(ct);
+            var commands = new AdHocCommandClient(client);
+            var jid = new Jid(null, "commands.active-calls." + prosody.Domain);
+
+            CommandResult? result = null;
+            for (var attempt = 0; result is null; attempt++)
+            {
+                try
+                {
+                    result = await commands.ExecuteAsync(jid, "create", DataForm.Submit()
+                        .Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Add("call-setup-id", "AbCd1234").Build(), ct: ct);
+                }
+                catch (XmppStanzaErrorException e) when (e.Error.Condition == "remote-server-timeout" && attempt < 50)
+                {
+                    await Task.Delay(100, ct);
+                }
+            }
+
+            Assert.Equal(CommandStatus.Completed, result.Status);
+            Assert.Equal("AbCd1234", result.Form!.GetValue("call-setup-id"));
+            var create = Assert.IsType<CreateCall>(_engine.SingleCall);
+            Assert.Equal(("sip:alice@activecalls.test", "sip:bob@activecalls.test", "AbCd1234"), (create.Setup.From, create.Setup.To, create.Setup.CallSetupId));
+            Assert.Equal(4, (await commands.ListCommandsAsync(jid, ct)).Count);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using ActiveCalls.Service.Auth;
+using ActiveCalls.Service.Commands;
 using ActiveCalls.Service.PubSub;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Xmpp.Component;
@@ -11,45 +12,12 @@ using Microsoft.Extensions.Options;
 
 namespace ActiveCalls.Service.Hosting;
 
-public static class AuthAndPubSubHosting
-{
-    /// <summary>
-    /// Registers the Auth component (<c>commands.auth.{Domain}</c>) and the Active-Calls PubSub service
-    /// (<c>pubsub.active-calls.{Domain}</c>) with what they share: the users file, the authorisation store, the node store,
-    /// and <see cref="ActiveCallsPublisher"/> as the SIP engine's <see cref="ICallLegObserver"/>. A hosted service connects
-    /// both components to the XMPP server and keeps them connected.
-    /// </summary>
-    public static IServiceCollection AddAuthAndPubSub(this IServiceCollection services)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp =>
-        {
-            var options = sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value;
-            var root = sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory;
-            return UserDirectory.Load(Path.GetFullPath(options.UsersFile, root));
-        });
-        services.TryAddSingleton<AuthorizationStore>();
-        services.TryAddSingleton<IAuthorizationStore>(sp => sp.GetRequiredService<AuthorizationStore>());
-        services.TryAddSingleton(sp => new AuthComponent(sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<IAuthorizationStore>(),
-            sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<AuthComponent>>()));
-        services.TryAddSingleton<ActiveCallsNodeStore>();
-        services.TryAddSingleton(sp => new ActiveCallsPubSubComponent(sp.GetRequiredService<ActiveCallsNodeStore>(),
-            sp.GetRequiredService<IAuthorizationStore>(), sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<ActiveCallsPubSubComponent>>()));
-        services.TryAddSingleton<ActiveCallsPublisher>();
-        services.TryAddSingleton<ICallLegObserver>(sp => sp.GetRequiredService<ActiveCallsPublisher>());
-        services.AddHostedService<AuthAndPubSubComponentsHost>();
-        return services;
-    }
-}
-
-/// <summary>Connects the Auth and PubSub components to the XMPP server as XEP-0114 components, retrying until the server is
-/// there, and lets the library's supervisor keep them connected. State (grants, subscriptions, items) lives in the
-/// singletons, not in the streams, so it outlasts every reconnection.</summary>
-internal sealed class AuthAndPubSubComponentsHost(
+/// <summary>Connects the command, Auth and PubSub components to the XMPP server as XEP-0114 components, retrying until the
+/// server is there, and lets the library's supervisor keep them connected. State (sessions, grants, subscriptions, items,
+/// calls) lives in singletons, not in the streams, so it outlasts every reconnection.</summary>
+internal sealed class ActiveCallsComponentsHost(
     IOptions<ActiveCallsServiceOptions> options,
+    ActiveCallsCommandComponent commands,
     AuthComponent auth,
     ActiveCallsPubSubComponent pubSub,
     ILoggerFactory loggerFactory) : BackgroundService
@@ -60,11 +28,13 @@ internal sealed class AuthAndPubSubComponentsHost(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
+        var commandsStream = Create(settings, settings.CommandsJid);
         var authStream = Create(settings, settings.AuthJid);
         var pubSubStream = Create(settings, settings.PubSubJid);
+        _attachments.Add(commands.Attach(commandsStream));
         _attachments.Add(auth.Attach(authStream));
         _attachments.Add(pubSub.Attach(pubSubStream));
-        await Task.WhenAll(StartAsync(authStream, stoppingToken), StartAsync(pubSubStream, stoppingToken));
+        await Task.WhenAll(StartAsync(commandsStream, stoppingToken), StartAsync(authStream, stoppingToken), StartAsync(pubSubStream, stoppingToken));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -89,7 +59,7 @@ internal sealed class AuthAndPubSubComponentsHost(
 
     private async Task StartAsync(XmppComponent stream, CancellationToken stoppingToken)
     {
-        var logger = loggerFactory.CreateLogger<AuthAndPubSubComponentsHost>();
+        var logger = loggerFactory.CreateLogger<ActiveCallsComponentsHost>();
         var delay = TimeSpan.FromSeconds(1);
         while (!stoppingToken.IsCancellationRequested)
         {
