@@ -159,5 +159,8 @@ public sealed class SipResponse(int statusCode, string reasonPhrase) : SipMessag
 
     public bool IsSuccess => StatusCode is >= 200 and < 300;
 
+    /// <summary>True for a response this stack made up itself (a transaction timeout's 408, a transport error's 503).</summary>
+    public bool IsLocal { get; internal set; }
+
     protected override string StartLine => $"SIP/2.0 {StatusCode.ToString(CultureInfo.InvariantCulture)} {ReasonPhrase}";
 }
