@@ -269,6 +269,100 @@ public class ThirdPartyCallControlSippTests
     }
 
     [Fact]
+    public async Task TransferMovesTheCalleeToTheTargetAndHangsUpTheCaller()
+    {
+        await using var h = new EngineHarness();
+        var alice = await h.PhoneAsync("answer", "alice");
+        var bob = await h.PhoneAsync("answer", "bob");
+        var carol = await h.PhoneAsync("answer", "carol");
+
+        await h.CreateAsync(alice, bob);
+        var events = await h.Observer.WaitForAsync(e => e.Any(x => x.IsRetract), "the connection");
+        var calleeLeg = events[5].Leg; // bob's own leg: the same dialog identifiers as alice's created leg
+
+        await h.Engine.TransferAsync(new DialogId(calleeLeg.CallId, calleeLeg.FromTag!, calleeLeg.ToTag!), TransferEndpoint.Callee, carol.Uri, Ct);
+        await alice.AssertSucceededAsync(); // alice is hung up
+        events = await h.Observer.WaitForAsync(e => e.Count(x => x.Leg.State == LegState.Confirmed && x.Leg.OwnerAddress == "carol@127.0.0.1") == 1
+                                                    && e.Count(x => x.IsRetract) == 3, "the transfer");
+        Assert.Equal(["created bob@127.0.0.1", "requested carol@127.0.0.1", "retract alice@127.0.0.1", "retract bob@127.0.0.1",
+            "confirmed bob@127.0.0.1", "confirmed carol@127.0.0.1"], events.Skip(7).Select(e => e.Short));
+        var moved = events[^2].Leg;
+        Assert.Equal((bob.Uri, carol.Uri), (moved.FromUri, moved.ToUri));
+        Assert.Equal(["> INVITE", "< 180", "< 200", "> ACK", "> INVITE", "< 200", "> ACK"], bob.Flow());
+        Assert.Contains($"o=sipp-{carol.Port}", bob.Messages().Last(m => m.Method == "INVITE").Body, StringComparison.Ordinal);
+        Assert.Contains($"o=sipp-{bob.Port}", carol.Messages().First(m => m.Method == "ACK").Body, StringComparison.Ordinal);
+
+        await h.Engine.TerminateAsync(new DialogId(moved.CallId, moved.FromTag!, moved.ToTag!), Ct);
+        await bob.AssertSucceededAsync();
+        await carol.AssertSucceededAsync();
+        await h.AssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task AFailedTransferKeepsTheOriginalCall()
+    {
+        await using var h = new EngineHarness();
+        var alice = await h.PhoneAsync("answer", "alice");
+        var bob = await h.PhoneAsync("answer", "bob");
+        var carol = await h.PhoneAsync("busy", "carol");
+
+        await h.CreateAsync(alice, bob);
+        var events = await h.Observer.WaitForAsync(e => e.Any(x => x.IsRetract), "the connection");
+        var connection = events[4].Leg;
+
+        await h.Engine.TransferAsync(new DialogId(connection.CallId, connection.FromTag!, connection.ToTag!), TransferEndpoint.Caller, carol.Uri, Ct);
+        await carol.AssertSucceededAsync();
+        events = await h.Observer.WaitForAsync(e => e.Count(x => x.IsRetract) == 3, "the transfer legs retracted");
+        Assert.Equal(["created alice@127.0.0.1", "requested carol@127.0.0.1", "retract alice@127.0.0.1", "retract carol@127.0.0.1"], events.Skip(7).Select(e => e.Short));
+        Assert.All(events.Skip(9), e => Assert.Equal(486, e.End!.SipStatus));
+        Assert.False(alice.HasExited);
+        Assert.False(bob.HasExited);
+
+        await h.Engine.TerminateAsync(new DialogId(connection.CallId, connection.FromTag!, connection.ToTag!), Ct);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        await h.AssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task CancellingTheCalleesInviteEndsTheCallAndHangsUpTheCaller()
+    {
+        await using var h = new EngineHarness();
+        var alice = await h.PhoneAsync("answer", "alice");
+        var bob = await h.PhoneAsync("ring-forever", "bob");
+
+        await h.CreateAsync(alice, bob);
+        var events = await h.Observer.WaitForAsync(e => e.Count == 4, "bob ringing");
+        var ringing = events[3].Leg;
+        await Task.Delay(200, Ct);
+        await h.Engine.CancelAsync(ringing.CallId, ringing.FromTag!, Ct);
+
+        await bob.AssertSucceededAsync();
+        await alice.AssertSucceededAsync();
+        Assert.Equal(["> INVITE", "< 180", "> CANCEL", "< 200", "< 487", "> ACK"], bob.Flow());
+        Assert.Equal(["> INVITE", "< 180", "< 200", "> ACK", "> BYE", "< 200"], alice.Flow());
+        events = await h.Observer.WaitForAsync(e => e.Count(x => x.IsRetract) == 3, "every leg retracted");
+        Assert.All(events.Skip(4), e => Assert.Equal("cancelled", e.End!.Reason));
+        await h.AssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task WhenTheCallerHangsUpTheCalleeIsHungUp()
+    {
+        await using var h = new EngineHarness();
+        var alice = await h.PhoneAsync("answer-hangup", "alice", "-d", "500");
+        var bob = await h.PhoneAsync("answer", "bob");
+
+        await h.CreateAsync(alice, bob);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        Assert.Equal(["> INVITE", "< 180", "< 200", "> ACK", "< BYE", "> 200"], alice.Flow());
+        var events = await h.Observer.WaitForAsync(e => e.Count(x => x.IsRetract) == 3, "every leg retracted");
+        Assert.All(events.Skip(7), e => Assert.Equal("caller hung up", e.End!.Reason));
+        await h.AssertNothingLeftAsync();
+    }
+
+    [Fact]
     public async Task CommandsForUnknownCallsAndUnroutableAddressesFailAtOnce()
     {
         await using var h = new EngineHarness();
