@@ -363,6 +363,37 @@ public class ThirdPartyCallControlSippTests
     }
 
     [Fact]
+    public async Task AddressesOfAConfiguredDomainGoThroughItsProxy()
+    {
+        // The "proxy" is a sipp phone: it receives the INVITE for sip:alice@pbx.test with a loose Route to itself.
+        var pbx = await SippPhone.StartAsync("answer", "pbx");
+        await using var _ = pbx;
+        await using var h = new EngineHarness(o =>
+        {
+            o.Domains["pbx.test"] = new SipDomainOptions { Proxy = $"127.0.0.1:{pbx.Port}" };
+            o.LocalDomains = [];
+        });
+        var bob = await h.PhoneAsync("answer", "bob");
+
+        await h.Engine.CreateAsync(new CallSetup("sip:alice@pbx.test", bob.Uri, "prox1234", null), Ct);
+        var events = await h.Observer.WaitForAsync(e => e.Any(x => x.IsRetract), "the connection");
+        Assert.Equal(["requested alice@pbx.test", "confirmed alice@pbx.test", "created alice@pbx.test", "confirmed alice@pbx.test", "retract alice@pbx.test"],
+            events.Select(e => e.Short)); // bob's domain is not local: no leg on his node
+        Assert.Equal("sip:call-setup@pbx.test", events[0].Leg.FromUri);
+
+        var invite = pbx.Messages().First(m => m.Method == "INVITE").Text;
+        Assert.StartsWith("INVITE sip:alice@pbx.test SIP/2.0", invite, StringComparison.Ordinal);
+        Assert.Contains($"Route: <sip:127.0.0.1:{pbx.Port};lr>", invite, StringComparison.Ordinal);
+        Assert.Contains("From: \"Call Setup\" <sip:call-setup@pbx.test>;tag=", invite, StringComparison.Ordinal);
+
+        var connection = events[3].Leg;
+        await h.Engine.TerminateAsync(new DialogId(connection.CallId, connection.FromTag!, connection.ToTag!), Ct);
+        await pbx.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        await h.AssertNothingLeftAsync();
+    }
+
+    [Fact]
     public async Task CommandsForUnknownCallsAndUnroutableAddressesFailAtOnce()
     {
         await using var h = new EngineHarness();
