@@ -15,7 +15,8 @@ public sealed record InviteParameters(SipUri RequestUri, NameAddress From, NameA
 /// </summary>
 public sealed class OutgoingInvite
 {
-    private const int MaxAuthAttempts = 2;
+    /// <summary>Challenges answered per INVITE: a proxy's 407 and then the phone's 401; two more for stale nonces.</summary>
+    private const int MaxAuthAttempts = 2, MaxStaleAttempts = 4;
     private readonly SipUserAgent _ua;
     private readonly IInviteObserver _observer;
     private readonly object _gate = new();
@@ -193,7 +194,7 @@ public sealed class OutgoingInvite
         }
         var challenge = DigestAuthentication.SelectChallenge(challengeResponse);
         if (challenge is null) return false;
-        if (_authAttempts >= MaxAuthAttempts && !challenge.Stale) return false;
+        if (_authAttempts >= (challenge.Stale ? MaxStaleAttempts : MaxAuthAttempts)) return false;
         var credentials = _ua.Router.CredentialsFor(_targetDomain, challenge.Realm);
         if (credentials is null)
         {
