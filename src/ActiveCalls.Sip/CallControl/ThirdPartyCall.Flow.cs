@@ -127,13 +127,13 @@ internal sealed partial class ThirdPartyCall
         await EndAsync(end);
     }
 
-    public async Task OnRingTimeoutAsync(Party party)
+    public Task OnRingTimeoutAsync(Party party)
     {
-        if (party.Invite is null || party.Invite.IsFinished || State == CallState.Ended) return;
+        if (party.Invite is null || party.Invite.IsFinished || State == CallState.Ended) return Task.CompletedTask;
         Logger.LogInformation("{Call}: {Party} did not answer in {Timeout}; cancelling", this, party, Options.RingTimeout);
         party.RingTimedOut = true;
-        party.Invite.Cancel();
-        await Task.CompletedTask;
+        party.Invite.Cancel(); // the 487 (or Timer B's 408 when nothing ever answered) ends the call
+        return Task.CompletedTask;
     }
 
     public async Task OnByeAsync(Party party, SipDialog dialog)

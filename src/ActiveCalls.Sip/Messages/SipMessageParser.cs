@@ -194,10 +194,8 @@ public static class SipMessageParser
         if (vias.Count == 0) throw new SipParseException("Missing Via header.");
         foreach (var v in vias) ViaHeader.Parse(v);
         if (h["Call-ID"]!.Length == 0 || h["Call-ID"]!.Any(c => c is ' ' or '\t')) throw new SipParseException("Invalid Call-ID.");
-        var from = NameAddress.Parse(h["From"]!);
-        var to = NameAddress.Parse(h["To"]!);
-        _ = from;
-        _ = to;
+        _ = NameAddress.Parse(h["From"]!);
+        _ = NameAddress.Parse(h["To"]!);
         var cseq = CSeqHeader.Parse(h["CSeq"]!);
         if (m is SipRequest request && !string.Equals(cseq.Method, request.Method, StringComparison.Ordinal))
             throw new SipParseException($"CSeq method '{cseq.Method}' does not match the request method '{request.Method}'.");
