@@ -60,7 +60,22 @@ internal sealed class Party(ThirdPartyCall call, PartyRole role, string submitte
 
     public void OnByeReceived(SipDialog dialog) => call.Post(() => call.OnByeAsync(this, dialog));
 
-    public void OnReInvited(SipDialog dialog, byte[] offer) { }
+    public Task<ReInviteAnswer> OnReInviteAsync(SipDialog dialog, byte[] offer)
+    {
+        var answer = new TaskCompletionSource<ReInviteAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        call.Post(async () =>
+        {
+            try
+            {
+                answer.TrySetResult(await call.RelayReInviteAsync(this, dialog, offer));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                answer.TrySetException(e);
+            }
+        });
+        return answer.Task;
+    }
 
     public void OnLost(SipDialog dialog, string reason) => call.Post(() => call.OnLostAsync(this, dialog, reason));
 

@@ -156,6 +156,24 @@ internal sealed partial class ThirdPartyCall
 
     private bool IsCurrent(Party p) => p == A || p == B || p == T;
 
+    /// <summary>
+    /// A connected phone re-INVITEd (hold, resume, new codec): pass its offer to the other phone in a re-INVITE and
+    /// return that phone's answer, so the change reaches both ends. Outside a plain connection (still ringing, mid
+    /// transfer) the phone is answered with the session it already has. A refusal or glare (491) from the other
+    /// phone is returned as is, leaving both sessions unchanged.
+    /// </summary>
+    public async Task<ReInviteAnswer> RelayReInviteAsync(Party party, SipDialog dialog, byte[] offer)
+    {
+        if (State != CallState.Connected || dialog != party.Dialog || (party != A && party != B)) return ReInviteAnswer.KeepCurrent;
+        var other = party == A ? B : A;
+        if (other.Dialog is not { State: DialogState.Confirmed } otherDialog) return ReInviteAnswer.KeepCurrent;
+        Logger.LogInformation("{Call}: relaying a re-INVITE from {Party} to {Other}", this, party, other);
+        var final = await otherDialog.ReInviteAsync(offer, Sdp.ContentType, _engine.Stopping);
+        if (final.IsSuccess)
+            return Sdp.IsSdp(final.Body, final.ContentType) ? ReInviteAnswer.Answer(final.Body) : ReInviteAnswer.KeepCurrent;
+        return ReInviteAnswer.Reject(final.IsLocal && final.StatusCode == 408 ? 408 : final.StatusCode);
+    }
+
     // ---- commands ------------------------------------------------------------------------------------------------
 
     public async Task TerminateAsync(DialogId id)

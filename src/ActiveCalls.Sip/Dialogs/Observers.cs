@@ -26,9 +26,23 @@ public interface IDialogObserver
     /// <summary>The far end hung up; the BYE was answered 200 and the dialog is terminated.</summary>
     void OnByeReceived(SipDialog dialog);
 
-    /// <summary>The far end sent a re-INVITE; it was answered 200 with the dialog's current local SDP.</summary>
-    void OnReInvited(SipDialog dialog, byte[] offer);
+    /// <summary>
+    /// The far end sent a re-INVITE with an SDP offer (hold, resume, codec change). The request waits (after its
+    /// 100 Trying) for the returned answer: a B2BUA passes the offer to the other party and returns its answer.
+    /// </summary>
+    Task<ReInviteAnswer> OnReInviteAsync(SipDialog dialog, byte[] offer);
 
     /// <summary>The dialog ended without a BYE from the far end (it never ACKed our 2xx; we sent a BYE).</summary>
     void OnLost(SipDialog dialog, string reason);
+}
+
+/// <summary>How to answer a re-INVITE: 200 with an SDP answer, 200 with the dialog's current SDP, or an error status.</summary>
+public sealed record ReInviteAnswer(int Status, byte[]? Sdp)
+{
+    /// <summary>200 with the session description the dialog last sent (nothing changes on our side).</summary>
+    public static ReInviteAnswer KeepCurrent { get; } = new(200, null);
+
+    public static ReInviteAnswer Answer(byte[] sdp) => new(200, sdp);
+
+    public static ReInviteAnswer Reject(int status) => new(status is >= 300 and <= 699 ? status : 500, null);
 }

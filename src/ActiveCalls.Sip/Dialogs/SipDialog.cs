@@ -250,8 +250,8 @@ public sealed class SipDialog
     private void OnReInvite(ServerTransaction tx)
     {
         var request = tx.Request;
-        SipResponse response;
-        Pending2xx pending;
+        byte[]? offer = null;
+        IDialogObserver? observer;
         lock (_gate)
         {
             if (State != DialogState.Confirmed)
@@ -264,24 +264,71 @@ public sealed class SipDialog
                 tx.SendResponse(request.CreateResponse(491)); // glare (RFC 3261 §14.2)
                 return;
             }
-            if (_pending2xx is not null)
+            if (_pending2xx is not null || _incomingInvitePending)
             {
-                var busy = request.CreateResponse(500, "Previous re-INVITE not acknowledged");
+                var busy = request.CreateResponse(500, "Previous re-INVITE not finished");
                 busy.Headers.Add("Retry-After", Random.Shared.Next(0, 10).ToString(CultureInfo.InvariantCulture));
                 tx.SendResponse(busy);
                 return;
             }
             if (request.Contacts is { Count: > 0 } contacts) RemoteTarget = contacts[0].Uri;
-            if (Sdp.IsSdp(request.Body, request.ContentType)) RemoteSdp = request.Body;
-            response = _ua.WithAllow(request.CreateResponse(200));
-            response.Headers.Add("Contact", _ua.ContactHeader);
-            if (LocalSdp is { Length: > 0 } sdp) response.SetBody(sdp, Sdp.ContentType);
-            pending = new Pending2xx(this, response, tx.Remote, request.CSeq.Number);
-            _pending2xx = pending;
+            if (Sdp.IsSdp(request.Body, request.ContentType))
+            {
+                RemoteSdp = request.Body;
+                offer = request.Body;
+            }
+            observer = Observer;
+            _incomingInvitePending = true;
+        }
+        _ = AnswerReInviteAsync(tx, offer, observer);
+    }
+
+    private bool _incomingInvitePending;
+
+    /// <summary>Answers a re-INVITE: with what the observer says for an offer, else with our current SDP (an offerless
+    /// re-INVITE gets our SDP as the offer; its answer comes in the ACK).</summary>
+    private async Task AnswerReInviteAsync(ServerTransaction tx, byte[]? offer, IDialogObserver? observer)
+    {
+        var request = tx.Request;
+        var decision = ReInviteAnswer.KeepCurrent;
+        if (offer is not null && observer is not null)
+        {
+            try
+            {
+                decision = await observer.OnReInviteAsync(this, offer);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _ua.Logger.LogWarning(e, "{Dialog}: answering a re-INVITE failed", this);
+                decision = ReInviteAnswer.Reject(500);
+            }
+        }
+
+        SipResponse response;
+        Pending2xx? pending = null;
+        lock (_gate)
+        {
+            _incomingInvitePending = false;
+            if (State != DialogState.Confirmed)
+            {
+                response = request.CreateResponse(487);
+            }
+            else if (decision.Status >= 300)
+            {
+                response = request.CreateResponse(decision.Status);
+            }
+            else
+            {
+                if (decision.Sdp is { Length: > 0 } answer) LocalSdp = answer;
+                response = _ua.WithAllow(request.CreateResponse(200));
+                response.Headers.Add("Contact", _ua.ContactHeader);
+                if (LocalSdp is { Length: > 0 } sdp) response.SetBody(sdp, Sdp.ContentType);
+                pending = new Pending2xx(this, response, tx.Remote, request.CSeq.Number);
+                _pending2xx = pending;
+            }
         }
         tx.SendResponse(response);
-        pending.Start();
-        if (Sdp.IsSdp(request.Body, request.ContentType)) Observer?.OnReInvited(this, request.Body);
+        pending?.Start();
     }
 
     /// <summary>An ACK for one of our 2xx (to a re-INVITE).</summary>
@@ -292,6 +339,7 @@ public sealed class SipDialog
             if (_pending2xx is { } p && p.CSeq == ack.CSeq.Number)
             {
                 StopPending2xx();
+                if (Sdp.IsSdp(ack.Body, ack.ContentType)) RemoteSdp = ack.Body; // the answer to an offer in our 200
             }
         }
     }

@@ -93,7 +93,14 @@ internal sealed class UaHarness : IAsyncDisposable
 
         public void OnByeReceived(SipDialog dialog) => Log.Enqueue("bye");
 
-        public void OnReInvited(SipDialog dialog, byte[] offer) => Log.Enqueue("reinvited");
+        /// <summary>What re-INVITEs are answered with (default: the dialog's current SDP).</summary>
+        public Func<byte[], Task<ReInviteAnswer>>? ReInviteAnswer { get; set; }
+
+        public Task<ReInviteAnswer> OnReInviteAsync(SipDialog dialog, byte[] offer)
+        {
+            Log.Enqueue("reinvited");
+            return ReInviteAnswer?.Invoke(offer) ?? Task.FromResult(Sip.Dialogs.ReInviteAnswer.KeepCurrent);
+        }
 
         public void OnLost(SipDialog dialog, string reason) => Log.Enqueue("lost");
 

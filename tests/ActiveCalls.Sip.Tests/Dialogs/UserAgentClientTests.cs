@@ -202,6 +202,37 @@ public class UserAgentClientTests
     }
 
     [Fact]
+    public async Task AReInviteWaitsForTheObserversAnswerOrRefusal()
+    {
+        await using var h = new UaHarness();
+        await h.InviteAsync(Encoding.UTF8.GetBytes(UaHarness.PeerSdp));
+        var received = await h.Peer.ReceiveRequestAsync("INVITE");
+        h.Send(h.Reply(received, 200, sdp: UaHarness.PeerSdp));
+        await h.Events.WaitForAsync("answered 200");
+        var dialog = h.Events.Dialog!;
+        await dialog.SendAckAsync(null, null, TestContext.Current.CancellationToken);
+        await h.Peer.ReceiveRequestAsync("ACK");
+
+        var relayed = new TaskCompletionSource<ReInviteAnswer>();
+        h.Events.ReInviteAnswer = _ => relayed.Task;
+        h.Send(h.InDialog(dialog, "INVITE", 2, sdp: UaHarness.PeerSdp + "a=sendonly\r\n"));
+        await h.Peer.ReceiveResponseAsync(100);
+        Assert.True(await h.Peer.QuietForAsync(Quiet)); // nothing until the observer answers
+        var answer = Encoding.UTF8.GetBytes("v=0\r\no=other 5 5 IN IP4 127.0.0.1\r\na=recvonly\r\n");
+        relayed.SetResult(ReInviteAnswer.Answer(answer));
+        var ok = await h.Peer.ReceiveResponseAsync(200);
+        Assert.Equal(answer, ok.Body);
+        Assert.Equal(answer, dialog.LocalSdp);
+        h.Send(h.InDialog(dialog, "ACK", 2));
+
+        h.Events.ReInviteAnswer = _ => Task.FromResult(ReInviteAnswer.Reject(488));
+        h.Send(h.InDialog(dialog, "INVITE", 3, sdp: UaHarness.PeerSdp));
+        await h.Peer.ReceiveResponseAsync(100);
+        await h.Peer.ReceiveResponseAsync(488);
+        Assert.Equal(answer, dialog.LocalSdp); // a refused offer changes nothing
+    }
+
+    [Fact]
     public async Task AReInviteDuringOurOwnIsRefused491()
     {
         await using var h = new UaHarness();

@@ -235,6 +235,34 @@ public class ThirdPartyCallControlSippTests
     }
 
     [Fact]
+    public async Task APhonesReInviteIsRelayedToTheOtherPhone()
+    {
+        await using var h = new EngineHarness();
+        var alice = await h.PhoneAsync("answer-hold", "alice", "-d", "300");
+        var bob = await h.PhoneAsync("answer", "bob");
+
+        await h.CreateAsync(alice, bob);
+        var events = await h.Observer.WaitForAsync(e => e.Any(x => x.IsRetract), "the connection");
+        for (int i = 0; i < 250 && !alice.Flow().Contains("< ACK"); i++) await Task.Delay(20, Ct); // until alice ACKed the hold's 200
+
+        // bob got alice's hold offer in a re-INVITE; alice got bob's answer in our 200.
+        var bobReInvite = bob.Messages().Where(m => m.Method == "INVITE").Last();
+        Assert.Contains("a=sendonly", bobReInvite.Body, StringComparison.Ordinal);
+        Assert.Contains($"o=sipp-{alice.Port} 1 2", bobReInvite.Body, StringComparison.Ordinal);
+        var aliceOk = alice.Messages().Last(m => m.Status == 200 && !m.Sent);
+        Assert.Contains($"o=sipp-{bob.Port} 1 2", aliceOk.Body, StringComparison.Ordinal);
+        Assert.Equal(7, events.Count); // a relayed re-INVITE publishes nothing
+
+        var connection = events[4].Leg;
+        await h.Engine.TerminateAsync(new DialogId(connection.CallId, connection.FromTag!, connection.ToTag!), Ct);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        Assert.Equal(["> INVITE", "< 180", "< 200", "> ACK", "< INVITE", "> 100", "> 200", "< ACK", "> BYE", "< 200"], alice.Flow());
+        Assert.Equal(["> INVITE", "< 180", "< 200", "> ACK", "> INVITE", "< 200", "> ACK", "> BYE", "< 200"], bob.Flow());
+        await h.AssertNothingLeftAsync();
+    }
+
+    [Fact]
     public async Task TransferMovesTheCallerToTheTargetAndHangsUpTheCallee()
     {
         await using var h = new EngineHarness();
