@@ -66,6 +66,11 @@ public sealed class SipOptions
     /// <summary>More domains whose users get their own legs published, without routing settings.</summary>
     public List<string> LocalDomains { get; set; } = [];
 
+    /// <summary>Static location bindings, as a registrar would hold them: <c>user@domain</c> → <c>host:port</c> of the phone.
+    /// A request to a bound address is sent to the phone with that Request-URI, its To header keeping the address
+    /// (RFC 3261 §16.5 retargeting). The demo stack and the tests bind their sipp phones this way.</summary>
+    public Dictionary<string, string> Contacts { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Where requests for a domain with no entry and no explicit port go (<c>host:port</c>); none when null.</summary>
     public string? DefaultProxy { get; set; }
 

@@ -1,7 +1,9 @@
 using ActiveCalls.Service.Auth;
 using ActiveCalls.Service.Commands;
 using ActiveCalls.Service.PubSub;
+using ActiveCalls.Sip;
 using ActiveCalls.Sip.CallControl;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -12,9 +14,8 @@ namespace ActiveCalls.Service.Hosting;
 
 public static class ActiveCallsServiceExtensions
 {
-    /// <summary>Registers the reference Active-Calls service: options validated at start-up, the three components and the
-    /// hosted service that connects them. The call-control engine (<see cref="ICallControlEngine"/>) is registered by its own
-    /// <c>Add…</c> method; the service never falls back to a fake one.</summary>
+    /// <summary>Registers the reference Active-Calls service: options validated at start-up, the three components, the
+    /// hosted service that connects them, and the SIP third-party call control engine (section <c>Sip</c>).</summary>
     public static IHostApplicationBuilder AddActiveCallsService(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ActiveCallsServiceOptions>()
@@ -22,7 +23,20 @@ public static class ActiveCallsServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddActiveCallsComponents();
+        builder.Services.AddSipCallControl(builder.Configuration.GetSection(SipOptions.SectionName));
         return builder;
+    }
+
+    /// <summary>The SIP engine as <see cref="ICallControlEngine"/>, reporting legs to the registered <see cref="ICallLegObserver"/>.
+    /// It binds its UDP socket when first resolved, which the components host does at start-up.</summary>
+    public static IServiceCollection AddSipCallControl(this IServiceCollection services, IConfiguration section)
+    {
+        services.AddOptions<SipOptions>().Bind(section).Validate(o => o.Port is >= 0 and <= 65535, "Sip:Port must be 0-65535.").ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new ThirdPartyCallControlEngine(sp.GetRequiredService<IOptions<SipOptions>>().Value,
+            sp.GetRequiredService<ICallLegObserver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton<ICallControlEngine>(sp => sp.GetRequiredService<ThirdPartyCallControlEngine>());
+        return services;
     }
 
     /// <summary>

@@ -17,6 +17,7 @@ public sealed class ThirdPartyCallControlEngine : ICallControlEngine, IAsyncDisp
     private readonly ConcurrentDictionary<string, ThirdPartyCall> _index = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ThirdPartyCall, byte> _calls = new();
     private readonly CancellationTokenSource _stopping = new();
+    private int _disposed;
 
     /// <summary>Starts a SIP UA of its own on the configured socket.</summary>
     public ThirdPartyCallControlEngine(SipOptions options, ICallLegObserver observer, TimeProvider? time = null, ILoggerFactory? loggers = null)
@@ -119,9 +120,11 @@ public sealed class ThirdPartyCallControlEngine : ICallControlEngine, IAsyncDisp
     private static CallControlException NoRoute(string uri) =>
         new($"Failed to create call: 'Bad Request: NO_ROUTE_DESTINATION'; no route to {uri}");
 
-    /// <summary>Ends every call (BYE/CANCEL, legs retracted), then closes the socket.</summary>
+    /// <summary>Ends every call (BYE/CANCEL, legs retracted), then closes the socket. Safe to call more than once (a
+    /// container that registered the engine under two service types disposes it twice).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         foreach (var call in _calls.Keys.ToList())
         {
             try

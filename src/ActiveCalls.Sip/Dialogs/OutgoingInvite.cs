@@ -37,7 +37,7 @@ public sealed class OutgoingInvite
         var to = parameters.To.Clone();
         to.Tag = null;
 
-        var uri = parameters.RequestUri.Clone();
+        var uri = (parameters.Route.Contact ?? parameters.RequestUri).Clone();
         uri.Headers.Clear();
         var request = new SipRequest(SipMethods.Invite, uri);
         request.Headers.Add("Via", ua.NewVia());

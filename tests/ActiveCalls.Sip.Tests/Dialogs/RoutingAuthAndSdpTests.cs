@@ -42,6 +42,21 @@ public class RoutingAuthAndSdpTests
     }
 
     [Fact]
+    public void AStaticContactBindingRetargetsTheRequestToThePhoneAndWinsOverTheDomainProxy()
+    {
+        var route = Router(o =>
+        {
+            o.Contacts["alice@example.com"] = "127.0.0.1:5071";
+            o.Domains["example.com"] = new SipDomainOptions { Proxy = "pbx.example.net:5080" };
+        }).Resolve(SipUri.Parse("sip:alice@example.com"));
+
+        Assert.NotNull(route);
+        Assert.Null(route.OutboundProxy);
+        Assert.Equal("sip:alice@127.0.0.1:5071", route.Contact!.ToString());
+        Assert.NotNull(route.Domain);
+    }
+
+    [Fact]
     public void CredentialsAreChosenByDomainThenRealm()
     {
         var router = Router(o =>

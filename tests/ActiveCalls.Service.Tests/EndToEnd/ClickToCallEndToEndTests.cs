@@ -1,0 +1,213 @@
+using System.Globalization;
+using ActiveCalls.Service.Hosting;
+using ActiveCalls.Sip.CallControl;
+using ActiveCalls.Sip.Tests.Infrastructure;
+using Gateway.Xmpp.ActiveCalls;
+using Gateway.Xmpp.AdHoc;
+using Gateway.Xmpp.Client;
+using Gateway.Xmpp.Core;
+using Gateway.Xmpp.DataForms;
+using Gateway.Xmpp.PubSub;
+using Gateway.Xmpp.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace ActiveCalls.Service.Tests.EndToEnd;
+
+/// <summary>
+/// The whole reference service as a client sees it: a real XMPP client talks to the three components through a real
+/// Prosody, and the SIP engine calls real sipp phones. Nothing here is scripted but the phones' behaviour.
+/// </summary>
+[Collection(ProsodyCollection.Name)]
+public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+    private IHost? _host;
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync(CancellationToken.None);
+            _host.Dispose();
+        }
+        foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
+    }
+
+    private static string DevUsersFile()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine(dir.FullName, "src", "ActiveCalls.Service", "users.dev.json");
+        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private async Task<SippPhone> PhoneAsync(string scenario, string user)
+    {
+        var phone = await SippPhone.StartAsync(scenario, user);
+        _owned.Add(phone);
+        return phone;
+    }
+
+    /// <summary>Starts the service as Program.cs does, its SIP engine on loopback with the phones bound to demo addresses.</summary>
+    private async Task StartServiceAsync(params (string Address, SippPhone Phone)[] bindings)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ActiveCalls:Domain"] = prosody.Domain,
+            ["ActiveCalls:XmppHost"] = prosody.Host,
+            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
+            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
+            ["ActiveCalls:UsersFile"] = DevUsersFile(),
+            ["Sip:BindAddress"] = "127.0.0.1",
+            ["Sip:Port"] = "0",
+            ["Sip:LocalDomains:0"] = prosody.Domain,
+            ["Sip:RingTimeout"] = "00:00:10",
+        };
+        foreach (var (address, phone) in bindings)
+            settings[$"Sip:Contacts:{address}"] = $"127.0.0.1:{phone.Port}";
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddActiveCallsService();
+        _host = builder.Build();
+        await _host.StartAsync(TestContext.Current.CancellationToken);
+    }
+
+    private async Task<XmppClient> ClientAsync()
+    {
+        var user = "u" + Guid.NewGuid().ToString("N")[..10];
+        await prosody.RegisterAsync(user, "client-password-1");
+        var client = new XmppClient(new XmppClientOptions
+        {
+            Jid = new Jid(user, prosody.Domain),
+            Password = "client-password-1",
+            Host = prosody.Host,
+            Port = prosody.C2sPort,
+            Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
+        });
+        _owned.Add(client);
+        await client.StartAsync(TestContext.Current.CancellationToken);
+        return client;
+    }
+
+    /// <summary>The first request after start may reach a component that is still handshaking; Prosody then answers for it.</summary>
+    private static async Task<CommandResult> ExecuteAsync(AdHocCommandClient commands, Jid to, string node, DataForm form)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try { return await commands.ExecuteAsync(to, node, form, ct: TestContext.Current.CancellationToken); }
+            catch (XmppStanzaErrorException e) when (e.Error.Condition == "remote-server-timeout" && attempt < 50)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+        }
+    }
+
+    private sealed record Seen(string Kind, string Node, string ItemId, ActiveCallItem? Item)
+    {
+        public override string ToString() => Kind == "retract" ? $"retract {Node}" : $"{Item!.DialogStateText} {Node}";
+    }
+
+    private static async Task<List<Seen>> CollectAsync(PubSubEventReader events, List<Seen> seen, Func<List<Seen>, bool> until)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        if (until(seen)) return seen;
+        await foreach (var e in events.ReadAllAsync(timeout.Token))
+        {
+            switch (e)
+            {
+                case PubSubEvent.ItemsPublished published:
+                    foreach (var item in published.Items)
+                        seen.Add(new Seen("publish", item.Node ?? published.Node, item.Id, ActiveCallItem.TryParse(item, out var call) ? call : null));
+                    break;
+                case PubSubEvent.ItemsRetracted retracted:
+                    foreach (var id in retracted.ItemIds) seen.Add(new Seen("retract", retracted.Node, id, null));
+                    break;
+            }
+            if (until(seen)) break;
+        }
+        return seen;
+    }
+
+    [Fact]
+    public async Task CreateRingsAndConnectsTwoSippPhonesAndTerminateHangsUpBothWithEveryEventInOnSipsOrder()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("answer", "bob");
+        await StartServiceAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var client = await ClientAsync();
+        var commands = new AdHocCommandClient(client);
+        var domain = prosody.Domain;
+        var pubSub = new Jid(null, "pubsub.active-calls." + domain);
+
+        // Authorise for alice's addresses (auth-for-all: alice, bob, carol) and subscribe to the JID's collection.
+        await ExecuteAsync(commands, new Jid(null, "commands.auth." + domain), "authorize-plain",
+            DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build());
+        using var events = new PubSubEventReader(client, pubSub);
+        var subscription = await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), ct);
+        Assert.Equal("/me/" + client.LocalJid!.Bare, subscription.Node);
+
+        var created = await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + domain), "create",
+            DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Build());
+        var callSetupId = created.Form!.GetValue("call-setup-id");
+        Assert.Matches("^[a-z0-9]{8}$", callSetupId);
+
+        var seen = await CollectAsync(events, [], s => s.Any(x => x.Kind == "retract"));
+        Assert.Equal([
+            "requested /activecalls.test/alice",   // the setup call rings alice
+            "confirmed /activecalls.test/alice",   // alice answers
+            "created /activecalls.test/alice",     // alice -> bob
+            "requested /activecalls.test/bob",     // bob rings
+            "confirmed /activecalls.test/alice",
+            "confirmed /activecalls.test/bob",     // bob answers: connected
+            "retract /activecalls.test/alice",     // the setup leg goes
+        ], seen.Select(s => s.ToString()));
+        Assert.All(seen.Where(s => s.Item is not null), s => Assert.Equal(callSetupId, s.Item!.CallSetupId));
+        Assert.Equal("sip:call-setup@activecalls.test", seen[0].Item!.FromUri);
+        Assert.Equal(seen[0].ItemId, seen[6].ItemId);
+
+        // Hang up with the identifiers the connected leg published, as a client would.
+        var connected = seen[4].Item!;
+        await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + domain), "terminate", DataForm.Submit()
+            .Add("call-id", connected.CallId).Add("from-tag", connected.FromTag).Add("to-tag", connected.ToTag).Build());
+
+        seen = await CollectAsync(events, seen, s => s.Count(x => x.Kind == "retract") == 3);
+        Assert.Equal(["retract /activecalls.test/alice", "retract /activecalls.test/bob"], seen.Skip(7).Select(s => s.ToString()).Order());
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        Assert.Equal("> BYE", alice.Flow()[^2]);
+        Assert.Equal("> BYE", bob.Flow()[^2]);
+        var engine = _host!.Services.GetRequiredService<ThirdPartyCallControlEngine>();
+        Assert.Equal(0, engine.ActiveCallCount);
+    }
+
+    [Fact]
+    public async Task ABusyCalleeEndsInRetractsOfEveryLegAndNothingStaysPublished()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("busy", "bob");
+        await StartServiceAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var client = await ClientAsync();
+        var commands = new AdHocCommandClient(client);
+        var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
+        await ExecuteAsync(commands, new Jid(null, "commands.auth." + prosody.Domain), "authorize-plain",
+            DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build());
+        using var events = new PubSubEventReader(client, pubSub);
+        await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), ct);
+
+        await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + prosody.Domain), "create",
+            DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Add("call-setup-id", "Busy0001").Build());
+
+        var seen = await CollectAsync(events, [], s => s.Count(x => x.Kind == "publish") == 4 && s.Count(x => x.Kind == "retract") == 3);
+        Assert.Equal(seen.Where(s => s.Kind == "publish").Select(s => s.ItemId).ToHashSet(), seen.Where(s => s.Kind == "retract").Select(s => s.ItemId).ToHashSet());
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        var items = await new PubSubClient(client).GetItemsAsync(pubSub, "/activecalls.test/alice", cancellationToken: ct);
+        Assert.Empty(items);
+    }
+}
