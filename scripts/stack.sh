@@ -18,6 +18,7 @@ usage: scripts/stack.sh [options]
   --c2s-port PORT         Prosody client port on 127.0.0.1                      [15222]
   --component-port PORT   Prosody XEP-0114 component port on 127.0.0.1          [15347]
   --secret SECRET         component secret       [generated once, kept in DIR/prosody/component.secret]
+  --sip-port PORT         the reference service's SIP (UDP) port               [15060]
   --password PASSWORD     password of the dev account gateway@DOMAIN   [generated once, kept in DIR/stack.env]
   --detach                start everything, print it and exit (stop later with --down)
   --down                  stop a detached stack
@@ -31,6 +32,7 @@ STATE_DIR="$REPO_ROOT/.stack"
 DOMAIN="activecalls.test"
 C2S_PORT=15222
 COMPONENT_PORT=15347
+SIP_PORT=15060
 SECRET=""
 PASSWORD=""
 MODE="foreground"
@@ -40,6 +42,7 @@ while [[ $# -gt 0 ]]; do
     --domain) require_value "$@"; DOMAIN="${2,,}"; shift 2 ;;
     --c2s-port) require_value "$@"; C2S_PORT="$2"; shift 2 ;;
     --component-port) require_value "$@"; COMPONENT_PORT="$2"; shift 2 ;;
+    --sip-port) require_value "$@"; SIP_PORT="$2"; shift 2 ;;
     --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
     --password) require_value "$@"; PASSWORD="$2"; shift 2 ;;
     --detach) MODE="detach"; shift ;;
@@ -54,9 +57,22 @@ STATE_DIR="$(cd "$STATE_DIR" && pwd)"
 PROSODY_DIR="$STATE_DIR/prosody"
 ENV_FILE="$STATE_DIR/stack.env"
 
+# Stops a process started by this script from its pidfile, if it is still the one we started.
+stop_pidfile() {
+  local file="$1" pid
+  [[ -f "$file" ]] || return 0
+  pid="$(<"$file")"
+  if [[ -n "$pid" ]] && pid_alive "$pid"; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.1; done
+    pid_alive "$pid" && kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
 stop_stack() {
-  # Extension point (upcoming issues): stop the gateway, the demo phones and the reference
-  # service here, in that order, before Prosody.
+  stop_pidfile "$STATE_DIR/service/service.pid"
+  for phone in "$STATE_DIR"/phones/*.pid; do stop_pidfile "$phone"; done
   "$REPO_ROOT/deploy/prosody/stop.sh" --dir "$PROSODY_DIR"
 }
 
@@ -101,6 +117,7 @@ XMPP_C2S_PORT=$C2S_PORT
 XMPP_COMPONENT_PORT=$COMPONENT_PORT
 XMPP_CA_CERT=$PROSODY_DIR/ca/ca.crt
 COMPONENT_SECRET=$SECRET
+SIP_PORT=$SIP_PORT
 COMMANDS_COMPONENT=commands.active-calls.$DOMAIN
 AUTH_COMPONENT=commands.auth.$DOMAIN
 PUBSUB_COMPONENT=pubsub.active-calls.$DOMAIN
@@ -109,14 +126,47 @@ GATEWAY_PASSWORD=$PASSWORD
 EOF
 chmod 600 "$ENV_FILE"
 
-# --- reference Active-Calls service ----------------------------------------------------------------
-# Extension point (upcoming issue): start src/ActiveCalls.Service as the three components above,
-# connecting to 127.0.0.1:$COMPONENT_PORT with $SECRET, and wait until Prosody reports them
-# connected.
-
 # --- demo phones ---------------------------------------------------------------------------------
-# Extension point (upcoming issue): install sip-tester if missing (ensure_packages sipp:sip-tester)
-# and start the sipp UAS scenarios from deploy/ as the demo phones.
+# sipp UAS phones on loopback, one per demo address, answering call after call (no -m).
+ensure_packages sipp:sip-tester || die "sipp (package sip-tester) is required for the demo phones"
+PHONES_DIR="$STATE_DIR/phones"
+mkdir -p "$PHONES_DIR"
+declare -A PHONES=([alice]="answer 15061" [bob]="answer 15062" [carol]="busy 15063" [dave]="ring-forever 15064")
+for user in alice bob carol dave; do
+  read -r scenario port <<<"${PHONES[$user]}"
+  stop_pidfile "$PHONES_DIR/$user.pid"
+  (cd "$PHONES_DIR" && exec setsid sipp -sf "$REPO_ROOT/deploy/sipp/$scenario.xml" -i 127.0.0.1 -p "$port" -nostdin \
+    -trace_err -error_file "$PHONES_DIR/$user.errors.log" >"$PHONES_DIR/$user.log" 2>&1 </dev/null) &
+  echo $! >"$PHONES_DIR/$user.pid"
+done
+
+# --- reference Active-Calls service ----------------------------------------------------------------
+# The three components on Prosody's component port, and the SIP engine on 127.0.0.1:$SIP_PORT with
+# the demo addresses bound to the phones above.
+SERVICE_DIR="$STATE_DIR/service"
+mkdir -p "$SERVICE_DIR"
+stop_pidfile "$SERVICE_DIR/service.pid"
+log "building the reference service"
+dotnet build "$REPO_ROOT/src/ActiveCalls.Service" -c Release -o "$SERVICE_DIR/bin" -v quiet -nologo >"$SERVICE_DIR/build.log" 2>&1 ||
+  die "the reference service did not build; see $SERVICE_DIR/build.log"
+service_args=(
+  "--ActiveCalls:Domain=$DOMAIN" "--ActiveCalls:XmppHost=127.0.0.1" "--ActiveCalls:ComponentPort=$COMPONENT_PORT"
+  "--ActiveCalls:ComponentSecret=$SECRET" "--ActiveCalls:UsersFile=$REPO_ROOT/src/ActiveCalls.Service/users.dev.json"
+  "--Sip:BindAddress=127.0.0.1" "--Sip:Port=$SIP_PORT" "--Sip:LocalDomains:0=$DOMAIN"
+)
+for user in alice bob carol dave; do
+  read -r _ port <<<"${PHONES[$user]}"
+  service_args+=("--Sip:Contacts:$user@$DOMAIN=127.0.0.1:$port")
+done
+(cd "$SERVICE_DIR/bin" && exec setsid dotnet ActiveCalls.Service.dll "${service_args[@]}" >"$SERVICE_DIR/service.log" 2>&1 </dev/null) &
+echo $! >"$SERVICE_DIR/service.pid"
+for _ in $(seq 1 100); do
+  [[ "$(grep -c 'Component .* connected to' "$SERVICE_DIR/service.log" 2>/dev/null || true)" -ge 3 ]] && break
+  pid_alive "$(<"$SERVICE_DIR/service.pid")" || die "the reference service exited; see $SERVICE_DIR/service.log"
+  sleep 0.2
+done
+[[ "$(grep -c 'Component .* connected to' "$SERVICE_DIR/service.log" 2>/dev/null || true)" -ge 3 ]] ||
+  die "the reference service's components did not connect; see $SERVICE_DIR/service.log"
 
 # --- gateway -------------------------------------------------------------------------------------
 # Extension point (upcoming issue): start src/Gateway.Api with GATEWAY_JID/GATEWAY_PASSWORD, then
@@ -134,7 +184,10 @@ Local Active-Calls stack is up
   settings:           $ENV_FILE
   Prosody log:        $PROSODY_DIR/prosody.log
   more accounts:      deploy/prosody/register.sh USER $DOMAIN PASSWORD --dir $PROSODY_DIR
-  not yet part of the stack: the reference service, the demo phones and the gateway (upcoming)
+  reference service:  the three components above, SIP on 127.0.0.1:$SIP_PORT   log: $SERVICE_DIR/service.log
+  demo phones (sipp): alice@$DOMAIN answers, bob@$DOMAIN answers, carol@$DOMAIN is busy,
+                      dave@$DOMAIN rings forever   (SIP users and web passwords: src/ActiveCalls.Service/users.dev.json)
+  not yet part of the stack: the gateway (upcoming)
 EOF
 
 if [[ "$MODE" == "detach" ]]; then
