@@ -17,16 +17,18 @@ public sealed class CallServices(CallRegistry registry, IActiveCallsCommands com
 {
     public CallRegistry Registry { get; } = registry;
     public IActiveCallsCommands Commands { get; } = commands;
+    public IAuthorizationService Authorization { get; } = authorization;
+    public ClaimsPrincipal User { get; } = user;
 
     /// <summary>Whether the API key covers the addresses (<paramref name="requireAll"/>: each of them; else any).</summary>
     public async Task<bool> InScopeAsync(IReadOnlyCollection<string?> addresses, bool requireAll) =>
-        (await authorization.AuthorizeAsync(user, new AddressResource(addresses, requireAll), AddressScopeRequirement.Policy)).Succeeded;
+        (await Authorization.AuthorizeAsync(User, new AddressResource(addresses, requireAll), AddressScopeRequirement.Policy)).Succeeded;
 
     public Task<bool> CanSeeAsync(CallResource call) => InScopeAsync([.. CallRegistry.AddressesOf(call)], requireAll: false);
 
-    public string? KeyName => user.KeyName();
+    internal string? KeyName => User.KeyName();
 
-    public AddressScope Scope => user.Scope();
+    internal AddressScope Scope => User.Scope();
 }
 
 /// <summary><c>/calls</c>: place, list, read, hang up and transfer calls.</summary>

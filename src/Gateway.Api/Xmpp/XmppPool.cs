@@ -14,6 +14,7 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
 {
     private readonly XmppClientPool _pool;
     private volatile string? _lastError;
+    private int _disposed;
 
     public XmppPool(IOptions<XmppOptions> options, ILoggerFactory loggerFactory, TimeProvider time)
     {
@@ -59,7 +60,7 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => _pool.DisposeAsync().AsTask();
+    public Task StopAsync(CancellationToken cancellationToken) => DisposeAsync().AsTask();
 
     public Task<XElement> SendIqAsync(Jid? to, IqType type, XElement payload, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         _pool.SendIqAsync(to, type, payload, timeout, cancellationToken);
@@ -67,5 +68,6 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
     /// <summary>Whether retrying the start cannot help (bad credentials, a refused certificate…).</summary>
     public bool IsFatal(Exception error) => _pool.Connections.Count > 0 && _pool.Connections[0].IsFatal(error);
 
-    public ValueTask DisposeAsync() => _pool.DisposeAsync();
+    /// <summary>Idempotent: the host stops the pool, then the container disposes it.</summary>
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? _pool.DisposeAsync() : ValueTask.CompletedTask;
 }

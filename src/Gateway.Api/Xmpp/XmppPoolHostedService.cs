@@ -7,29 +7,20 @@ namespace Gateway.Api.Xmpp;
 /// is unreachable, and keeps trying with jittered back-off. Faults retrying cannot fix (bad credentials) stop the
 /// attempts and stay visible in <c>/health/ready</c>.
 /// </summary>
-internal sealed class XmppPoolHostedService(IXmppPool pool, ILogger<XmppPoolHostedService> logger) : IHostedService, IDisposable
+internal sealed class XmppPoolHostedService(IXmppPool pool, ILogger<XmppPoolHostedService> logger) : BackgroundService
 {
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _starting = Task.CompletedTask;
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        _starting = Task.Run(() => ConnectAsync(_stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task ConnectAsync(CancellationToken cancellationToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var backoff = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
-        while (!cancellationToken.IsCancellationRequested)
+        while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await pool.StartAsync(cancellationToken);
+                await pool.StartAsync(stoppingToken);
                 logger.LogInformation("XMPP pool started: {State}", pool.Describe());
                 return;
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }
@@ -42,18 +33,15 @@ internal sealed class XmppPoolHostedService(IXmppPool pool, ILogger<XmppPoolHost
             {
                 var delay = backoff.Next();
                 logger.LogWarning("XMPP pool could not connect ({Reason}); retrying in {Delay}", e.Message, delay);
-                try { await Task.Delay(delay, cancellationToken); }
+                try { await Task.Delay(delay, stoppingToken); }
                 catch (OperationCanceledException) { return; }
             }
         }
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await _stopping.CancelAsync();
-        await _starting;
+        await base.StopAsync(cancellationToken);
         await pool.StopAsync(cancellationToken);
     }
-
-    public void Dispose() => _stopping.Dispose();
 }
