@@ -27,6 +27,8 @@ internal sealed class RequestBodyLimitMiddleware(RequestDelegate next, IOptions<
             return;
         }
         context.Request.Body = new LimitedStream(context.Request.Body, max);
+        // Readers of the pipe (JSON binding) must see the capped stream too, whatever server provided the pipe.
+        context.Features.Set<IRequestBodyPipeFeature>(new RequestBodyPipeFeature(context));
         await next(context);
     }
 
