@@ -96,7 +96,9 @@ internal static class OpenApiTransformers
             {
                 foreach (var (status, response) in responses)
                 {
-                    if (!string.IsNullOrEmpty(response.Description) && response.Description != "OK" || !int.TryParse(status, out var code)) continue;
+                    // Replace the bare reason phrases with what the status means here.
+                    if (!int.TryParse(status, out var code) ||
+                        (!string.IsNullOrEmpty(response.Description) && response.Description != Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(code))) continue;
                     if (response is OpenApiResponse concrete) concrete.Description = Describe(code);
                 }
             }
