@@ -13,7 +13,7 @@ internal sealed class XmppOptionsValidator : IValidateOptions<XmppOptions>
         if (!string.IsNullOrEmpty(options.Jid) && (!Jid.TryParse(options.Jid, out var jid) || jid is null || jid.Local is null || jid.Resource is not null))
             failures.Add($"Gateway:Xmpp:Jid '{options.Jid}' is not a bare JID with a local part (user@domain, no resource).");
         if (!string.IsNullOrEmpty(options.TrustedCertificatePath) && !File.Exists(options.TrustedCertificatePath))
-            failures.Add($"Gateway:Xmpp:TrustedCertificatePath '{options.TrustedCertificatePath}' does not exist.");
+            failures.Add($"Gateway:Xmpp:TrustedCertificatePath '{options.TrustedCertificatePath}' does not exist (the dev stack writes its CA there: run scripts/stack.sh first).");
         if (options.IqTimeout <= TimeSpan.Zero) failures.Add("Gateway:Xmpp:IqTimeout must be positive.");
         if (options.ConnectTimeout <= TimeSpan.Zero) failures.Add("Gateway:Xmpp:ConnectTimeout must be positive.");
         if (options.InstanceName is { Length: > 0 } instance && !Regex.IsMatch(instance, "^[A-Za-z0-9._-]{1,64}$"))
@@ -50,7 +50,9 @@ internal sealed class HttpApiOptionsValidator(IOptions<XmppOptions> xmpp) : IVal
     {
         var failures = new List<string>();
         if (options.RequestTimeout <= TimeSpan.Zero) failures.Add("Gateway:Http:RequestTimeout must be positive.");
-        var iq = xmpp.Value.IqTimeout;
+        TimeSpan iq;
+        try { iq = xmpp.Value.IqTimeout; }
+        catch (OptionsValidationException) { iq = TimeSpan.Zero; } // XmppOptions reports its own errors
         if (iq > TimeSpan.Zero && options.RequestTimeout < iq + TimeSpan.FromSeconds(1))
             failures.Add($"Gateway:Http:RequestTimeout ({options.RequestTimeout}) must exceed Gateway:Xmpp:IqTimeout ({iq}) by at least one second, so a component timeout is reported as 504 before the HTTP request itself times out.");
         if (options.UnavailableRetryAfter < TimeSpan.FromSeconds(1)) failures.Add("Gateway:Http:UnavailableRetryAfter must be at least one second.");

@@ -61,7 +61,14 @@ public static class GatewayHostingExtensions
     public static IHostApplicationBuilder AddGatewayOptions(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        Bind<XmppOptions>(XmppOptions.SectionName).Services.AddSingleton<IValidateOptions<XmppOptions>, XmppOptionsValidator>();
+        Bind<XmppOptions>(XmppOptions.SectionName)
+            // A relative certificate path is relative to the content root (src/Gateway.Api when run from the repository).
+            .PostConfigure(o =>
+            {
+                if (!string.IsNullOrEmpty(o.TrustedCertificatePath) && !Path.IsPathRooted(o.TrustedCertificatePath))
+                    o.TrustedCertificatePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.TrustedCertificatePath));
+            })
+            .Services.AddSingleton<IValidateOptions<XmppOptions>, XmppOptionsValidator>();
         Bind<ComponentsOptions>(ComponentsOptions.SectionName).Services.AddSingleton<IValidateOptions<ComponentsOptions>, ComponentsOptionsValidator>();
         Bind<HttpApiOptions>(HttpApiOptions.SectionName).Services.AddSingleton<IValidateOptions<HttpApiOptions>, HttpApiOptionsValidator>();
         Bind<IdempotencyOptions>(IdempotencyOptions.SectionName).Services.AddSingleton<IValidateOptions<IdempotencyOptions>, IdempotencyOptionsValidator>();
@@ -70,8 +77,12 @@ public static class GatewayHostingExtensions
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
         return builder;
 
-        OptionsBuilder<T> Bind<T>(string section) where T : class =>
-            services.AddOptions<T>().BindConfiguration(section).ValidateDataAnnotations().ValidateOnStart();
+        OptionsBuilder<T> Bind<T>(string section) where T : class
+        {
+            var options = services.AddOptions<T>().BindConfiguration(section).ValidateDataAnnotations();
+            // Build-time OpenAPI generation starts the host without any deployment configuration.
+            return builder.Environment.IsOpenApiGeneration() ? options : options.ValidateOnStart();
+        }
     }
 
     /// <summary>The pool is a singleton and its starter a hosted service; tests replace <see cref="IXmppPool"/>.</summary>
@@ -209,7 +220,11 @@ public static class GatewayHostingExtensions
     /// idempotency; then Swagger UI.</summary>
     public static WebApplication UseGatewayApi(this WebApplication app)
     {
-        app.UseExceptionHandler();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            // Component refusals and bad input are outcomes, not crashes: GatewayExceptionHandler logs them at the right level.
+            SuppressDiagnosticsCallback = c => c.Exception is CommandFailedException or BadHttpRequestException,
+        });
         app.UseStatusCodePages();
         app.UseRouting();
         app.UseRequestTimeouts();
