@@ -97,6 +97,7 @@ public sealed class CallRegistry : IDisposable
     private readonly Dictionary<string, CallRecord> _byItemId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallRecord> _bySipCallId = new(StringComparer.Ordinal);
     private readonly List<CallEventSubscription> _subscribers = [];
+    private readonly Channel<string> _readyHangups = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CallRegistryOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<CallRegistry> _logger;
@@ -217,6 +218,38 @@ public sealed class CallRegistry : IDisposable
             // Answered dialogs first: ending the talking parties matters most if a later command fails.
             commands.Sort((a, b) => b.IsTerminate.CompareTo(a.IsTerminate));
             return commands.Count == 0 ? new HangupPlan.NotReady(snapshot) : new HangupPlan.Send(snapshot, commands);
+        }
+    }
+
+    /// <summary>Hang-up asked for before any leg was seen: recorded as <c>call.hangup-requested</c> and carried out by
+    /// <see cref="ReadyHangups"/>' reader as soon as a leg gives a dialog to cancel. Returns the call, or null if unknown.</summary>
+    public CallResource? DeferHangup(string idOrSipCallId)
+    {
+        lock (_gate)
+        {
+            if (FindRecord(idOrSipCallId) is not { State: not CallState.Ended } record) return null;
+            if (!record.HangupPending)
+            {
+                record.HangupPending = true;
+                record.Hangup ??= CallEndReason.Canceled;
+                Emit(record, "call.hangup-requested", _time.GetUtcNow());
+            }
+            return Snapshot(record);
+        }
+    }
+
+    /// <summary>Ids of calls with a deferred hang-up that now have a dialog to address; take it with <see cref="TakeDeferredHangup"/>.</summary>
+    public ChannelReader<string> ReadyHangups => _readyHangups.Reader;
+
+    /// <summary>Claims a deferred hang-up (once): the plan to carry out, or null when there is nothing (left) to do.</summary>
+    public HangupPlan.Send? TakeDeferredHangup(string id)
+    {
+        lock (_gate)
+        {
+            if (!_calls.TryGetValue(id, out var record) || !record.HangupPending) return null;
+            if (PlanHangup(id) is not HangupPlan.Send plan) return null;
+            record.HangupPending = false;
+            return plan;
         }
     }
 
@@ -359,6 +392,7 @@ public sealed class CallRegistry : IDisposable
             }
             record.UpdatedAt = now;
             Update(record, now);
+            if (record.HangupPending && record.Confirmed && record.State != CallState.Ended) _readyHangups.Writer.TryWrite(record.Id);
             Evict();
         }
     }
@@ -428,6 +462,7 @@ public sealed class CallRegistry : IDisposable
     public void Dispose()
     {
         _sweeper.Dispose();
+        _readyHangups.Writer.TryComplete();
         lock (_gate)
         {
             foreach (var subscriber in _subscribers) subscriber.Complete();
@@ -579,6 +614,7 @@ public sealed class CallRegistry : IDisposable
         foreach (var held in record.Held) Publish(record, held);
         record.Held.Clear();
         Update(record, now);
+        if (record.HangupPending && record.Legs.Count > 0 && record.State != CallState.Ended) _readyHangups.Writer.TryWrite(record.Id);
     }
 
     private void Remove(CallRecord record)
@@ -690,6 +726,7 @@ public sealed class CallRegistry : IDisposable
         public DateTimeOffset? LastRetractAt { get; set; }
         public DateTimeOffset? GraceUntil { get; set; }
         public CallEndReason? Hangup { get; set; }
+        public bool HangupPending { get; set; }
         public Dictionary<string, LegRecord> Legs { get; } = new(StringComparer.Ordinal);
         public List<CallEvent> Events { get; } = [];
         public List<HeldEvent> Held { get; } = [];

@@ -87,8 +87,9 @@ public static class CallsApi
         group.MapDelete("/{id}", HangUpCall)
             .WithName("HangUpCall")
             .WithSummary("Hang up a call")
-            .WithDescription("Sends 'terminate' for each answered dialog and 'cancel' for each ringing one. Idempotent: hanging up an " +
-                             "ended call answers 202 with its final state and sends nothing.")
+            .WithDescription("Sends 'terminate' for each answered dialog and 'cancel' for each ringing one. A call with no leg yet " +
+                             "is cancelled as soon as its first leg appears. Idempotent: hanging up an ended call answers 202 with its " +
+                             "final state and sends nothing.")
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -203,9 +204,9 @@ public static class CallsApi
                 return await services.CanSeeAsync(ended.Call) ? Accepted(ended.Call) : OutOfScope(ended.Call);
             case HangupPlan.NotReady notReady:
                 if (!await services.CanSeeAsync(notReady.Call)) return OutOfScope(notReady.Call);
-                return Problems.Result(ProblemTypes.CallNotReady,
-                    "No leg of the call has been seen yet, so there is no SIP dialog to cancel; retry in a moment.",
-                    new Dictionary<string, object?> { ["callId"] = notReady.Call.Id, ["state"] = CallRegistry.StateName(notReady.Call.State) });
+                // No dialog yet (the create was accepted, no leg seen): cancel the first leg as soon as it shows up,
+                // instead of failing with a race the client cannot win.
+                return Accepted(services.Registry.DeferHangup(notReady.Call.Id) ?? notReady.Call);
             case HangupPlan.Send send:
                 if (!await services.CanSeeAsync(send.Call)) return OutOfScope(send.Call);
                 try

@@ -17,7 +17,7 @@ public sealed record ProblemType(string Code, int Status, string Title)
 /// <item><term>401 unauthorized</term><description>no or wrong API key (<c>WWW-Authenticate</c>)</description></item>
 /// <item><term>403 out-of-scope / component-forbidden</term><description>the key does not cover the addresses / the component answered <c>forbidden</c> or <c>not-authorized</c></description></item>
 /// <item><term>404 call-not-found</term><description>unknown call, or the component answered <c>item-not-found</c></description></item>
-/// <item><term>409</term><description>call-setup-id in use, a call with no dialog yet, transfer of an unconnected call</description></item>
+/// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call</description></item>
 /// <item><term>422 command-rejected</term><description>the component refused the command's fields (<c>bad-request</c> + <c>bad-payload</c>, "Validation Errors; …")</description></item>
 /// <item><term>422 command-failed</term><description>the component could not carry it out ("Execution Errors; …", <c>bad-action</c>, e.g. NO_ROUTE_DESTINATION): the request was understood but cannot succeed as asked, so a retry is pointless; the component's text is the detail</description></item>
 /// <item><term>422 idempotency-key-reused</term><description>the same Idempotency-Key with another request</description></item>
@@ -39,7 +39,6 @@ public static class ProblemTypes
     public static readonly ProblemType CallNotFound = new("call-not-found", 404, "The call is not known.");
     public static readonly ProblemType MethodNotAllowed = new("method-not-allowed", 405, "Method not allowed.");
     public static readonly ProblemType CallSetupIdInUse = new("call-setup-id-in-use", 409, "The call-setup-id is already used by another call.");
-    public static readonly ProblemType CallNotReady = new("call-not-ready", 409, "The call has no SIP dialog to address yet.");
     public static readonly ProblemType CallNotConnected = new("call-not-connected", 409, "Only a connected call can be transferred.");
     public static readonly ProblemType ComponentConflict = new("component-conflict", 409, "The Active-Calls service reported a conflict.");
     public static readonly ProblemType PayloadTooLarge = new("payload-too-large", 413, "The request body is too large.");
@@ -58,7 +57,7 @@ public static class ProblemTypes
     public static IReadOnlyList<ProblemType> All { get; } =
     [
         ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, ComponentForbidden, NotFound, CallNotFound,
-        MethodNotAllowed, CallSetupIdInUse, CallNotReady, CallNotConnected, ComponentConflict, PayloadTooLarge, UnsupportedMediaType,
+        MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, PayloadTooLarge, UnsupportedMediaType,
         CommandRejected, CommandFailed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
         XmppUnavailable, ComponentTimeout, RequestTimeout,
     ];

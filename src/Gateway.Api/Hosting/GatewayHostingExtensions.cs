@@ -130,6 +130,7 @@ public static class GatewayHostingExtensions
     public static IServiceCollection AddCallRegistry(this IServiceCollection services)
     {
         services.AddSingleton<CallRegistry>();
+        services.AddHostedService<DeferredHangupService>();
         return services;
     }
 

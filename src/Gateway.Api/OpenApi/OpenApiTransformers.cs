@@ -115,7 +115,7 @@ internal static class OpenApiTransformers
         401 => "No API key, or not a valid one (unauthorized).",
         403 => "The API key does not cover the addresses (out-of-scope), or the service refused (component-forbidden).",
         404 => "Unknown call (call-not-found).",
-        409 => "call-setup-id-in-use, call-not-ready (no dialog yet) or call-not-connected.",
+        409 => "call-setup-id-in-use or call-not-connected.",
         413 => "The body exceeds Gateway:Http:MaxRequestBodyBytes (payload-too-large).",
         422 => "command-rejected / command-failed (the component's text is the detail), or idempotency-key-reused.",
         429 => "Rate or concurrency limit of the API key (rate-limited); see Retry-After.",

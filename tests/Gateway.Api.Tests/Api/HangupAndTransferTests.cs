@@ -119,11 +119,20 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DeleteBeforeAnyLegIsSeenIs409CallNotReady()
+    public async Task DeleteBeforeAnyLegIsSeenCancelsTheFirstLegAsSoonAsItAppears()
     {
-        var problem = await (await _client.DeleteAsync($"/calls/{Id}", Ct)).AssertProblemAsync(409, "call-not-ready");
-        Assert.Equal("requested", (string?)problem["state"]);
+        var response = await _client.DeleteAsync($"/calls/{Id}", Ct);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Empty(CommandsAfterCreate);
+        _gateway.Registry.ApplyItemPublished(SetupLeg(Id, "requested"), "item-setup", Node);
+        for (var i = 0; i < 200 && CommandsAfterCreate.Count == 0; i++) await Task.Delay(10, Ct);
+        var cancel = Assert.Single(CommandsAfterCreate);
+        Assert.Equal("cancel", cancel.Node);
+        Assert.Equal("setup-ab12cd34", cancel.Field("call-id"));
+        _gateway.Registry.ApplyItemRetracted("item-setup", Node);
+        var call = await (await _client.GetAsync($"/calls/{Id}", Ct)).JsonAsync();
+        Assert.Equal("canceled", (string?)call["endReason"]);
     }
 
     [Fact]

@@ -279,6 +279,21 @@ public sealed class CallRegistryTests : IDisposable
     }
 
     [Fact]
+    public void ADeferredHangupBecomesReadyWhenTheFirstLegAppearsAndIsTakenOnce()
+    {
+        Create();
+        Assert.NotNull(_registry.DeferHangup("ab12cd34"));
+        Assert.False(_registry.ReadyHangups.TryRead(out _));
+
+        _registry.ApplyItemPublished(SetupLeg("requested"), "item-setup", Node);
+
+        Assert.True(_registry.ReadyHangups.TryRead(out var id));
+        var plan = _registry.TakeDeferredHangup(id)!;
+        Assert.Equal([new HangupCommand("setup-dialog-1", "ft-setup", null)], plan.Commands);
+        Assert.Null(_registry.TakeDeferredHangup(id));
+    }
+
+    [Fact]
     public void EndedCallsAreForgottenAfterTheRetention()
     {
         Create();
