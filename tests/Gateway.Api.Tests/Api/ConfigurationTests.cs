@@ -1,5 +1,14 @@
+using Gateway.Api.Hosting;
 using Gateway.Api.Tests.Infrastructure;
+using Gateway.Api.Xmpp;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Api;
 
@@ -17,14 +26,21 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:Http:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes must be between")]
     public async Task InvalidSettingsStopTheGatewayAtStartWithAClearMessage(string key, string value, string expected)
     {
-        await using var gateway = new GatewayFactory();
-        gateway.Settings[key] = value;
+        // The same composition as Program.cs, on a test server (WebApplicationFactory hides start-up failures behind its own).
+        await using var settingsSource = new GatewayFactory();
+        var settings = new Dictionary<string, string?>(settingsSource.Settings) { [key] = value };
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.WebHost.UseTestServer();
+        builder.AddGatewayApi();
+        builder.Services.RemoveAll<IXmppPool>();
+        builder.Services.AddSingleton<IXmppPool>(new FakeXmppPool());
+        await using var app = builder.Build();
+        app.UseGatewayApi();
+        app.MapGatewayEndpoints();
 
-        var error = Assert.ThrowsAny<Exception>(() => gateway.CreateClient());
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(Ct));
 
-        var validation = error as OptionsValidationException ?? error.InnerException as OptionsValidationException
-            ?? (error as AggregateException)?.InnerExceptions.OfType<OptionsValidationException>().FirstOrDefault();
-        Assert.NotNull(validation);
-        Assert.Contains(expected, validation.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 }
