@@ -1,0 +1,166 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Gateway.Api.Configuration;
+
+/// <summary><c>Gateway:Xmpp</c>: the XMPP account the gateway logs in with, the server, TLS trust and the connection pool.</summary>
+public sealed class XmppOptions
+{
+    public const string SectionName = "Gateway:Xmpp";
+
+    /// <summary>Bare JID of the gateway's account, e.g. <c>gateway@example.com</c>.</summary>
+    [Required(ErrorMessage = "Gateway:Xmpp:Jid is required: the bare JID of the XMPP account the gateway logs in with (e.g. gateway@example.com).")]
+    public string Jid { get; set; } = "";
+
+    [Required(ErrorMessage = "Gateway:Xmpp:Password is required (set it with the environment variable Gateway__Xmpp__Password, not in a committed file).")]
+    public string Password { get; set; } = "";
+
+    /// <summary>XMPP server host name or address (c2s, STARTTLS).</summary>
+    [Required(ErrorMessage = "Gateway:Xmpp:Host is required: the XMPP server to connect to.")]
+    public string Host { get; set; } = "";
+
+    [Range(1, 65535, ErrorMessage = "Gateway:Xmpp:Port must be between 1 and 65535.")]
+    public int Port { get; set; } = 5222;
+
+    /// <summary>A CA (or pinned server) certificate trusted in addition to the system store, e.g. the dev stack's CA.</summary>
+    public string? TrustedCertificatePath { get; set; }
+
+    /// <summary>Name expected in the server certificate; defaults to the JID's domain.</summary>
+    public string? TlsServerName { get; set; }
+
+    [Range(1, 64, ErrorMessage = "Gateway:Xmpp:PoolSize must be between 1 and 64.")]
+    public int PoolSize { get; set; } = 4;
+
+    /// <summary>Names this replica in its connections' resources (<c>gw-{InstanceName}-{slot}</c>); the machine name by default.</summary>
+    public string? InstanceName { get; set; }
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a command IQ waits for the component's answer. Must be shorter than <c>Gateway:Http:RequestTimeout</c>.</summary>
+    public TimeSpan IqTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary><c>Gateway:Components</c>: the JIDs of the Active-Calls services.</summary>
+public sealed class ComponentsOptions
+{
+    public const string SectionName = "Gateway:Components";
+
+    /// <summary>The Active-Calls command component (nodes create, terminate, cancel, transfer).</summary>
+    [Required(ErrorMessage = "Gateway:Components:Commands is required: the Active-Calls command component, e.g. commands.active-calls.xmpp.onsip.com.")]
+    public string Commands { get; set; } = "";
+
+    /// <summary>The Active-Calls PubSub service (used by the events feature).</summary>
+    public string? PubSub { get; set; }
+
+    /// <summary>The Auth component (<c>authorize-plain</c>, used by the events feature).</summary>
+    public string? Auth { get; set; }
+}
+
+/// <summary><c>Gateway:Http</c>: request limits of the REST API.</summary>
+public sealed class HttpApiOptions
+{
+    public const string SectionName = "Gateway:Http";
+
+    /// <summary>Whole-request budget. The IQ timeout plus retries fit inside it.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    [Range(256, 1_048_576, ErrorMessage = "Gateway:Http:MaxRequestBodyBytes must be between 256 and 1048576.")]
+    public int MaxRequestBodyBytes { get; set; } = 8 * 1024;
+
+    /// <summary>Sustained requests per second per API key (token bucket refill).</summary>
+    [Range(1, 100_000, ErrorMessage = "Gateway:Http:RequestsPerSecond must be between 1 and 100000.")]
+    public int RequestsPerSecond { get; set; } = 20;
+
+    /// <summary>Burst size per API key (token bucket capacity).</summary>
+    [Range(1, 100_000, ErrorMessage = "Gateway:Http:Burst must be between 1 and 100000.")]
+    public int Burst { get; set; } = 40;
+
+    /// <summary>Requests of one API key in flight at once.</summary>
+    [Range(1, 10_000, ErrorMessage = "Gateway:Http:ConcurrentRequestsPerKey must be between 1 and 10000.")]
+    public int ConcurrentRequestsPerKey { get; set; } = 16;
+
+    /// <summary>What <c>Retry-After</c> says on a 503 that has no better estimate.</summary>
+    public TimeSpan UnavailableRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary><c>Gateway:Idempotency</c>.</summary>
+public sealed class IdempotencyOptions
+{
+    public const string SectionName = "Gateway:Idempotency";
+
+    /// <summary>How long a first response is kept for replay.</summary>
+    public TimeSpan Ttl { get; set; } = TimeSpan.FromHours(24);
+
+    [Range(1, 10_000_000, ErrorMessage = "Gateway:Idempotency:MaxEntries must be between 1 and 10000000.")]
+    public int MaxEntries { get; set; } = 100_000;
+}
+
+/// <summary><c>Gateway:Resilience</c>: Polly retry (never-sent commands only) and circuit breaker.</summary>
+public sealed class ResilienceOptions
+{
+    public const string SectionName = "Gateway:Resilience";
+
+    /// <summary>Retries of a command that never reached a socket (0 disables).</summary>
+    [Range(0, 10, ErrorMessage = "Gateway:Resilience:NeverSentRetries must be between 0 and 10.")]
+    public int NeverSentRetries { get; set; } = 2;
+
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    [Range(0.01, 1.0, ErrorMessage = "Gateway:Resilience:BreakerFailureRatio must be between 0.01 and 1.")]
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    [Range(2, 100_000, ErrorMessage = "Gateway:Resilience:BreakerMinimumThroughput must be at least 2.")]
+    public int BreakerMinimumThroughput { get; set; } = 10;
+
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary><c>Gateway:Registry</c>: the in-memory call registry.</summary>
+public sealed class CallRegistryOptions
+{
+    public const string SectionName = "Gateway:Registry";
+
+    [Range(10, 10_000_000, ErrorMessage = "Gateway:Registry:MaxCalls must be between 10 and 10000000.")]
+    public int MaxCalls { get; set; } = 10_000;
+
+    [Range(4, 100_000, ErrorMessage = "Gateway:Registry:MaxEventsPerCall must be between 4 and 100000.")]
+    public int MaxEventsPerCall { get; set; } = 256;
+
+    /// <summary>How long an ended call stays readable.</summary>
+    public TimeSpan EndedRetention { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long call events carrying a call-setup-id nobody claimed are held before they are published as a
+    /// call of their own (the create result may come after the first events; seed note [1]).</summary>
+    public TimeSpan EarlyEventHoldTime { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>After the caller answered and its setup leg ended, how long to wait for the callee leg before the call
+    /// is ended as <c>callee-not-reached</c>.</summary>
+    public TimeSpan CalleeLegGrace { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A created call with no event at all after this long is ended as <c>setup-timeout</c>.</summary>
+    public TimeSpan SetupTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Per-subscriber buffer of the event stream; the oldest events are dropped (and counted) when it is full.</summary>
+    [Range(1, 1_000_000, ErrorMessage = "Gateway:Registry:SubscriberBuffer must be between 1 and 1000000.")]
+    public int SubscriberBuffer { get; set; } = 1024;
+}
+
+/// <summary>One API key: a name (for logs and partitions), the SHA-256 of the key, and the SIP addresses it acts for.</summary>
+public sealed class ApiKeyDefinition
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>Lower- or upper-case hex SHA-256 of the key's UTF-8 bytes (64 characters); the key itself is never stored.</summary>
+    public string Hash { get; set; } = "";
+
+    /// <summary><c>alice@example.com</c> (one address), <c>*@example.com</c> (a domain) or <c>*</c> (everything).</summary>
+    public List<string> Scopes { get; set; } = [];
+}
+
+/// <summary><c>Gateway:ApiKeys</c>.</summary>
+public sealed class ApiKeysOptions
+{
+    public const string SectionName = "Gateway";
+
+    public List<ApiKeyDefinition> ApiKeys { get; set; } = [];
+}

@@ -1,0 +1,123 @@
+using System.Text.RegularExpressions;
+using Gateway.Xmpp.Core;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Api.Configuration;
+
+/// <summary>What data annotations cannot say about <see cref="XmppOptions"/>.</summary>
+internal sealed class XmppOptionsValidator : IValidateOptions<XmppOptions>
+{
+    public ValidateOptionsResult Validate(string? name, XmppOptions options)
+    {
+        var failures = new List<string>();
+        if (!string.IsNullOrEmpty(options.Jid) && (!Jid.TryParse(options.Jid, out var jid) || jid is null || jid.Local is null || jid.Resource is not null))
+            failures.Add($"Gateway:Xmpp:Jid '{options.Jid}' is not a bare JID with a local part (user@domain, no resource).");
+        if (!string.IsNullOrEmpty(options.TrustedCertificatePath) && !File.Exists(options.TrustedCertificatePath))
+            failures.Add($"Gateway:Xmpp:TrustedCertificatePath '{options.TrustedCertificatePath}' does not exist (the dev stack writes its CA there: run scripts/stack.sh first).");
+        if (options.IqTimeout <= TimeSpan.Zero) failures.Add("Gateway:Xmpp:IqTimeout must be positive.");
+        if (options.ConnectTimeout <= TimeSpan.Zero) failures.Add("Gateway:Xmpp:ConnectTimeout must be positive.");
+        if (options.InstanceName is { Length: > 0 } instance && !Regex.IsMatch(instance, "^[A-Za-z0-9._-]{1,64}$"))
+            failures.Add($"Gateway:Xmpp:InstanceName '{instance}' may only hold letters, digits, '.', '_' and '-' (at most 64).");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+internal sealed class ComponentsOptionsValidator : IValidateOptions<ComponentsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ComponentsOptions options)
+    {
+        var failures = new List<string>();
+        Check("Commands", options.Commands, required: true);
+        Check("PubSub", options.PubSub, required: false);
+        Check("Auth", options.Auth, required: false);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+
+        void Check(string key, string? value, bool required)
+        {
+            if (string.IsNullOrEmpty(value)) return; // [Required] reports a missing required one
+            if (!Jid.TryParse(value, out var jid) || jid is null || jid.Local is not null || jid.Resource is not null)
+                failures.Add($"Gateway:Components:{key} '{value}' is not a component JID (a bare domain such as commands.active-calls.example.com).");
+            _ = required;
+        }
+    }
+}
+
+/// <summary>The HTTP budget must hold the IQ timeout: a 504 from the component must reach the client before the
+/// request itself times out.</summary>
+internal sealed class HttpApiOptionsValidator(IOptions<XmppOptions> xmpp) : IValidateOptions<HttpApiOptions>
+{
+    public ValidateOptionsResult Validate(string? name, HttpApiOptions options)
+    {
+        var failures = new List<string>();
+        if (options.RequestTimeout <= TimeSpan.Zero) failures.Add("Gateway:Http:RequestTimeout must be positive.");
+        TimeSpan iq;
+        try { iq = xmpp.Value.IqTimeout; }
+        catch (OptionsValidationException) { iq = TimeSpan.Zero; } // XmppOptions reports its own errors
+        if (iq > TimeSpan.Zero && options.RequestTimeout < iq + TimeSpan.FromSeconds(1))
+            failures.Add($"Gateway:Http:RequestTimeout ({options.RequestTimeout}) must exceed Gateway:Xmpp:IqTimeout ({iq}) by at least one second, so a component timeout is reported as 504 before the HTTP request itself times out.");
+        if (options.UnavailableRetryAfter < TimeSpan.FromSeconds(1)) failures.Add("Gateway:Http:UnavailableRetryAfter must be at least one second.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+internal sealed class ResilienceOptionsValidator : IValidateOptions<ResilienceOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ResilienceOptions options)
+    {
+        var failures = new List<string>();
+        if (options.RetryDelay < TimeSpan.Zero || options.RetryDelay > TimeSpan.FromSeconds(5)) failures.Add("Gateway:Resilience:RetryDelay must be between 0 and 5 seconds.");
+        if (options.BreakerSamplingDuration < TimeSpan.FromMilliseconds(500)) failures.Add("Gateway:Resilience:BreakerSamplingDuration must be at least 0.5 seconds.");
+        if (options.BreakerBreakDuration < TimeSpan.FromMilliseconds(500)) failures.Add("Gateway:Resilience:BreakerBreakDuration must be at least 0.5 seconds.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+internal sealed class IdempotencyOptionsValidator : IValidateOptions<IdempotencyOptions>
+{
+    public ValidateOptionsResult Validate(string? name, IdempotencyOptions options) =>
+        options.Ttl < TimeSpan.FromSeconds(1)
+            ? ValidateOptionsResult.Fail("Gateway:Idempotency:Ttl must be at least one second.")
+            : ValidateOptionsResult.Success;
+}
+
+internal sealed class CallRegistryOptionsValidator : IValidateOptions<CallRegistryOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CallRegistryOptions options)
+    {
+        var failures = new List<string>();
+        if (options.EndedRetention <= TimeSpan.Zero) failures.Add("Gateway:Registry:EndedRetention must be positive.");
+        if (options.EarlyEventHoldTime <= TimeSpan.Zero) failures.Add("Gateway:Registry:EarlyEventHoldTime must be positive.");
+        if (options.CalleeLegGrace <= TimeSpan.Zero) failures.Add("Gateway:Registry:CalleeLegGrace must be positive.");
+        if (options.SetupTimeout <= TimeSpan.Zero) failures.Add("Gateway:Registry:SetupTimeout must be positive.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+/// <summary>Every key has a unique name, a well-formed SHA-256 hash and at least one well-formed scope.</summary>
+internal sealed partial class ApiKeysOptionsValidator : IValidateOptions<ApiKeysOptions>
+{
+    [GeneratedRegex("^[0-9a-fA-F]{64}$")]
+    private static partial Regex Sha256Hex();
+
+    public ValidateOptionsResult Validate(string? name, ApiKeysOptions options)
+    {
+        var failures = new List<string>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var hashes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < options.ApiKeys.Count; i++)
+        {
+            var key = options.ApiKeys[i];
+            var at = $"Gateway:ApiKeys:{i}";
+            if (string.IsNullOrWhiteSpace(key.Name)) failures.Add($"{at}:Name is required.");
+            else if (!names.Add(key.Name)) failures.Add($"{at}:Name '{key.Name}' is used by another key.");
+            if (!Sha256Hex().IsMatch(key.Hash ?? ""))
+                failures.Add($"{at}:Hash must be the 64 hex characters of the key's SHA-256 (e.g. `printf %s \"$KEY\" | sha256sum`), not the key itself.");
+            else if (!hashes.Add(key.Hash!)) failures.Add($"{at}:Hash is the same as another key's.");
+            if (key.Scopes.Count == 0) failures.Add($"{at}:Scopes must list at least one scope (\"user@domain\", \"*@domain\" or \"*\").");
+            foreach (var scope in key.Scopes)
+                if (!Auth.AddressScope.IsWellFormed(scope))
+                    failures.Add($"{at}:Scopes entry '{scope}' is not \"user@domain\", \"*@domain\" or \"*\".");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,79 @@
+namespace Gateway.Api.Errors;
+
+/// <summary>One kind of problem: a stable machine <see cref="Code"/> (also the last segment of the <c>type</c> URI),
+/// its HTTP status and a short title. Clients branch on <c>code</c> (or <c>type</c>), never on <c>detail</c>.</summary>
+public sealed record ProblemType(string Code, int Status, string Title)
+{
+    public const string TypePrefix = "urn:active-calls-gateway:problem:";
+
+    /// <summary>The RFC 9457 <c>type</c>: <c>urn:active-calls-gateway:problem:{code}</c>.</summary>
+    public string Type => TypePrefix + Code;
+}
+
+/// <summary>
+/// Every problem the gateway answers with, and how XMPP outcomes map to HTTP.
+/// <list type="table">
+/// <item><term>400 validation-failed</term><description>invalid input (per-field <c>errors</c>), before any XMPP traffic</description></item>
+/// <item><term>401 unauthorized</term><description>no or wrong API key (<c>WWW-Authenticate</c>)</description></item>
+/// <item><term>403 out-of-scope / component-forbidden</term><description>the key does not cover the addresses / the component answered <c>forbidden</c> or <c>not-authorized</c></description></item>
+/// <item><term>404 call-not-found</term><description>unknown call, or the component answered <c>item-not-found</c></description></item>
+/// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call</description></item>
+/// <item><term>422 command-rejected</term><description>the component refused the command's fields (<c>bad-request</c> + <c>bad-payload</c>, "Validation Errors; …")</description></item>
+/// <item><term>422 command-failed</term><description>the component could not carry it out ("Execution Errors; …", <c>bad-action</c>, e.g. NO_ROUTE_DESTINATION): the request was understood but cannot succeed as asked, so a retry is pointless; the component's text is the detail</description></item>
+/// <item><term>422 idempotency-key-reused</term><description>the same Idempotency-Key with another request</description></item>
+/// <item><term>429 rate-limited</term><description>per-key rate or concurrency limit (<c>Retry-After</c>)</description></item>
+/// <item><term>502 component-error</term><description>the component failed on its side (<c>internal-server-error</c>, an unexpected or unreadable answer)</description></item>
+/// <item><term>503 component-unavailable / xmpp-unavailable</term><description>the component is not connected (Prosody's <c>not-connected</c>, <c>remote-server-*</c>, <c>service-unavailable</c>), no XMPP connection, or the circuit breaker is open (<c>Retry-After</c>)</description></item>
+/// <item><term>504 component-timeout</term><description>no answer within the IQ timeout (the command may still have been executed)</description></item>
+/// </list>
+/// </summary>
+public static class ProblemTypes
+{
+    public static readonly ProblemType ValidationFailed = new("validation-failed", 400, "The request is invalid.");
+    public static readonly ProblemType MalformedRequest = new("malformed-request", 400, "The request could not be read.");
+    public static readonly ProblemType InvalidIdempotencyKey = new("invalid-idempotency-key", 400, "The Idempotency-Key header is invalid.");
+    public static readonly ProblemType Unauthorized = new("unauthorized", 401, "A valid API key is required.");
+    public static readonly ProblemType OutOfScope = new("out-of-scope", 403, "The API key does not cover these SIP addresses.");
+    public static readonly ProblemType ComponentForbidden = new("component-forbidden", 403, "The Active-Calls service refused the command.");
+    public static readonly ProblemType NotFound = new("not-found", 404, "Not found.");
+    public static readonly ProblemType CallNotFound = new("call-not-found", 404, "The call is not known.");
+    public static readonly ProblemType MethodNotAllowed = new("method-not-allowed", 405, "Method not allowed.");
+    public static readonly ProblemType CallSetupIdInUse = new("call-setup-id-in-use", 409, "The call-setup-id is already used by another call.");
+    public static readonly ProblemType CallNotConnected = new("call-not-connected", 409, "Only a connected call can be transferred.");
+    public static readonly ProblemType ComponentConflict = new("component-conflict", 409, "The Active-Calls service reported a conflict.");
+    public static readonly ProblemType PayloadTooLarge = new("payload-too-large", 413, "The request body is too large.");
+    public static readonly ProblemType UnsupportedMediaType = new("unsupported-media-type", 415, "The request body must be application/json.");
+    public static readonly ProblemType CommandRejected = new("command-rejected", 422, "The Active-Calls service rejected the command's fields.");
+    public static readonly ProblemType CommandFailed = new("command-failed", 422, "The Active-Calls service could not carry out the command.");
+    public static readonly ProblemType IdempotencyKeyReused = new("idempotency-key-reused", 422, "The Idempotency-Key was used with a different request.");
+    public static readonly ProblemType RateLimited = new("rate-limited", 429, "Too many requests for this API key.");
+    public static readonly ProblemType InternalError = new("internal-error", 500, "An unexpected error occurred.");
+    public static readonly ProblemType ComponentError = new("component-error", 502, "The Active-Calls service failed.");
+    public static readonly ProblemType ComponentUnavailable = new("component-unavailable", 503, "The Active-Calls service is unavailable.");
+    public static readonly ProblemType XmppUnavailable = new("xmpp-unavailable", 503, "No XMPP connection is available.");
+    public static readonly ProblemType ComponentTimeout = new("component-timeout", 504, "The Active-Calls service did not answer in time.");
+    public static readonly ProblemType RequestTimeout = new("request-timeout", 504, "The request took too long.");
+
+    public static IReadOnlyList<ProblemType> All { get; } =
+    [
+        ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, ComponentForbidden, NotFound, CallNotFound,
+        MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, PayloadTooLarge, UnsupportedMediaType,
+        CommandRejected, CommandFailed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
+        XmppUnavailable, ComponentTimeout, RequestTimeout,
+    ];
+
+    /// <summary>The generic problem for a bare status code (status code pages).</summary>
+    public static ProblemType ForStatus(int status) => status switch
+    {
+        400 => MalformedRequest,
+        401 => Unauthorized,
+        404 => NotFound,
+        405 => MethodNotAllowed,
+        413 => PayloadTooLarge,
+        415 => UnsupportedMediaType,
+        429 => RateLimited,
+        503 => ComponentUnavailable,
+        504 => RequestTimeout,
+        _ => new ProblemType(status >= 500 ? "server-error" : "client-error", status, status >= 500 ? "Server error." : "Client error."),
+    };
+}

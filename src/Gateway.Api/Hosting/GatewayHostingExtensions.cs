@@ -1,0 +1,266 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
+using Gateway.Api.Auth;
+using Gateway.Api.Calls;
+using Gateway.Api.Commands;
+using Gateway.Api.Configuration;
+using Gateway.Api.Errors;
+using Gateway.Api.Health;
+using Gateway.Api.Idempotency;
+using Gateway.Api.OpenApi;
+using Gateway.Api.Xmpp;
+using Gateway.Xmpp.Core;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.Timeouts;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+
+namespace Gateway.Api.Hosting;
+
+public static class GatewayHostingExtensions
+{
+    /// <summary>True while the app is started only to generate its OpenAPI document at build time
+    /// (Microsoft.Extensions.ApiDescription.Server): nothing may connect to XMPP then.</summary>
+    public static bool IsOpenApiGeneration(this IHostEnvironment _) =>
+        Assembly.GetEntryAssembly()?.GetName().Name == "GetDocument.Insider";
+
+    /// <summary>Everything the gateway needs: options validated at start-up, the XMPP pool, commands, the call registry,
+    /// auth, limits, idempotency, problem details, health checks and OpenAPI.</summary>
+    public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
+    {
+        builder.AddGatewayOptions();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.AddXmppPool();
+        builder.Services.AddActiveCallsCommands();
+        builder.Services.AddCallRegistry();
+        builder.Services.AddApiKeyAuthentication();
+        builder.Services.AddPerKeyLimits();
+        builder.Services.AddIdempotency();
+        builder.Services.AddGatewayProblemDetails();
+        builder.Services.AddHealthChecks().AddCheck<XmppPoolHealthCheck>("xmpp-pool", tags: ["ready"]);
+        builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers());
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        });
+        // Binding failures (malformed JSON, unknown members) become exceptions, so they get the same problem+json.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        return builder;
+    }
+
+    public static IHostApplicationBuilder AddGatewayOptions(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        Bind<XmppOptions>(XmppOptions.SectionName)
+            // A relative certificate path is relative to the content root (src/Gateway.Api when run from the repository).
+            .PostConfigure(o =>
+            {
+                if (!string.IsNullOrEmpty(o.TrustedCertificatePath) && !Path.IsPathRooted(o.TrustedCertificatePath))
+                    o.TrustedCertificatePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.TrustedCertificatePath));
+            })
+            .Services.AddSingleton<IValidateOptions<XmppOptions>, XmppOptionsValidator>();
+        Bind<ComponentsOptions>(ComponentsOptions.SectionName).Services.AddSingleton<IValidateOptions<ComponentsOptions>, ComponentsOptionsValidator>();
+        Bind<HttpApiOptions>(HttpApiOptions.SectionName).Services.AddSingleton<IValidateOptions<HttpApiOptions>, HttpApiOptionsValidator>();
+        Bind<IdempotencyOptions>(IdempotencyOptions.SectionName).Services.AddSingleton<IValidateOptions<IdempotencyOptions>, IdempotencyOptionsValidator>();
+        Bind<ResilienceOptions>(ResilienceOptions.SectionName).Services.AddSingleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>();
+        Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
+        Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
+        return builder;
+
+        OptionsBuilder<T> Bind<T>(string section) where T : class
+        {
+            var options = services.AddOptions<T>().BindConfiguration(section).ValidateDataAnnotations();
+            // Build-time OpenAPI generation starts the host without any deployment configuration.
+            return builder.Environment.IsOpenApiGeneration() ? options : options.ValidateOnStart();
+        }
+    }
+
+    /// <summary>The pool is a singleton and its starter a hosted service; tests replace <see cref="IXmppPool"/>.</summary>
+    public static IHostApplicationBuilder AddXmppPool(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IXmppPool, XmppPool>();
+        // Avoid opening XMPP connections when the app is only started to write its OpenAPI document at build time.
+        if (!builder.Environment.IsOpenApiGeneration()) builder.Services.AddHostedService<XmppPoolHostedService>();
+        return builder;
+    }
+
+    public static IServiceCollection AddActiveCallsCommands(this IServiceCollection services)
+    {
+        services.AddSingleton<IActiveCallsCommands, ActiveCallsCommands>();
+        services.AddResiliencePipeline(ActiveCallsCommands.PipelineName, (pipeline, context) =>
+        {
+            var o = context.ServiceProvider.GetRequiredService<IOptions<ResilienceOptions>>().Value;
+            // The breaker counts what says the component is not there or not answering; open, it fails fast (503).
+            pipeline.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = o.BreakerFailureRatio,
+                MinimumThroughput = o.BreakerMinimumThroughput,
+                SamplingDuration = o.BreakerSamplingDuration,
+                BreakDuration = o.BreakerBreakDuration,
+                ShouldHandle = new PredicateBuilder()
+                    .Handle<XmppIqTimeoutException>()
+                    .Handle<XmppStanzaErrorException>(e => ComponentErrors.IsUnavailable(e.Error)),
+            });
+            // Only a command that never reached a socket is retried: one that may have been sent could place a second call.
+            if (o.NeverSentRetries > 0)
+            {
+                pipeline.AddRetry(new RetryStrategyOptions
+                {
+                    MaxRetryAttempts = o.NeverSentRetries,
+                    Delay = o.RetryDelay,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    ShouldHandle = new PredicateBuilder().Handle<XmppConnectionLostException>(e => e.NeverSent),
+                });
+            }
+        });
+        return services;
+    }
+
+    public static IServiceCollection AddCallRegistry(this IServiceCollection services)
+    {
+        services.AddSingleton<CallRegistry>();
+        services.AddHostedService<DeferredHangupService>();
+        return services;
+    }
+
+    public static IServiceCollection AddApiKeyAuthentication(this IServiceCollection services)
+    {
+        services.AddAuthentication(ApiKeyDefaults.Scheme)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyDefaults.Scheme, null);
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, AddressScopeHandler>();
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ApiKeyDefaults.Policy, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).RequireAuthenticatedUser().RequireClaim(ApiKeyDefaults.KeyNameClaim))
+            .AddPolicy(AddressScopeRequirement.Policy, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).AddRequirements(new AddressScopeRequirement()));
+        return services;
+    }
+
+    /// <summary>Per API key: a token bucket (rate, burst) chained with a concurrency limit; 429 problem+json with
+    /// Retry-After when either refuses. Requests without a key are not limited here (they get 401).</summary>
+    public static IServiceCollection AddPerKeyLimits(this IServiceCollection services)
+    {
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<HttpApiOptions>>((limiter, http) =>
+        {
+            var o = http.Value;
+            limiter.GlobalLimiter = PartitionedRateLimiter.CreateChained(
+                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key
+                    ? RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = o.Burst,
+                        TokensPerPeriod = o.RequestsPerSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    })
+                    : RateLimitPartition.GetNoLimiter("anonymous")),
+                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key
+                    ? RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions { PermitLimit = o.ConcurrentRequestsPerKey, QueueLimit = 0 })
+                    : RateLimitPartition.GetNoLimiter("anonymous")));
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.OnRejected = async (context, cancellationToken) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
+                var http = context.HttpContext;
+                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                var detail = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out _)
+                    ? $"This API key may make {o.RequestsPerSecond} requests per second (bursts of {o.Burst})."
+                    : $"This API key may have {o.ConcurrentRequestsPerKey} requests in flight at once.";
+                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = http,
+                    ProblemDetails = Problems.Create(ProblemTypes.RateLimited, detail),
+                });
+            };
+        });
+        services.AddRequestTimeouts(_ => { });
+        services.AddOptions<RequestTimeoutOptions>().Configure<IOptions<HttpApiOptions>>((timeouts, http) =>
+        {
+            timeouts.DefaultPolicy = new RequestTimeoutPolicy
+            {
+                Timeout = http.Value.RequestTimeout,
+                TimeoutStatusCode = StatusCodes.Status504GatewayTimeout,
+                WriteTimeoutResponse = async context =>
+                {
+                    await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                    {
+                        HttpContext = context,
+                        ProblemDetails = Problems.Create(ProblemTypes.RequestTimeout, $"The request took longer than {http.Value.RequestTimeout.TotalSeconds:0.#} s."),
+                    });
+                },
+            };
+        });
+        return services;
+    }
+
+    public static IServiceCollection AddIdempotency(this IServiceCollection services)
+    {
+        services.AddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
+        return services;
+    }
+
+    public static IServiceCollection AddGatewayProblemDetails(this IServiceCollection services)
+    {
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Complete);
+        services.AddExceptionHandler<GatewayExceptionHandler>();
+        return services;
+    }
+
+    /// <summary>The middleware, in order: problems for everything, routing, timeouts, auth, per-key limits, body cap,
+    /// idempotency; then Swagger UI.</summary>
+    public static WebApplication UseGatewayApi(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            // Component refusals and bad input are outcomes, not crashes: GatewayExceptionHandler logs them at the right level.
+            SuppressDiagnosticsCallback = c => c.Exception is CommandFailedException or BadHttpRequestException,
+        });
+        app.UseStatusCodePages();
+        app.UseRouting();
+        app.UseRequestTimeouts();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.UseMiddleware<RequestBodyLimitMiddleware>();
+        app.UseMiddleware<IdempotencyMiddleware>();
+        app.UseSwaggerUI(o =>
+        {
+            o.SwaggerEndpoint($"/openapi/{OpenApiTransformers.DocumentName}.json", "Active-Calls Gateway v1");
+            o.RoutePrefix = "swagger";
+            o.DocumentTitle = "Active-Calls Gateway";
+        });
+        return app;
+    }
+
+    /// <summary>The endpoints: the calls API, health (live / ready) and the OpenAPI document (JSON and YAML).</summary>
+    public static WebApplication MapGatewayEndpoints(this WebApplication app)
+    {
+        app.MapCallsApi();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapOpenApi("/openapi/{documentName}.yaml");
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        });
+    }
+}

@@ -1,0 +1,73 @@
+using System.Xml.Linq;
+using Gateway.Api.Configuration;
+using Gateway.Xmpp.Client;
+using Gateway.Xmpp.Core;
+using Gateway.Xmpp.Iq;
+using Gateway.Xmpp.Pool;
+using Gateway.Xmpp.Sasl;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Api.Xmpp;
+
+/// <summary>The real pool: <see cref="XmppClientPool"/> built from <see cref="XmppOptions"/>.</summary>
+internal sealed class XmppPool : IXmppPool, IAsyncDisposable
+{
+    private readonly XmppClientPool _pool;
+    private volatile string? _lastError;
+    private int _disposed;
+
+    public XmppPool(IOptions<XmppOptions> options, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        var o = options.Value;
+        var template = new XmppClientOptions
+        {
+            Jid = Jid.Parse(o.Jid),
+            Password = o.Password,
+            Host = o.Host,
+            Port = o.Port,
+            Tls = { TrustedCertificatePath = string.IsNullOrEmpty(o.TrustedCertificatePath) ? null : o.TrustedCertificatePath, ServerName = o.TlsServerName },
+            ConnectTimeout = o.ConnectTimeout,
+            DefaultIqTimeout = o.IqTimeout,
+            ScramKeyCache = new ScramKeyCache(),
+        };
+        var poolOptions = new XmppPoolOptions { Size = o.PoolSize };
+        if (!string.IsNullOrEmpty(o.InstanceName)) poolOptions.InstanceName = o.InstanceName;
+        _pool = new XmppClientPool(template, poolOptions, loggerFactory, time);
+    }
+
+    public Jid? LocalJid => _pool.LocalJid;
+
+    public PoolHealth Health => _pool.Health;
+
+    public string Describe()
+    {
+        var up = _pool.Connections.Count(c => c.State == ConnectionState.Established);
+        var text = $"{up} of {_pool.Connections.Count} XMPP connections established";
+        return up == 0 && _lastError is { } error ? $"{text}; last error: {error}" : text;
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _pool.StartAsync(cancellationToken);
+            _lastError = null;
+        }
+        catch (Exception e)
+        {
+            _lastError = e.Message;
+            throw;
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => DisposeAsync().AsTask();
+
+    public Task<XElement> SendIqAsync(Jid? to, IqType type, XElement payload, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        _pool.SendIqAsync(to, type, payload, timeout, cancellationToken);
+
+    /// <summary>Whether retrying the start cannot help (bad credentials, a refused certificate…).</summary>
+    public bool IsFatal(Exception error) => _pool.Connections.Count > 0 && _pool.Connections[0].IsFatal(error);
+
+    /// <summary>Idempotent: the host stops the pool, then the container disposes it.</summary>
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? _pool.DisposeAsync() : ValueTask.CompletedTask;
+}

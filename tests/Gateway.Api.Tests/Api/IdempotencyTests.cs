@@ -1,0 +1,124 @@
+using System.Net;
+using Gateway.Api.Tests.Infrastructure;
+using Gateway.Xmpp.Core;
+using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+
+namespace Gateway.Api.Tests.Api;
+
+public sealed class IdempotencyTests : IAsyncLifetime
+{
+    private readonly GatewayFactory _gateway = new();
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task ARepeatWithTheSameKeyAndBodyReplaysTheFirstResponseWithoutASecondCommand()
+    {
+        var client = _gateway.Client();
+
+        var first = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-1");
+        // Same members in another order and other whitespace: the same request.
+        var second = await client.PostJsonAsync("/calls", """{ "to": "sip:bob@example.com", "from": "sip:alice@example.com" }""", idempotencyKey: "k-1");
+
+        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        Assert.Equal(first.Headers.Location, second.Headers.Location);
+        Assert.Equal(await first.Content.ReadAsStringAsync(Ct), await second.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("true", second.Headers.GetValues("Idempotency-Replayed").Single());
+        Assert.Single(_gateway.Xmpp.Sent);
+    }
+
+    [Fact]
+    public async Task ConcurrentDuplicatesSendOneCommandAndGetTheSameAnswer()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _gateway.Xmpp.ReplyAfter(release.Task);
+        var client = _gateway.Client();
+
+        var requests = Enumerable.Range(0, 3).Select(_ => client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-concurrent")).ToList();
+        while (_gateway.Xmpp.Sent.Count == 0) await Task.Delay(10, Ct);
+        await Task.Delay(100, Ct); // let the duplicates arrive and wait
+        release.SetResult();
+        var responses = await Task.WhenAll(requests);
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        Assert.Single(responses.Select(r => r.Headers.Location).Distinct());
+        Assert.Single(_gateway.Xmpp.Sent);
+    }
+
+    [Fact]
+    public async Task TheSameKeyWithAnotherBodyIs422()
+    {
+        var client = _gateway.Client();
+        await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-2");
+
+        var other = await client.PostJsonAsync("/calls", CreateBody(to: "sip:carol@example.com"), idempotencyKey: "k-2");
+
+        await other.AssertProblemAsync(422, "idempotency-key-reused");
+        Assert.Single(_gateway.Xmpp.Sent);
+    }
+
+    [Fact]
+    public async Task KeysAreScopedPerApiKey()
+    {
+        await _gateway.Client(GatewayFactory.AdminKey).PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-3");
+        await _gateway.Client(GatewayFactory.AliceKey).PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-3");
+
+        Assert.Equal(2, _gateway.Xmpp.Sent.Count);
+    }
+
+    [Fact]
+    public async Task AnAnswerThatSaysNothingWasDoneIsNotStoredSoTheRetryExecutes()
+    {
+        for (var i = 0; i < 3; i++) _gateway.Xmpp.Throw(new XmppConnectionLostException("no connection") { NeverSent = true });
+        var client = _gateway.Client();
+
+        var first = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-4");
+        var retry = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-4");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+    }
+
+    [Fact]
+    public async Task AComponentRefusalIsStoredAndReplayed()
+    {
+        _gateway.Xmpp.Reply(iq => FakeXmppPool.ErrorReply(iq, "modify", "bad-request", "Execution Errors; no route",
+            System.Xml.Linq.XName.Get("bad-action", "http://jabber.org/protocol/commands")));
+        var client = _gateway.Client();
+
+        var first = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-5");
+        var second = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-5");
+
+        await first.AssertProblemAsync(422, "command-failed");
+        await second.AssertProblemAsync(422, "command-failed");
+        Assert.Single(_gateway.Xmpp.Sent);
+    }
+
+    [Fact]
+    public async Task TransferIsIdempotentToo()
+    {
+        var client = _gateway.Client();
+        await client.PostJsonAsync("/calls", CreateBody(callSetupId: "ab12cd34"));
+        _gateway.Registry.ApplyItemPublished(CalleeLeg("ab12cd34", "created"), "item-callee", Node);
+        _gateway.Registry.ApplyItemPublished(CalleeLeg("ab12cd34", "confirmed", toTag: "tt"), "item-callee", Node);
+        const string body = """{"endpoint":"callee","target":"sip:carol@example.com"}""";
+
+        var first = await client.PostJsonAsync("/calls/ab12cd34/transfer", body, idempotencyKey: "t-1");
+        var second = await client.PostJsonAsync("/calls/ab12cd34/transfer", body, idempotencyKey: "t-1");
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal("true", second.Headers.GetValues("Idempotency-Replayed").Single());
+        Assert.Equal(2, _gateway.Xmpp.Sent.Count); // create + one transfer
+    }
+
+    [Fact]
+    public async Task AnInvalidKeyIs400()
+    {
+        var response = await _gateway.Client().PostJsonAsync("/calls", CreateBody(), idempotencyKey: new string('k', 300));
+
+        await response.AssertProblemAsync(400, "invalid-idempotency-key");
+        Assert.Empty(_gateway.Xmpp.Sent);
+    }
+}

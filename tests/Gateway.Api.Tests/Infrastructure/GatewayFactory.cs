@@ -1,0 +1,76 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using Gateway.Api.Calls;
+using Gateway.Api.Xmpp;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Gateway.Api.Tests.Infrastructure;
+
+/// <summary>
+/// The real gateway host in memory, with the XMPP pool replaced by <see cref="Xmpp"/> (unless <see cref="RealXmpp"/>).
+/// Three API keys: <see cref="AliceKey"/> (scope alice@example.com), <see cref="DomainKey"/> (*@example.com) and
+/// <see cref="AdminKey"/> (*). Tweak <see cref="Settings"/> before the first request.
+/// </summary>
+public sealed class GatewayFactory : WebApplicationFactory<Program>
+{
+    public const string AliceKey = "alice-key-0123456789";
+    public const string DomainKey = "domain-key-0123456789";
+    public const string AdminKey = "admin-key-0123456789";
+
+    public FakeXmppPool Xmpp { get; } = new();
+
+    /// <summary>Boot with the real pool (configure Gateway:Xmpp:* for a real server).</summary>
+    public bool RealXmpp { get; init; }
+
+    public Dictionary<string, string?> Settings { get; } = new()
+    {
+        ["Gateway:Xmpp:Jid"] = "gateway@activecalls.test",
+        ["Gateway:Xmpp:Password"] = "not-used-by-the-fake",
+        ["Gateway:Xmpp:Host"] = "127.0.0.1",
+        ["Gateway:Xmpp:IqTimeout"] = "00:00:02",
+        ["Gateway:Http:RequestTimeout"] = "00:00:10",
+        ["Gateway:Components:Commands"] = FakeXmppPool.Component,
+        ["Gateway:Resilience:RetryDelay"] = "00:00:00.010",
+        ["Gateway:ApiKeys:0:Name"] = "alice",
+        ["Gateway:ApiKeys:0:Hash"] = Sha256(AliceKey),
+        ["Gateway:ApiKeys:0:Scopes:0"] = "alice@example.com",
+        ["Gateway:ApiKeys:1:Name"] = "domain",
+        ["Gateway:ApiKeys:1:Hash"] = Sha256(DomainKey),
+        ["Gateway:ApiKeys:1:Scopes:0"] = "*@example.com",
+        ["Gateway:ApiKeys:2:Name"] = "admin",
+        ["Gateway:ApiKeys:2:Hash"] = Sha256(AdminKey),
+        ["Gateway:ApiKeys:2:Scopes:0"] = "*",
+    };
+
+    public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
+
+    public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>A client sending <paramref name="key"/> as a bearer token (none when null).</summary>
+    public HttpClient Client(string? key = AdminKey)
+    {
+        var client = CreateClient();
+        if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(Settings));
+        if (!RealXmpp)
+        {
+            builder.ConfigureTestServices(services =>
+            {
+                services.RemoveAll<IXmppPool>();
+                services.AddSingleton<IXmppPool>(Xmpp);
+            });
+        }
+    }
+}
