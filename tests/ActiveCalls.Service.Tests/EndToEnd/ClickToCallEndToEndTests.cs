@@ -210,4 +210,83 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         var items = await new PubSubClient(client).GetItemsAsync(pubSub, "/activecalls.test/alice", cancellationToken: ct);
         Assert.Empty(items);
     }
+
+    private async Task<(XmppClient Client, AdHocCommandClient Commands, PubSubEventReader Events)> AuthorisedSubscriberAsync()
+    {
+        var client = await ClientAsync();
+        var commands = new AdHocCommandClient(client);
+        var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
+        await ExecuteAsync(commands, new Jid(null, "commands.auth." + prosody.Domain), "authorize-plain",
+            DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build());
+        var events = new PubSubEventReader(client, pubSub);
+        await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), TestContext.Current.CancellationToken);
+        return (client, commands, events);
+    }
+
+    [Fact]
+    public async Task AConnectedCallSurvivesAProsodyRestartAndCanStillBeHungUp()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("answer", "bob");
+        await StartServiceAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var (client, commands, events) = await AuthorisedSubscriberAsync();
+        using var _ = events;
+        var commandsJid = new Jid(null, "commands.active-calls." + prosody.Domain);
+        await ExecuteAsync(commands, commandsJid, "create",
+            DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Build());
+        var seen = await CollectAsync(events, [], s => s.Any(x => x.Kind == "retract"));
+        var connected = seen[4].Item!;
+
+        await prosody.RestartAsync();
+
+        // The client's session is gone with the server; it reconnects by itself. The service's components reconnect too,
+        // and the call, the grant and the published legs live in the service, not in the XMPP sessions.
+        for (var i = 0; i < 300 && client.State != ConnectionState.Established; i++) await Task.Delay(50, ct);
+        Assert.Equal(ConnectionState.Established, client.State);
+        var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
+        IReadOnlyList<PubSubItem>? items = null;
+        for (var attempt = 0; items is null; attempt++)
+        {
+            try { items = await new PubSubClient(client).GetItemsAsync(pubSub, "/activecalls.test/alice", cancellationToken: ct); }
+            catch (XmppStanzaErrorException e) when (e.Error.Condition == "remote-server-timeout" && attempt < 100)
+            {
+                await Task.Delay(100, ct);
+            }
+        }
+        Assert.Contains(items, i => ActiveCallItem.TryParse(i, out var call) && call!.CallId == connected.CallId && call.DialogState == ActiveCallDialogState.Confirmed);
+
+        await ExecuteAsync(commands, commandsJid, "terminate", DataForm.Submit()
+            .Add("call-id", connected.CallId).Add("from-tag", connected.FromTag).Add("to-tag", connected.ToTag).Build());
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+    }
+
+    [Fact]
+    public async Task AOneMegabyteStanzaIsRefusedWithoutHarmToOtherClients()
+    {
+        var bob = await PhoneAsync("busy", "bob");
+        await StartServiceAsync(("bob@activecalls.test", bob));
+        var hostile = await ClientAsync();
+        var lifecycle = new System.Collections.Concurrent.ConcurrentQueue<XmppLifecycleEvent>();
+        hostile.Lifecycle += (_, e) => lifecycle.Enqueue(e);
+        var commandsJid = new Jid(null, "commands.active-calls." + prosody.Domain);
+        await ExecuteAsync(new AdHocCommandClient(hostile), commandsJid, "create",
+            DataForm.Submit().Add("from", "sip:bob@activecalls.test").Add("to", "sip:bob@activecalls.test").Add("call-setup-id", "Warmup01").Build());
+
+        var huge = DataForm.Submit().Add("from", "sip:" + new string('a', 1 << 20) + "@activecalls.test").Add("to", "sip:bob@activecalls.test").Build();
+        await Assert.ThrowsAnyAsync<XmppException>(() => new AdHocCommandClient(hostile).ExecuteAsync(commandsJid, "create", huge,
+            TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        var dropped = lifecycle.FirstOrDefault(e => e.Kind is LifecycleKind.Suspended or LifecycleKind.Destroyed);
+        Assert.NotNull(dropped);
+        Assert.Equal("policy-violation", Assert.IsType<XmppStreamErrorException>(dropped.Reason).Condition);
+
+        // Another client is served as before, and so is the offender once it has reconnected.
+        var other = await ClientAsync();
+        var result = await ExecuteAsync(new AdHocCommandClient(other), commandsJid, "create",
+            DataForm.Submit().Add("from", "sip:bob@activecalls.test").Add("to", "sip:bob@activecalls.test").Build());
+        Assert.Equal(CommandStatus.Completed, result.Status);
+        for (var i = 0; i < 200 && hostile.State != ConnectionState.Established; i++) await Task.Delay(50, TestContext.Current.CancellationToken);
+        Assert.Equal(ConnectionState.Established, hostile.State);
+    }
 }
