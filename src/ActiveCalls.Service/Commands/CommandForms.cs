@@ -6,7 +6,7 @@ namespace ActiveCalls.Service.Commands;
 
 /// <summary>
 /// The forms of the seed's multi-stage execution, word for word (typos included: "Fill out this from to …"), and the
-/// <c>create</c> result form. <c>cancel</c> has no form in the seed (TODO there); ours asks for the two values OnSIP's
+/// <c>create</c> result form. <c>cancel</c> has no form in the seed (the page leaves it unwritten); ours asks for the two values OnSIP's
 /// clients send, <c>call-id</c> and <c>from-tag</c>.
 /// </summary>
 public static class CommandForms
