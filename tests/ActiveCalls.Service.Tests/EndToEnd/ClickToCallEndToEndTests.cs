@@ -289,4 +289,70 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         for (var i = 0; i < 200 && hostile.State != ConnectionState.Established; i++) await Task.Delay(50, TestContext.Current.CancellationToken);
         Assert.Equal(ConnectionState.Established, hostile.State);
     }
+
+    [Fact]
+    public async Task CancelOverXmppStopsACallerThatIsStillRinging()
+    {
+        var alice = await PhoneAsync("ring-forever", "alice");
+        var bob = await PhoneAsync("answer", "bob");
+        await StartServiceAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var (_, commands, events) = await AuthorisedSubscriberAsync();
+        using var _ = events;
+        var commandsJid = new Jid(null, "commands.active-calls." + prosody.Domain);
+        await ExecuteAsync(commands, commandsJid, "create",
+            DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Build());
+        var seen = await CollectAsync(events, [], s => s.Count > 0);
+        var ringing = seen[0].Item!;
+        Assert.Equal(ActiveCallDialogState.Requested, ringing.DialogState);
+        await Task.Delay(300, TestContext.Current.CancellationToken); // a CANCEL waits for the first provisional response anyway
+
+        // What OnSIP's clients do for a leg that is not confirmed: cancel(call-id, from-tag).
+        await ExecuteAsync(commands, commandsJid, "cancel",
+            DataForm.Submit().Add("call-id", ringing.CallId).Add("from-tag", ringing.FromTag).Build());
+
+        seen = await CollectAsync(events, seen, s => s.Any(x => x.Kind == "retract"));
+        Assert.Equal(["requested /activecalls.test/alice", "retract /activecalls.test/alice"], seen.Select(x => x.ToString()));
+        await alice.AssertSucceededAsync();
+        Assert.Equal(["> INVITE", "< 180", "> CANCEL", "< 200", "< 487", "> ACK"], alice.Flow());
+        Assert.Empty(bob.Messages());
+
+        // Cancelling again is an execution error in the seed's shape, not a crash.
+        var again = await Assert.ThrowsAsync<XmppStanzaErrorException>(() => commands.ExecuteAsync(commandsJid, "cancel",
+            DataForm.Submit().Add("call-id", ringing.CallId).Add("from-tag", ringing.FromTag).Build(), ct: TestContext.Current.CancellationToken));
+        Assert.Equal(("bad-request", "bad-payload"), (again.Error.Condition, again.Error.ApplicationConditionName));
+        Assert.StartsWith("Execution Errors; ", again.Error.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TransferOverXmppMovesTheCalleeToTheTargetAndHangsUpTheCaller()
+    {
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("answer", "bob");
+        var carol = await PhoneAsync("answer", "carol");
+        await StartServiceAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob), ("carol@activecalls.test", carol));
+        var (_, commands, events) = await AuthorisedSubscriberAsync();
+        using var _ = events;
+        var commandsJid = new Jid(null, "commands.active-calls." + prosody.Domain);
+        await ExecuteAsync(commands, commandsJid, "create",
+            DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Build());
+        var seen = await CollectAsync(events, [], s => s.Any(x => x.Kind == "retract"));
+        var connected = seen[4].Item!;
+
+        await ExecuteAsync(commands, commandsJid, "transfer", DataForm.Submit()
+            .Add("call-id", connected.CallId).Add("from-tag", connected.FromTag).Add("to-tag", connected.ToTag)
+            .Add("endpoint", "callee", FormFieldType.ListSingle).Add("target-uri", "sip:carol@activecalls.test").Build());
+
+        await alice.AssertSucceededAsync(); // the caller is hung up
+        seen = await CollectAsync(events, seen, s => s.Any(x => x.Kind == "publish" && x.Node == "/activecalls.test/carol" && x.Item!.DialogState == ActiveCallDialogState.Confirmed));
+        Assert.Contains("requested /activecalls.test/carol", seen.Skip(7).Select(x => x.ToString()));
+        Assert.Contains("retract /activecalls.test/alice", seen.Skip(7).Select(x => x.ToString()));
+        Assert.Equal(["> INVITE", "< 180", "< 200", "> ACK"], carol.Flow().Take(4));
+        Assert.Equal("> INVITE", bob.Flow()[4]); // bob is re-INVITEd toward carol
+
+        var moved = seen.Last(x => x.Node == "/activecalls.test/carol").Item!;
+        await ExecuteAsync(commands, commandsJid, "terminate", DataForm.Submit()
+            .Add("call-id", moved.CallId).Add("from-tag", moved.FromTag).Add("to-tag", moved.ToTag).Build());
+        await bob.AssertSucceededAsync();
+        await carol.AssertSucceededAsync();
+    }
 }
