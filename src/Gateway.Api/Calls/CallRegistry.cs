@@ -7,6 +7,9 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Calls;
 
+/// <summary>What <see cref="CallRegistry.Reconcile"/> did: current items applied, vanished legs ended.</summary>
+public sealed record ReconcileResult(int LegsApplied, int LegsEnded);
+
 /// <summary>The call-setup-id is taken by another call the registry knows.</summary>
 public sealed class CallSetupIdInUseException(string callSetupId)
     : Exception($"The call-setup-id '{callSetupId}' is already used by another call.")
@@ -366,6 +369,7 @@ public sealed class CallRegistry : IDisposable
                 if (leg.Retracted || record.State == CallState.Ended) return;
                 if (Rank(item.DialogState) < Rank(leg.Item.DialogState)) return;
                 if (item.PublishTime is { } t && leg.Item.PublishTime is { } p && t < p) return;
+                leg.LastSeenAt = now;
                 if (item == leg.Item) return;
                 leg.Item = item;
                 leg.Node = node;
@@ -413,6 +417,48 @@ public sealed class CallRegistry : IDisposable
             record.UpdatedAt = now;
             Update(record, now);
         }
+    }
+
+    /// <summary>
+    /// Brings the registry in line with the items that exist now (fetched after a (re)subscription): every current item
+    /// is applied like a notification (so missed transitions are emitted), and every live leg the registry knows that is
+    /// not among them ended while nobody was listening, so it is retracted (ending its call when it was the last).
+    /// Legs seen after <paramref name="snapshotRequestedAt"/> are spared: a notification newer than the fetch wins.
+    /// </summary>
+    public ReconcileResult Reconcile(IReadOnlyCollection<(string ItemId, string Node, ActiveCallItem Item)> current, DateTimeOffset? snapshotRequestedAt = null)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        var applied = 0;
+        foreach (var (itemId, node, item) in current)
+        {
+            if (string.IsNullOrEmpty(itemId)) continue;
+            ApplyItemPublished(item, itemId, node);
+            applied++;
+        }
+        var present = current.Select(c => c.ItemId).ToHashSet(StringComparer.Ordinal);
+        var ended = 0;
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            foreach (var record in _calls.Values.Where(r => r.State != CallState.Ended).ToList())
+            {
+                var vanished = record.Legs.Values
+                    .Where(l => !l.Retracted && !present.Contains(l.ItemId) && (snapshotRequestedAt is not { } asOf || l.LastSeenAt <= asOf))
+                    .ToList();
+                if (vanished.Count == 0) continue;
+                foreach (var leg in vanished)
+                {
+                    leg.Retracted = true;
+                    leg.EndedAt = now;
+                    ended++;
+                }
+                _logger.LogInformation("Reconciliation: {Count} legs of call {CallId} ended while events were not received", vanished.Count, record.Id);
+                record.LastRetractAt = now;
+                record.UpdatedAt = now;
+                Update(record, now);
+            }
+        }
+        return new ReconcileResult(applied, ended);
     }
 
     /// <summary>Starts a reader of every call event from now on.</summary>
@@ -740,6 +786,8 @@ public sealed class CallRegistry : IDisposable
         public ActiveCallItem Item { get; set; } = item;
         public LegRole Role { get; set; }
         public DateTimeOffset FirstSeenAt { get; } = firstSeenAt;
+        /// <summary>When a notification or a fetch last showed this leg (reconciliation spares legs seen after its snapshot).</summary>
+        public DateTimeOffset LastSeenAt { get; set; } = firstSeenAt;
         public bool Retracted { get; set; }
         public DateTimeOffset? EndedAt { get; set; }
     }

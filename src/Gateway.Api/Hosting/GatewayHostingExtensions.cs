@@ -8,6 +8,7 @@ using Gateway.Api.Calls;
 using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
 using Gateway.Api.Errors;
+using Gateway.Api.Events;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.OpenApi;
@@ -41,11 +42,13 @@ public static class GatewayHostingExtensions
         builder.AddXmppPool();
         builder.Services.AddActiveCallsCommands();
         builder.Services.AddCallRegistry();
+        builder.AddCallEvents();
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddPerKeyLimits();
         builder.Services.AddIdempotency();
         builder.Services.AddGatewayProblemDetails();
-        builder.Services.AddHealthChecks().AddCheck<XmppPoolHealthCheck>("xmpp-pool", tags: ["ready"]);
+        builder.Services.AddHealthChecks().AddCheck<XmppPoolHealthCheck>("xmpp-pool", tags: ["ready"])
+            .AddCheck<EventsSubscriptionHealthCheck>("call-events", tags: ["ready"]);
         builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers());
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -74,6 +77,7 @@ public static class GatewayHostingExtensions
         Bind<IdempotencyOptions>(IdempotencyOptions.SectionName).Services.AddSingleton<IValidateOptions<IdempotencyOptions>, IdempotencyOptionsValidator>();
         Bind<ResilienceOptions>(ResilienceOptions.SectionName).Services.AddSingleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>();
         Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
+        Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
         return builder;
 
@@ -91,6 +95,15 @@ public static class GatewayHostingExtensions
         builder.Services.AddSingleton<IXmppPool, XmppPool>();
         // Avoid opening XMPP connections when the app is only started to write its OpenAPI document at build time.
         if (!builder.Environment.IsOpenApiGeneration()) builder.Services.AddHostedService<XmppPoolHostedService>();
+        return builder;
+    }
+
+    /// <summary>The PubSub subscription feeding the call registry (a no-op unless Gateway:Events is configured).</summary>
+    public static IHostApplicationBuilder AddCallEvents(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ActiveCallsSubscriptionManager>();
+        if (!builder.Environment.IsOpenApiGeneration())
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
         return builder;
     }
 

@@ -360,4 +360,34 @@ public sealed class CallRegistryTests : IDisposable
         Assert.True(slow.Reader.TryRead(out var oldest));
         Assert.Equal("call.caller-ringing", oldest.Type);
     }
+
+    [Fact]
+    public void ReconcileEmitsMissedTransitionsAndEndsLegsThatVanishedButSparesLegsSeenAfterTheSnapshot()
+    {
+        Create();
+        _registry.ApplyItemPublished(SetupLeg("requested"), "setup-item", Node);
+        _registry.ApplyItemPublished(CalleeLeg("requested"), "callee-item", "/example.onsip.com/bob");
+        _registry.ApplyItemPublished(new ActiveCallItem { DialogStateText = "requested", CallId = "other-dialog", FromUri = Bob, ToUri = Alice, FromTag = "x" }, "other-item", Node);
+        Drain();
+        var snapshotAt = _time.GetUtcNow();
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        // A leg first seen after the fetch was asked for: not in the snapshot, but alive.
+        _registry.ApplyItemPublished(new ActiveCallItem { DialogStateText = "requested", CallId = "late-dialog", FromUri = Bob, ToUri = Alice, FromTag = "y" }, "late-item", Node);
+        Drain();
+
+        // Now: the callee answered (missed) and the setup leg and the other call are gone.
+        var result = _registry.Reconcile([("callee-item", "/example.onsip.com/bob", CalleeLeg("confirmed", toTag: "tt-2"))], snapshotAt);
+
+        Assert.Equal(new ReconcileResult(1, 2), result);
+        var call = _registry.Find("ab12cd34")!;
+        Assert.Equal(CallState.Connected, call.State);
+        Assert.False(call.Legs.Single(l => l.ItemId == "setup-item").Active);
+        Assert.Equal(CallState.Ended, _registry.Find(CallRegistry.PlainCallId("other-dialog"))!.State);
+        Assert.Equal(CallState.CalleeRinging, _registry.Find(CallRegistry.PlainCallId("late-dialog"))!.State);
+        Assert.Equal(["call.connected", "call.ended"], Drain().Select(e => e[(e.IndexOf(':') + 1)..]).Order());
+
+        // Reconciling again with nothing left ends the connected call as completed.
+        _registry.Reconcile([]);
+        Assert.Equal(CallEndReason.Completed, _registry.Find("ab12cd34")!.EndReason);
+    }
 }

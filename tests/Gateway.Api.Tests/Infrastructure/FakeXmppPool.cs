@@ -50,6 +50,17 @@ public sealed class FakeXmppPool : IXmppPool
 
     public string Describe() => $"fake XMPP pool ({Health})";
 
+    /// <summary>The event receiver the events feature sees; set it and call <see cref="ChangeReceiver"/> to fail over.</summary>
+    public IEventConnection? Receiver { get; set; }
+
+    public event EventHandler<EventConnectionChanged>? ReceiverChanged;
+
+    public void ChangeReceiver(IEventConnection? receiver, string reason = "test")
+    {
+        Receiver = receiver;
+        ReceiverChanged?.Invoke(this, new EventConnectionChanged(receiver, reason));
+    }
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,0 +1,229 @@
+using System.Xml.Linq;
+using Gateway.Api.Calls;
+using Gateway.Api.Configuration;
+using Gateway.Api.Events;
+using Gateway.Api.Tests.Infrastructure;
+using Gateway.Xmpp.ActiveCalls;
+using Gateway.Xmpp.Core;
+using Gateway.Xmpp.DataForms;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Api.Tests.Events;
+
+/// <summary>The subscription manager against a scripted OnSIP (<see cref="FakeOnSipPeer"/>) behind a fake pool.</summary>
+public sealed class SubscriptionManagerTests : IAsyncDisposable
+{
+    private const string Gw0 = "gateway@example.com/gw-test-0";
+    private const string Gw1 = "gateway@example.com/gw-test-1";
+    private const string Me = "/me/gateway@example.com";
+    private const string AliceNode = "/example.com/alice";
+
+    private readonly FakeOnSipPeer _peer = new(TimeProvider.System);
+    private readonly FakeXmppPool _pool = new();
+    private readonly CallRegistry _registry = new(Options.Create(new CallRegistryOptions()), TimeProvider.System, NullLogger<CallRegistry>.Instance);
+    private readonly CallEventSubscription _events;
+    private readonly EventsOptions _options = new()
+    {
+        SipAddress = "sip:alice@example.com",
+        Password = "web-password",
+        AuthComponent = FakeOnSipPeer.Auth,
+        PubSubService = FakeOnSipPeer.PubSub,
+        SubscribedTimeout = TimeSpan.FromMilliseconds(300),
+        RetryDelay = TimeSpan.FromMilliseconds(50),
+        MaxRetryDelay = TimeSpan.FromMilliseconds(200),
+    };
+    private ActiveCallsSubscriptionManager? _manager;
+
+    public SubscriptionManagerTests() => _events = _registry.Subscribe();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_manager is not null)
+        {
+            await _manager.StopAsync(CancellationToken.None);
+            _manager.Dispose();
+        }
+        _events.Dispose();
+        _registry.Dispose();
+    }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<ActiveCallsSubscriptionManager> StartAsync()
+    {
+        _manager = new ActiveCallsSubscriptionManager(_pool, _registry, Options.Create(_options), TimeProvider.System, NullLogger<ActiveCallsSubscriptionManager>.Instance);
+        await _manager.StartAsync(Ct);
+        return _manager;
+    }
+
+    private static async Task EventuallyAsync(Func<bool> condition, string what, int seconds = 10)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
+            await Task.Delay(20, Ct);
+        }
+    }
+
+    private static ActiveCallItem Leg(string state, string callId = "dialog-1", string? toTag = null) => new()
+    {
+        DialogStateText = state, CallId = callId, FromUri = "sip:bob@example.com", ToUri = "sip:alice@example.com", FromTag = "ft-1", ToTag = toTag,
+    };
+
+    private List<string> Drain()
+    {
+        var types = new List<string>();
+        while (_events.Reader.TryRead(out var e)) types.Add(e.Type);
+        return types;
+    }
+
+    [Fact]
+    public async Task BootstrapsLikeOnSipAsksThenFeedsEveryItemOfANotificationInOrder()
+    {
+        var gw0 = _peer.Connect(Gw0);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        Assert.Equal(["command authorize-plain", "subscriptions ", "subscribe " + Gw0, "items "], _peer.Operations());
+        var auth = DataForm.Parse(_peer.Requests[0].Payload.Element(XName.Get("x", "jabber:x:data"))!);
+        Assert.Equal("alice@example.com", auth.GetValue("sip-address"));
+        Assert.Equal("web-password", auth.GetValue("password"));
+        Assert.Equal("true", auth.GetValue("auth-for-all"));
+        Assert.Equal(Gw0, auth.GetValue("jid"));
+        var subscribe = _peer.Requests[2].Payload;
+        Assert.Equal(Me, (string?)subscribe.Elements().First().Attribute("node"));
+        var options = DataForm.Parse(subscribe.Descendants(XName.Get("x", "jabber:x:data")).Single());
+        Assert.Equal("items", options.GetValue("pubsub#subscription_type"));
+        Assert.Equal("all", options.GetValue("pubsub#subscription_depth"));
+        Assert.NotNull(options.GetValue("pubsub#expire"));
+        Assert.Equal(Me, manager.Status.Node);
+        Assert.InRange(manager.Status.ExpiresAt!.Value, DateTimeOffset.UtcNow.AddMinutes(55), DateTimeOffset.UtcNow.AddMinutes(61));
+
+        // One notification with two items (ringing then answered), then a retract: every one applied, in order.
+        await _peer.PublishAsync(gw0, ("item-1", AliceNode, Leg("requested")), ("item-1", AliceNode, Leg("confirmed", toTag: "tt-1")));
+        var id = CallRegistry.PlainCallId("dialog-1");
+        await EventuallyAsync(() => _registry.Find(id)?.State == CallState.Connected, "the call connected");
+        await _peer.RetractAsync(gw0, AliceNode, "item-1");
+        await EventuallyAsync(() => _registry.Find(id)?.State == CallState.Ended, "the call ended");
+        Assert.Equal(["call.callee-ringing", "call.connected", "call.ended"], Drain());
+        Assert.Equal(2, manager.Status.ItemsApplied);
+        Assert.Equal(1, manager.Status.RetractsApplied);
+    }
+
+    [Fact]
+    public async Task ReusesAndRenewsTheExistingSubscriptionOfItsOwnJidInsteadOfSubscribingAgain()
+    {
+        var gw0 = _peer.Connect(Gw0);
+        _peer.Subscriptions.Add((Jid.Parse(Gw1), "other-1", "subscribed"));
+        _peer.Subscriptions.Add((Jid.Parse(Gw0), "mine-1", "subscribed"));
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        Assert.Equal(["command authorize-plain", "subscriptions ", "options " + Gw0, "items "], _peer.Operations());
+        Assert.Equal("mine-1", (string?)_peer.Requests[2].Payload.Elements().First().Attribute("subid"));
+        Assert.Equal(2, _peer.Subscriptions.Count);
+    }
+
+    [Fact]
+    public async Task APendingSubscriptionWithoutItsSubscribedMessageTimesOutAndIsRetriedWithBackoff()
+    {
+        var gw0 = _peer.Connect(Gw0);
+        _peer.ConfirmSubscriptions = false;
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+
+        await EventuallyAsync(() => _peer.Operations().Count(o => o.StartsWith("subscribe", StringComparison.Ordinal)) >= 2, "a second attempt");
+        Assert.False(manager.Status.IsActive);
+        Assert.Contains("pending", manager.Status.LastError, StringComparison.Ordinal);
+        Assert.Equal(["command authorize-plain", "subscriptions ", "subscribe " + Gw0], _peer.Operations().Take(3));
+
+        _peer.ConfirmSubscriptions = true;
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription once confirmed");
+        Assert.Null(manager.Status.LastError);
+    }
+
+    [Fact]
+    public async Task ReauthorisesAndRenewsAtThreeQuartersOfTheAuthorisationLifetime()
+    {
+        var gw0 = _peer.Connect(Gw0);
+        _peer.AuthLifetime = TimeSpan.FromSeconds(2);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        var started = DateTime.UtcNow;
+
+        await EventuallyAsync(() => _peer.Operations().Contains("options " + Gw0), "a renewal");
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(4));
+        var ops = _peer.Operations();
+        Assert.Equal(["command authorize-plain", "options " + Gw0], ops.Skip(4).Take(2));
+        Assert.Single(_peer.Subscriptions);
+    }
+
+    [Fact]
+    public async Task OnFailOverItResubscribesOnTheNewReceiverDropsTheOldSubscriptionAndReconcilesMissedEnds()
+    {
+        var gw0 = _peer.Connect(Gw0);
+        var gw1 = _peer.Connect(Gw1);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        // Two calls connected while gw0 listened.
+        await _peer.PublishAsync(gw0, ("item-1", AliceNode, Leg("confirmed", "dialog-1", "tt-1")));
+        await _peer.PublishAsync(gw0, ("item-2", AliceNode, Leg("requested", "dialog-2")));
+        var first = CallRegistry.PlainCallId("dialog-1");
+        var second = CallRegistry.PlainCallId("dialog-2");
+        await EventuallyAsync(() => _registry.Find(second) is not null, "both calls");
+        Drain();
+
+        // gw0 goes down: meanwhile call 1 ended and call 2 was answered; the service now holds only item-2, confirmed.
+        _peer.CurrentItems.Add(("item-2", AliceNode, Leg("confirmed", "dialog-2", "tt-2")));
+        _pool.ChangeReceiver(gw1, "the event connection went down");
+
+        await EventuallyAsync(() => manager.Status.IsActive && manager.Status.Receiver == Gw1, "a subscription on gw1");
+        await EventuallyAsync(() => _registry.Find(first)?.State == CallState.Ended, "the vanished call ended");
+        Assert.Equal(CallState.Connected, _registry.Find(second)!.State);
+        Assert.Equal(["call.connected", "call.ended"], Drain().Order());
+        var onGw1 = _peer.Operations(Jid.Parse(Gw1));
+        Assert.Equal(["command authorize-plain", "subscriptions ", "unsubscribe " + Gw0, "subscribe " + Gw1, "items "], onGw1);
+        Assert.Equal([Jid.Parse(Gw1)], _peer.Subscriptions.Select(s => s.Jid));
+
+        // Events now flow from gw1 only.
+        await _peer.RetractAsync(gw1, AliceNode, "item-2");
+        await EventuallyAsync(() => _registry.Find(second)?.State == CallState.Ended, "call 2 ended");
+    }
+
+    [Fact]
+    public async Task WithoutAReceiverItWaitsAndReportsNotActive()
+    {
+        var manager = await StartAsync();
+        await Task.Delay(100, Ct);
+        Assert.Equal(EventsState.WaitingForConnection, manager.Status.State);
+        var gw0 = _peer.Connect(Gw0);
+        _pool.ChangeReceiver(gw0, "a connection came up");
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+    }
+
+    [Fact]
+    public async Task DisabledWithoutASipAddress()
+    {
+        _options.SipAddress = null;
+        var manager = await StartAsync();
+        Assert.Equal(EventsState.Disabled, manager.Status.State);
+        Assert.Empty(_peer.Requests);
+    }
+
+    [Theory]
+    [InlineData("alice@example.com", null, "Password")]
+    [InlineData("not-an-address", "pw", "SipAddress")]
+    public void OptionsAreValidatedWhenEnabled(string address, string? password, string expected)
+    {
+        var result = new EventsOptionsValidator().Validate(null, new EventsOptions { SipAddress = address, Password = password });
+        Assert.True(result.Failed);
+        Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
+        Assert.True(new EventsOptionsValidator().Validate(null, new EventsOptions()).Succeeded);
+    }
+}
