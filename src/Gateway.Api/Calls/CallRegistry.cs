@@ -270,6 +270,26 @@ public sealed class CallRegistry : IDisposable
         }
     }
 
+    /// <summary>Notes that hang-up commands are being sent, before the first one leaves: the component may retract the legs
+    /// before it answers, and the call must then end as canceled/terminated rather than completed.</summary>
+    public void BeginHangup(string id, bool terminate)
+    {
+        lock (_gate)
+        {
+            if (FindRecord(id) is not { State: not CallState.Ended } record) return;
+            record.HangupInFlight = terminate ? CallEndReason.Terminated : CallEndReason.Canceled;
+        }
+    }
+
+    /// <summary>The hang-up commands failed: legs that end from now on end the call for their own reasons.</summary>
+    public void AbandonHangup(string id)
+    {
+        lock (_gate)
+        {
+            if (FindRecord(id) is { } record) record.HangupInFlight = null;
+        }
+    }
+
     /// <summary>Records a successful hang-up command (the end reason becomes canceled/terminated) as <c>call.hangup-requested</c>.</summary>
     public void RecordHangupRequested(string id, bool terminate)
     {
@@ -580,7 +600,7 @@ public sealed class CallRegistry : IDisposable
         var calleeAnswered = legs.Any(l => l.Role == LegRole.Callee && Answered(l));
         var anyCallee = legs.Any(l => l.Role == LegRole.Callee);
         var callerAnswered = legs.Any(l => l.Role == LegRole.Caller && Answered(l));
-        if (record.Hangup is { } hangup) return (CallState.Ended, hangup, null);
+        if ((record.Hangup ?? record.HangupInFlight) is { } hangup) return (CallState.Ended, hangup, null);
         if (calleeAnswered) return (CallState.Ended, CallEndReason.Completed, null);
         if (anyCallee) return (CallState.Ended, CallEndReason.CalleeNotAnswered, null);
         if (callerAnswered)
@@ -772,6 +792,8 @@ public sealed class CallRegistry : IDisposable
         public DateTimeOffset? LastRetractAt { get; set; }
         public DateTimeOffset? GraceUntil { get; set; }
         public CallEndReason? Hangup { get; set; }
+        /// <summary>A hang-up command is on its way: legs ending meanwhile end the call for that reason, not "completed".</summary>
+        public CallEndReason? HangupInFlight { get; set; }
         public bool HangupPending { get; set; }
         public Dictionary<string, LegRecord> Legs { get; } = new(StringComparer.Ordinal);
         public List<CallEvent> Events { get; } = [];

@@ -13,8 +13,9 @@ using Microsoft.AspNetCore.Mvc;
 namespace Gateway.Api.Calls;
 
 /// <summary>What the call handlers need, bound with <c>[AsParameters]</c>.</summary>
-public sealed class CallServices(CallRegistry registry, IActiveCallsCommands commands, IAuthorizationService authorization, ClaimsPrincipal user)
+public sealed class CallServices(CallRegistry registry, IActiveCallsCommands commands, IAuthorizationService authorization, ClaimsPrincipal user, ILogger<CallServices> logger)
 {
+    public ILogger<CallServices> Logger { get; } = logger;
     public CallRegistry Registry { get; } = registry;
     public IActiveCallsCommands Commands { get; } = commands;
     public IAuthorizationService Authorization { get; } = authorization;
@@ -209,12 +210,26 @@ public static class CallsApi
                 return Accepted(services.Registry.DeferHangup(notReady.Call.Id) ?? notReady.Call);
             case HangupPlan.Send send:
                 if (!await services.CanSeeAsync(send.Call)) return OutOfScope(send.Call);
+                var terminate = send.Commands.Any(c => c.IsTerminate);
+                services.Registry.BeginHangup(send.Call.Id, terminate);
+                var sent = 0;
                 try
                 {
                     foreach (var command in send.Commands)
                     {
-                        if (command.IsTerminate) await services.Commands.TerminateAsync(command.CallId, command.FromTag, command.ToTag!, cancellationToken);
-                        else await services.Commands.CancelAsync(command.CallId, command.FromTag, cancellationToken);
+                        try
+                        {
+                            if (command.IsTerminate) await services.Commands.TerminateAsync(command.CallId, command.FromTag, command.ToTag!, cancellationToken);
+                            else await services.Commands.CancelAsync(command.CallId, command.FromTag, cancellationToken);
+                            sent++;
+                        }
+                        catch (CommandFailedException e) when (sent > 0 && e.InnerException is XmppStanzaErrorException)
+                        {
+                            // A component that ends the whole call on the first command (a B2BUA such as the reference
+                            // service) no longer knows the other dialogs: their refusal is the goal reached.
+                            services.Logger.LogDebug("Hang-up of {CallId}: {Command} refused after an earlier command succeeded ({Reason})",
+                                send.Call.Id, command.IsTerminate ? "terminate" : "cancel", e.InnerException.Message);
+                        }
                     }
                 }
                 catch (CommandFailedException e) when (e.InnerException is XmppStanzaErrorException &&
@@ -223,7 +238,12 @@ public static class CallsApi
                     // The call ended while we were hanging it up: that is what the client wanted, not an error.
                     return Accepted(endedMeanwhile);
                 }
-                services.Registry.RecordHangupRequested(send.Call.Id, send.Commands.Any(c => c.IsTerminate));
+                catch
+                {
+                    services.Registry.AbandonHangup(send.Call.Id);
+                    throw;
+                }
+                services.Registry.RecordHangupRequested(send.Call.Id, terminate);
                 return Accepted(services.Registry.Find(send.Call.Id) ?? send.Call);
             default:
                 throw new InvalidOperationException("Unknown hang-up plan.");

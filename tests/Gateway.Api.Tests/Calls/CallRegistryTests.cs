@@ -279,6 +279,35 @@ public sealed class CallRegistryTests : IDisposable
     }
 
     [Fact]
+    public void LegsRetractedBeforeTheHangupCommandIsAnsweredEndTheCallAsTerminatedNotCompleted()
+    {
+        Create();
+        _registry.ApplyItemPublished(SetupLeg("confirmed", toTag: "tt-setup"), "item-setup", Node);
+        _registry.ApplyItemPublished(CalleeLeg("confirmed", toTag: "tt-callee"), "item-callee", Node);
+
+        // The component retracts the legs before its IQ result reaches us.
+        _registry.BeginHangup("ab12cd34", terminate: true);
+        _registry.ApplyItemRetracted("item-setup", Node);
+        _registry.ApplyItemRetracted("item-callee", Node);
+
+        Assert.Equal(CallEndReason.Terminated, _registry.Find("ab12cd34")!.EndReason);
+    }
+
+    [Fact]
+    public void AnAbandonedHangupLeavesTheCallToEndForItsOwnReason()
+    {
+        Create();
+        _registry.ApplyItemPublished(SetupLeg("confirmed", toTag: "tt-setup"), "item-setup", Node);
+        _registry.ApplyItemPublished(CalleeLeg("confirmed", toTag: "tt-callee"), "item-callee", Node);
+        _registry.BeginHangup("ab12cd34", terminate: true);
+        _registry.AbandonHangup("ab12cd34"); // the command failed (e.g. 503)
+
+        _registry.ApplyItemRetracted("item-setup", Node);
+        _registry.ApplyItemRetracted("item-callee", Node);
+        Assert.Equal(CallEndReason.Completed, _registry.Find("ab12cd34")!.EndReason);
+    }
+
+    [Fact]
     public void ADeferredHangupBecomesReadyWhenTheFirstLegAppearsAndIsTakenOnce()
     {
         Create();
