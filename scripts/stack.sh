@@ -19,6 +19,7 @@ usage: scripts/stack.sh [options]
   --component-port PORT   Prosody XEP-0114 component port on 127.0.0.1          [15347]
   --secret SECRET         component secret       [generated once, kept in DIR/prosody/component.secret]
   --sip-port PORT         the reference service's SIP (UDP) port               [15060]
+  --http-port PORT        the gateway's HTTP port on 127.0.0.1                 [8080]
   --password PASSWORD     password of the dev account gateway@DOMAIN   [generated once, kept in DIR/stack.env]
   --detach                start everything, print it and exit (stop later with --down)
   --down                  stop a detached stack
@@ -33,6 +34,7 @@ DOMAIN="activecalls.test"
 C2S_PORT=15222
 COMPONENT_PORT=15347
 SIP_PORT=15060
+HTTP_PORT=8080
 SECRET=""
 PASSWORD=""
 MODE="foreground"
@@ -43,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --c2s-port) require_value "$@"; C2S_PORT="$2"; shift 2 ;;
     --component-port) require_value "$@"; COMPONENT_PORT="$2"; shift 2 ;;
     --sip-port) require_value "$@"; SIP_PORT="$2"; shift 2 ;;
+    --http-port) require_value "$@"; HTTP_PORT="$2"; shift 2 ;;
     --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
     --password) require_value "$@"; PASSWORD="$2"; shift 2 ;;
     --detach) MODE="detach"; shift ;;
@@ -71,6 +74,7 @@ stop_pidfile() {
 }
 
 stop_stack() {
+  stop_pidfile "$STATE_DIR/gateway/gateway.pid"
   stop_pidfile "$STATE_DIR/service/service.pid"
   for phone in "$STATE_DIR"/phones/*.pid; do stop_pidfile "$phone"; done
   "$REPO_ROOT/deploy/prosody/stop.sh" --dir "$PROSODY_DIR"
@@ -118,6 +122,7 @@ XMPP_COMPONENT_PORT=$COMPONENT_PORT
 XMPP_CA_CERT=$PROSODY_DIR/ca/ca.crt
 COMPONENT_SECRET=$SECRET
 SIP_PORT=$SIP_PORT
+GATEWAY_URL=http://127.0.0.1:$HTTP_PORT
 COMMANDS_COMPONENT=commands.active-calls.$DOMAIN
 AUTH_COMPONENT=commands.auth.$DOMAIN
 PUBSUB_COMPONENT=pubsub.active-calls.$DOMAIN
@@ -169,8 +174,30 @@ done
   die "the reference service's components did not connect; see $SERVICE_DIR/service.log"
 
 # --- gateway -------------------------------------------------------------------------------------
-# Extension point (upcoming issue): start src/Gateway.Api with GATEWAY_JID/GATEWAY_PASSWORD, then
-# print its URLs and the dev API key.
+# The REST gateway on 127.0.0.1:$HTTP_PORT (Development settings: the local components, the dev API key), logged in
+# as gateway@$DOMAIN over a pool of two connections, following alice's calls (auth-for-all: alice, bob, carol).
+GATEWAY_DIR="$STATE_DIR/gateway"
+mkdir -p "$GATEWAY_DIR"
+stop_pidfile "$GATEWAY_DIR/gateway.pid"
+log "building the gateway"
+dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v quiet -nologo >"$GATEWAY_DIR/build.log" 2>&1 ||
+  die "the gateway did not build; see $GATEWAY_DIR/build.log"
+(cd "$GATEWAY_DIR/bin" && ASPNETCORE_ENVIRONMENT=Development exec setsid dotnet Gateway.Api.dll \
+  --urls "http://127.0.0.1:$HTTP_PORT" \
+  "--Gateway:Xmpp:Jid=gateway@$DOMAIN" "--Gateway:Xmpp:Password=$PASSWORD" "--Gateway:Xmpp:Host=127.0.0.1" \
+  "--Gateway:Xmpp:Port=$C2S_PORT" "--Gateway:Xmpp:TrustedCertificatePath=$PROSODY_DIR/ca/ca.crt" \
+  "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Components:Auth=commands.auth.$DOMAIN" \
+  "--Gateway:Components:PubSub=pubsub.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
+  "--Gateway:Events:PubSubService=pubsub.active-calls.$DOMAIN" "--Gateway:Events:SipAddress=alice@$DOMAIN" \
+  >"$GATEWAY_DIR/gateway.log" 2>&1 </dev/null) &
+echo $! >"$GATEWAY_DIR/gateway.pid"
+for _ in $(seq 1 150); do
+  if curl -fsS "http://127.0.0.1:$HTTP_PORT/health/ready" >/dev/null 2>&1; then break; fi
+  pid_alive "$(<"$GATEWAY_DIR/gateway.pid")" || die "the gateway exited; see $GATEWAY_DIR/gateway.log"
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$HTTP_PORT/health/ready" >/dev/null 2>&1 ||
+  die "the gateway did not become ready; see $GATEWAY_DIR/gateway.log"
 
 cat <<EOF
 
@@ -187,7 +214,8 @@ Local Active-Calls stack is up
   reference service:  the three components above, SIP on 127.0.0.1:$SIP_PORT   log: $SERVICE_DIR/service.log
   demo phones (sipp): alice@$DOMAIN answers, bob@$DOMAIN answers, carol@$DOMAIN is busy,
                       dave@$DOMAIN rings forever   (SIP users and web passwords: src/ActiveCalls.Service/users.dev.json)
-  not yet part of the stack: the gateway (upcoming)
+  gateway:            http://127.0.0.1:$HTTP_PORT   API key: dev-gateway-key   log: $GATEWAY_DIR/gateway.log
+                      Swagger UI http://127.0.0.1:$HTTP_PORT/swagger   OpenAPI http://127.0.0.1:$HTTP_PORT/openapi/v1.json
 EOF
 
 if [[ "$MODE" == "detach" ]]; then
