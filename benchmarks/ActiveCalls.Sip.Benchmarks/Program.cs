@@ -11,14 +11,14 @@ using Microsoft.Extensions.Logging;
 //
 //   dotnet run -c Release --project benchmarks/ActiveCalls.Sip.Benchmarks -- \
 //     [--calls 500] [--concurrency 1,10,50] [--repeat 2] [--active 200,500] [--warmup 100] [--sipp sipp]
-//     [--scenario deploy/sipp/answer.xml] [--buffer 4194304]
+//     [--scenario deploy/sipp/answer.xml] [--buffer 4194304 (sipp's -buff_size)] [--rcvbuf N (engine's SipOptions.ReceiveBufferSize; 0 = OS default)]
 //
 // Exit code 0 when every call connected and ended cleanly, 1 otherwise.
 
 var settings = Settings.Parse(args);
 var inv = CultureInfo.InvariantCulture;
 
-Console.Error.WriteLine($"sipbench: {Environment.ProcessorCount} cpus, .NET {RuntimeInformation.FrameworkDescription}, load {Machine.LoadAverage()}");
+Console.Error.WriteLine($"sipbench: rcvbuf {(settings.ReceiveBuffer?.ToString(inv) ?? "default")}, {Environment.ProcessorCount} cpus, .NET {RuntimeInformation.FrameworkDescription}, load {Machine.LoadAverage()}");
 using var alice = await SippUas.StartAsync(settings.Sipp, settings.Scenario, "alice", settings.Buffer);
 using var bob = await SippUas.StartAsync(settings.Sipp, settings.Scenario, "bob", settings.Buffer);
 
@@ -28,6 +28,7 @@ var options = new SipOptions
     Port = 0,
     LocalDomains = ["bench.test"], // bob gets a leg of his own too: three legs a call, as for a local callee
 };
+if (settings.ReceiveBuffer is { } rcvbuf) options.ReceiveBufferSize = rcvbuf;
 options.Contacts["alice@bench.test"] = $"127.0.0.1:{alice.Port}";
 options.Contacts["bob@bench.test"] = $"127.0.0.1:{bob.Port}";
 
@@ -96,6 +97,7 @@ try
     Console.WriteLine($"- calls created: {made}; leg updates {observer.Updates}, retracts {observer.Retracts}, events for unknown calls {observer.Unknown}");
     Console.WriteLine($"- retract reasons: {string.Join(", ", observer.EndReasons.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} {e.Value}"))}");
     Console.WriteLine($"- engine at the end: ActiveCallCount {engine.ActiveCallCount}, PublishedLegCount {engine.PublishedLegCount}, dialogs {engine.UserAgent.DialogCount}, INVITEs {engine.UserAgent.InviteCount}, transactions {engine.UserAgent.TransactionCount}");
+    Console.WriteLine($"- engine socket 127.0.0.1:{engine.UserAgent.LocalEndPoint.Port}: SO_RCVBUF requested {options.ReceiveBufferSize} (0 = OS default), datagrams the kernel dropped on it (receive buffer full, /proc/net/udp): {Machine.UdpDrops(engine.UserAgent.LocalEndPoint.Port)}");
     Console.WriteLine($"- SIP stack log: {logs.Warnings} warnings, {logs.Errors} errors{(logs.First.IsEmpty ? "" : "; first: " + string.Join(" | ", logs.First))}");
     foreach (var p in new[] { alice, bob })
     {
@@ -109,7 +111,7 @@ finally
 }
 return ok ? 0 : 1;
 
-internal sealed record Settings(int Calls, int[] Concurrency, int Repeat, int[] Active, int Warmup, string Sipp, string Scenario, int Buffer)
+internal sealed record Settings(int Calls, int[] Concurrency, int Repeat, int[] Active, int Warmup, string Sipp, string Scenario, int Buffer, int? ReceiveBuffer)
 {
     public static Settings Parse(string[] args)
     {
@@ -124,7 +126,8 @@ internal sealed record Settings(int Calls, int[] Concurrency, int Repeat, int[] 
             .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var scenario = map.GetValueOrDefault("scenario") ?? Path.Combine(FindRepositoryRoot(), "deploy", "sipp", "answer.xml");
         return new Settings(Int("calls", 500), List("concurrency", "1,10,50"), Int("repeat", 1), List("active", "200,500"),
-            Int("warmup", 100), map.GetValueOrDefault("sipp") ?? "sipp", Path.GetFullPath(scenario), Int("buffer", 4 * 1024 * 1024));
+            Int("warmup", 100), map.GetValueOrDefault("sipp") ?? "sipp", Path.GetFullPath(scenario), Int("buffer", 4 * 1024 * 1024),
+            map.ContainsKey("rcvbuf") ? Int("rcvbuf", 0) : null);
     }
 
     private static string FindRepositoryRoot()
@@ -174,6 +177,24 @@ internal static class Machine
         {
             return "?";
         }
+    }
+
+    /// <summary>The <c>drops</c> column of /proc/net/udp for the IPv4 socket on <paramref name="port"/> (-1 if unknown).</summary>
+    public static long UdpDrops(int port)
+    {
+        try
+        {
+            string local = ":" + port.ToString("X4", CultureInfo.InvariantCulture);
+            foreach (var line in File.ReadLines("/proc/net/udp").Skip(1))
+            {
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length > 12 && f[1].EndsWith(local, StringComparison.Ordinal)) return long.Parse(f[^1], CultureInfo.InvariantCulture);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return -1;
     }
 
     /// <summary>Full blocking collection, then the managed heap size and the working set.</summary>
