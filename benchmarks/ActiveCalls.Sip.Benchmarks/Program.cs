@@ -84,12 +84,12 @@ try
     Console.WriteLine();
     Console.WriteLine("### Memory per active call");
     Console.WriteLine();
-    Console.WriteLine("| K (connected calls) | failures | dialogs held | managed heap / call (KiB) | working set / call (KiB) | managed after teardown vs before (KiB) | working set after teardown vs before (MiB) | drain after teardown (s) |");
-    Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    Console.WriteLine("| K (connected calls) | failures | dialogs held | managed heap before (MiB) | managed heap / call (KiB) | working set / call (KiB) | managed after teardown vs before (KiB) | working set after teardown vs before (MiB) | drain after teardown (s) |");
+    Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     foreach (var m in memory)
     {
         Console.WriteLine(string.Create(inv,
-            $"| {m.Active} | {m.Failures} | {m.Dialogs} | {m.ManagedPerCall / 1024:F1} | {m.WorkingSetPerCall / 1024:F1} | {(m.ManagedAfter - m.ManagedBefore) / 1024.0:+0.0;-0.0} | {(m.WorkingSetAfter - m.WorkingSetBefore) / 1048576.0:+0.0;-0.0} | {m.DrainSeconds:F1} |"));
+            $"| {m.Active} | {m.Failures} | {m.Dialogs} | {m.ManagedBefore / 1048576.0:F2} | {m.ManagedPerCall / 1024:F1} | {m.WorkingSetPerCall / 1024:F1} | {(m.ManagedAfter - m.ManagedBefore) / 1024.0:+0.0;-0.0} | {(m.WorkingSetAfter - m.WorkingSetBefore) / 1048576.0:+0.0;-0.0} | {m.DrainSeconds:F1} |"));
     }
     Console.WriteLine();
     Console.WriteLine("### Checks");
@@ -348,6 +348,9 @@ internal sealed class Bench(ThirdPartyCallControlEngine engine, BenchObserver ob
         foreach (var id in ids) observer.Forget(id);
         bool drained = await WaitDrainedAsync(TimeSpan.FromSeconds(60));
         double drainSeconds = ending.Elapsed.TotalSeconds;
+        Array.Clear(calls); // the harness's own per-call state (trackers, dialog ids) is not the engine's residue
+        Array.Clear(dialogs);
+        Array.Clear(ids);
         var after = Machine.Measure();
         return new MemoryResult(active, failures, dialogsHeld, before.Managed, peak.Managed, after.Managed,
             before.WorkingSet, peak.WorkingSet, after.WorkingSet, drainSeconds, drained, load);
