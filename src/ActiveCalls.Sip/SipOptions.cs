@@ -32,6 +32,9 @@ public sealed class SipOptions
     /// <summary>Largest datagram sent or accepted.</summary>
     public int MaxDatagramSize { get; set; } = 65507;
 
+    /// <summary>The UDP socket's receive buffer in bytes (0 = the system default; the kernel caps it).</summary>
+    public int ReceiveBufferSize { get; set; } = SipUdpTransport.DefaultReceiveBufferSize;
+
     public TimeSpan T1 { get; set; } = TimeSpan.FromMilliseconds(500);
 
     public TimeSpan T2 { get; set; } = TimeSpan.FromSeconds(4);
@@ -80,6 +83,7 @@ public sealed class SipOptions
         Port = Port,
         AdvertisedHost = AdvertisedHost,
         MaxDatagramSize = MaxDatagramSize,
+        ReceiveBufferSize = ReceiveBufferSize,
     };
 
     internal SipTimerOptions TimerOptions => new() { T1 = T1, T2 = T2, T4 = T4, TimerD = TimerD };

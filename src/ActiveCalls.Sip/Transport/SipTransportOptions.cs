@@ -15,4 +15,8 @@ public sealed class SipTransportOptions
 
     /// <summary>Datagrams larger than this are dropped on receipt and refused on sending (UDP's own limit is 65507).</summary>
     public int MaxDatagramSize { get; set; } = 65507;
+
+    /// <summary>The socket's receive buffer (SO_RCVBUF) in bytes; 0 keeps the system default. The kernel caps it
+    /// (Linux: <c>net.core.rmem_max</c>).</summary>
+    public int ReceiveBufferSize { get; set; } = SipUdpTransport.DefaultReceiveBufferSize;
 }

@@ -15,6 +15,10 @@ namespace ActiveCalls.Sip.Transport;
 /// </summary>
 public sealed class SipUdpTransport : IAsyncDisposable
 {
+    /// <summary>1 MiB: Linux's default (208 KiB) overflowed at 50 concurrent call setups against sipp on a loaded
+    /// 2-core machine (docs/benchmarks.md), and every lost datagram costs a retransmission.</summary>
+    public const int DefaultReceiveBufferSize = 1024 * 1024;
+
     private readonly Socket _socket;
     private readonly ILogger _logger;
     private readonly int _maxDatagram;
@@ -29,6 +33,7 @@ public sealed class SipUdpTransport : IAsyncDisposable
         _maxDatagram = Math.Clamp(options.MaxDatagramSize, 512, 65507);
         var bind = IPAddress.Parse(options.BindAddress);
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (options.ReceiveBufferSize > 0) _socket.ReceiveBufferSize = options.ReceiveBufferSize;
         _socket.Bind(new IPEndPoint(bind, options.Port));
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         AdvertisedHost = options.AdvertisedHost ?? (bind.Equals(IPAddress.Any) || bind.Equals(IPAddress.IPv6Any) ? GuessHostAddress() : FormatHost(bind));
