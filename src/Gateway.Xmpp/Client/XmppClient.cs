@@ -41,56 +41,36 @@ public sealed class XmppClient : XmppConnection
         return from == requestTo;
     }
 
-    protected override async Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken)
+    protected override async Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.NegotiationTimeout);
-        var transport = await XmppTransport.ConnectAsync(_options.Host, _options.Port, _options.ConnectTimeout, timeout.Token);
-        var reader = new XmlElementReader(transport.Stream, _options.MaxStanzaBytes);
-        try
-        {
-            return await NegotiateAsync(transport, reader, timeout.Token);
-        }
-        catch (Exception e)
-        {
-            reader.Dispose();
-            await transport.DisposeAsync();
-            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                throw new XmppConnectionLostException($"Stream negotiation with {_options.Host}:{_options.Port} timed out after {_options.NegotiationTimeout.TotalSeconds:0.#} s.");
-            throw;
-        }
-    }
-
-    private async Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken ct)
-    {
-        var features = await OpenStreamAsync(transport, reader, ct);
+        var features = await OpenStreamAsync(transport, reader, cancellationToken);
 
         if (features.Element(Ns.Tls + "starttls") is not null)
         {
-            await WriteAsync(transport, new XElement(Ns.Tls + "starttls"), ct);
-            var answer = await reader.ReadElementAsync(ct);
+            await WriteAsync(transport, new XElement(Ns.Tls + "starttls"), cancellationToken);
+            var answer = await reader.ReadElementAsync(cancellationToken);
             if (answer.Name != Ns.Tls + "proceed") throw new XmppAuthenticationException("starttls-refused", answer.Name.LocalName);
-            await transport.UpgradeToTlsAsync(_account.Domain, _options.Tls, ct);
+            await transport.UpgradeToTlsAsync(_account.Domain, _options.Tls, cancellationToken);
             reader.Stream = transport.Stream;
             reader.Restart();
-            features = await OpenStreamAsync(transport, reader, ct);
+            features = await OpenStreamAsync(transport, reader, cancellationToken);
         }
         else if (_options.RequireTls)
         {
             throw new XmppAuthenticationException("encryption-required", $"{_options.Host}:{_options.Port} offers no STARTTLS and RequireTls is set.");
         }
 
-        await AuthenticateAsync(transport, reader, features, ct);
+        await AuthenticateAsync(transport, reader, features, cancellationToken);
         reader.Restart();
-        features = await OpenStreamAsync(transport, reader, ct);
+        features = await OpenStreamAsync(transport, reader, cancellationToken);
 
         var smOffered = _options.EnableStreamManagement && features.Element(Ns.StreamManagement + "sm") is not null;
         IReadOnlyList<XElement> lost = [];
         if (smOffered && StreamManagement is { Resumable: true } previous && LocalJid is not null)
         {
             await WriteAsync(transport, new XElement(Ns.StreamManagement + "resume",
-                new XAttribute("h", previous.Inbound), new XAttribute("previd", previous.ResumptionId!)), ct);
-            var answer = await reader.ReadElementAsync(ct);
+                new XAttribute("h", previous.Inbound), new XAttribute("previd", previous.ResumptionId!)), cancellationToken);
+            var answer = await reader.ReadElementAsync(cancellationToken);
             if (answer.Name == Ns.StreamManagement + "resumed" && uint.TryParse((string?)answer.Attribute("h"), out var h))
             {
                 previous.OnAck(h);
@@ -102,13 +82,13 @@ public sealed class XmppClient : XmppConnection
         }
 
         // State from an earlier stream must not leak past this point: the bind IQ belongs to the new session (SMACK-706).
-        var jid = await BindAsync(transport, reader, features, ct);
+        var jid = await BindAsync(transport, reader, features, cancellationToken);
 
         StreamManagementState? sm = null;
         if (smOffered)
         {
-            await WriteAsync(transport, new XElement(Ns.StreamManagement + "enable", new XAttribute("resume", "true")), ct);
-            var answer = await reader.ReadElementAsync(ct);
+            await WriteAsync(transport, new XElement(Ns.StreamManagement + "enable", new XAttribute("resume", "true")), cancellationToken);
+            var answer = await reader.ReadElementAsync(cancellationToken);
             if (answer.Name == Ns.StreamManagement + "enabled")
             {
                 var resumable = (string?)answer.Attribute("resume") is "true" or "1";

@@ -173,8 +173,29 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Opens a transport and negotiates a stream up to the point where stanzas may flow.</summary>
-    protected abstract Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken);
+    /// <summary>Negotiates a fresh transport up to the point where stanzas may flow. Bounded by the negotiation timeout;
+    /// the transport is disposed by the caller when this throws.</summary>
+    protected abstract Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken cancellationToken);
+
+    private async Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.NegotiationTimeout);
+        var transport = await XmppTransport.ConnectAsync(_options.Host, _options.Port, _options.ConnectTimeout, timeout.Token);
+        var reader = new XmlElementReader(transport.Stream, _options.MaxStanzaBytes);
+        try
+        {
+            return await NegotiateAsync(transport, reader, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            reader.Dispose();
+            await transport.DisposeAsync();
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new XmppConnectionLostException($"Stream negotiation with {_options.Host}:{_options.Port} timed out after {_options.NegotiationTimeout.TotalSeconds:0.#} s.");
+            throw;
+        }
+    }
 
     /// <summary>Whether a reply to a request sent to <paramref name="requestTo"/> may come from <paramref name="from"/>.</summary>
     protected abstract bool AcceptsReplyFrom(Jid? requestTo, Jid? from);
@@ -372,23 +393,23 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         var payload = iq.Elements().FirstOrDefault();
         if (id is null || type is not ("get" or "set") || payload is null)
         {
-            Reply(session, iq, IqResponse.Failure(StanzaError.BadRequest("IQ without id, type or payload")));
+            _ = Reply(session, iq, IqResponse.Failure(StanzaError.BadRequest("IQ without id, type or payload")));
             return;
         }
         var iqType = type == "get" ? IqType.Get : IqType.Set;
         if (iqType == IqType.Get && payload.Name == Ns.Ping + "ping")
         {
-            Reply(session, iq, IqResponse.Result());
+            _ = Reply(session, iq, IqResponse.Result());
             return;
         }
         if (!_handlers.ContainsKey((iqType, payload.Name)))
         {
-            Reply(session, iq, IqResponse.Failure(StanzaError.ServiceUnavailable()));
+            _ = Reply(session, iq, IqResponse.Failure(StanzaError.ServiceUnavailable()));
             return;
         }
         if (!Jid.TryParseOptional((string?)iq.Attribute("from"), out var from) || !Jid.TryParseOptional((string?)iq.Attribute("to"), out var to))
         {
-            Reply(session, iq, IqResponse.Failure(new StanzaError(StanzaErrorType.Modify, "jid-malformed")));
+            _ = Reply(session, iq, IqResponse.Failure(new StanzaError(StanzaErrorType.Modify, "jid-malformed")));
             return;
         }
         _requests.Writer.TryWrite(new IqRequest(id, iqType, from, to, payload, iq));
@@ -434,10 +455,16 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
             Logger.LogWarning("Dropped the reply to IQ {Id}: the stream is down", request.Id);
             return;
         }
-        Reply(session, request.Stanza, response);
+        if (!await Reply(session, request.Stanza, response) || response.AfterReply is not { } after) return;
+        try { await after(_lifetime.Token); }
+        catch (OperationCanceledException) when (_lifetime.IsCancellationRequested) { }
+        catch (Exception e) { Logger.LogError(e, "The follow-up of the reply to {Payload} failed", request.Payload.Name); }
     }
 
-    private void Reply(LiveSession session, XElement request, IqResponse response)
+    /// <summary>Queues a reply; the task says whether the reply as answered was queued (false when it was dropped, or
+    /// replaced by an <c>internal-server-error</c> because XML cannot carry it). It waits only while the send queue is
+    /// full; the reader loop does not wait for it.</summary>
+    private Task<bool> Reply(LiveSession session, XElement request, IqResponse response)
     {
         var reply = new XElement("iq", new XAttribute("id", (string?)request.Attribute("id") ?? ""));
         if (request.Attribute("from") is { } from) reply.Add(new XAttribute("to", from.Value));
@@ -452,17 +479,31 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
                 break;
         }
         byte[] bytes;
+        var intended = true;
         try { bytes = XmppStreamWriter.Serialize(reply); }
         catch (ArgumentException e)
         {
             Logger.LogError(e, "A reply to IQ {Id} could not be serialised", (string?)request.Attribute("id"));
             bytes = XmppStreamWriter.Serialize(new XElement("iq", reply.Attributes().Where(a => a.Name != "type"),
                 new XAttribute("type", "error"), StanzaError.InternalServerError().ToXml()));
+            intended = false;
         }
-        if (!session.Outbox.Writer.TryWrite(new Outbound(bytes, reply, null)))
-            _ = session.Outbox.Writer.WriteAsync(new Outbound(bytes, reply, null), session.Token).AsTask()
-                .ContinueWith(t => Logger.LogWarning("Dropped an IQ reply: {Reason}", t.Exception?.GetBaseException().Message),
-                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        var item = new Outbound(bytes, reply, null);
+        return session.Outbox.Writer.TryWrite(item) ? Task.FromResult(intended) : QueueReplyAsync(session, item, intended);
+    }
+
+    private async Task<bool> QueueReplyAsync(LiveSession session, Outbound item, bool intended)
+    {
+        try
+        {
+            await session.Outbox.Writer.WriteAsync(item, session.Token);
+            return intended;
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            Logger.LogWarning("Dropped an IQ reply: {Reason}", e.Message);
+            return false;
+        }
     }
 
     private async ValueTask DispatchAsync(XElement stanza, CancellationToken cancellationToken)

@@ -42,33 +42,18 @@ public sealed class XmppComponent : XmppConnection
         if (stanza.Attribute("from") is null) stanza.SetAttributeValue("from", _jid.ToString());
     }
 
-    protected override async Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken)
+    protected override async Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.NegotiationTimeout);
-        var transport = await XmppTransport.ConnectAsync(_options.Host, _options.Port, _options.ConnectTimeout, timeout.Token);
-        var reader = new XmlElementReader(transport.Stream, _options.MaxStanzaBytes);
-        try
-        {
-            await transport.Stream.WriteAsync(XmppStreamWriter.StreamHeader(Ns.Component.NamespaceName, _jid.ToString(), lang: null, version: false), timeout.Token);
-            await transport.Stream.FlushAsync(timeout.Token);
-            var header = await reader.ReadStreamHeaderAsync(timeout.Token);
-            var streamId = (string?)header.Attribute("id") ?? throw new XmppProtocolException("The server's stream header has no id.");
-            await transport.Stream.WriteAsync(XmppStreamWriter.Serialize(new XElement("handshake", Handshake(streamId, _options.Secret))), timeout.Token);
-            await transport.Stream.FlushAsync(timeout.Token);
-            var answer = await reader.ReadElementAsync(timeout.Token);
-            if (answer.Name.LocalName != "handshake") throw new XmppProtocolException($"Expected <handshake/>, got <{answer.Name.LocalName}/>.");
-            Logger.LogInformation("Component {Jid} connected to {Host}:{Port}", _jid, _options.Host, _options.Port);
-            return new NegotiatedStream(transport, reader, _jid, null, Resumed: false, [], []);
-        }
-        catch (Exception e)
-        {
-            reader.Dispose();
-            await transport.DisposeAsync();
-            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                throw new XmppConnectionLostException($"Component handshake with {_options.Host}:{_options.Port} timed out.");
-            throw;
-        }
+        await transport.Stream.WriteAsync(XmppStreamWriter.StreamHeader(Ns.Component.NamespaceName, _jid.ToString(), lang: null, version: false), cancellationToken);
+        await transport.Stream.FlushAsync(cancellationToken);
+        var header = await reader.ReadStreamHeaderAsync(cancellationToken);
+        var streamId = (string?)header.Attribute("id") ?? throw new XmppProtocolException("The server's stream header has no id.");
+        await transport.Stream.WriteAsync(XmppStreamWriter.Serialize(new XElement("handshake", Handshake(streamId, _options.Secret))), cancellationToken);
+        await transport.Stream.FlushAsync(cancellationToken);
+        var answer = await reader.ReadElementAsync(cancellationToken);
+        if (answer.Name.LocalName != "handshake") throw new XmppProtocolException($"Expected <handshake/>, got <{answer.Name.LocalName}/>.");
+        Logger.LogInformation("Component {Jid} connected to {Host}:{Port}", _jid, _options.Host, _options.Port);
+        return new NegotiatedStream(transport, reader, _jid, null, Resumed: false, [], []);
     }
 
     /// <summary>XEP-0114 §3: lower-case hex SHA-1 of the stream id followed by the secret.</summary>

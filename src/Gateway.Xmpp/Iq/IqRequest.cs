@@ -12,6 +12,11 @@ public abstract record IqResponse
 {
     private IqResponse() { }
 
+    /// <summary>Runs once the reply has been queued on the stream, so whatever it sends is written after the reply: a
+    /// PubSub service's <c>subscribed</c> notification after its <c>pending</c> result, for example. Not run when the
+    /// reply could not be queued (the stream was down). Exceptions are logged, never sent.</summary>
+    public Func<CancellationToken, Task>? AfterReply { get; init; }
+
     public sealed record ResultResponse(XElement? Payload) : IqResponse;
     public sealed record ErrorResponse(StanzaError Error, IReadOnlyList<XElement> Echo) : IqResponse;
 

@@ -33,6 +33,19 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(100),
     });
 
+    private async Task<(XmppComponent Component, FakePeer Peer)> ConnectAsync()
+    {
+        var component = Create();
+        var accept = _server.AcceptAsync();
+        var start = component.StartAsync();
+        var peer = await accept;
+        await peer.OpenStreamAsync("", ns: "jabber:component:accept");
+        await peer.ReadElementAsync();
+        await peer.SendAsync("<handshake/>");
+        await start;
+        return (component, peer);
+    }
+
     [Fact]
     public void HandshakeIsTheLowerCaseHexSha1OfStreamIdThenSecret() =>
         Assert.Equal("7a98dc4c9e92493d7fd66a25364c862637789c45", XmppComponent.Handshake("3BF96D32", "sesame"));
@@ -76,14 +89,8 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
     [Fact]
     public async Task RequestsToTheComponentAreHandledAndRepliesCarryTheComponentAsSender()
     {
-        var component = Create();
-        var accept = _server.AcceptAsync();
-        var start = component.StartAsync();
-        await using var peer = await accept;
-        await peer.OpenStreamAsync("", ns: "jabber:component:accept");
-        await peer.ReadElementAsync();
-        await peer.SendAsync("<handshake/>");
-        await start;
+        var (component, peer) = await ConnectAsync();
+        await using var __ = peer;
         using var _ = component.RegisterIqHandler(IqType.Set, Ns.Commands + "command", (request, _) =>
             Task.FromResult(IqResponse.Result(new XElement(Ns.Commands + "command",
                 new XAttribute("node", (string)request.Payload.Attribute("node")!), new XAttribute("status", "completed")))));
@@ -106,17 +113,55 @@ public sealed class XmppComponentProtocolTests : IAsyncLifetime
     [Fact]
     public async Task OutboundStanzasAreStampedWithTheComponentAddress()
     {
-        var component = Create();
-        var accept = _server.AcceptAsync();
-        var start = component.StartAsync();
-        await using var peer = await accept;
-        await peer.OpenStreamAsync("", ns: "jabber:component:accept");
-        await peer.ReadElementAsync();
-        await peer.SendAsync("<handshake/>");
-        await start;
+        var (component, peer) = await ConnectAsync();
+        await using var __ = peer;
 
         await component.SendAsync(new XElement("message", new XAttribute("to", "alice@example.com"), new XElement("body", "hi")));
         var message = await peer.ReadElementAsync();
         Assert.Equal("commands.active-calls.example.com", (string?)message.Attribute("from"));
+    }
+
+
+    [Fact]
+    public async Task WhatAReplysFollowUpSendsIsWrittenAfterTheReply()
+    {
+        var (component, peer) = await ConnectAsync();
+        await using var _ = peer;
+        using var handler = component.RegisterIqHandler(IqType.Set, Ns.PubSub + "pubsub", (request, _) =>
+            Task.FromResult(IqResponse.Result(new XElement(Ns.PubSub + "pubsub")) with
+            {
+                AfterReply = token => component.SendAsync(new XElement("message", new XAttribute("to", request.From!.ToString()),
+                    new XElement("body", "after the result")), token),
+            }));
+
+        await peer.SendAsync("<iq type='set' id='sub1' from='alice@example.com/psi' to='commands.active-calls.example.com'><pubsub xmlns='http://jabber.org/protocol/pubsub'/></iq>");
+
+        var first = await peer.ReadElementAsync();
+        var second = await peer.ReadElementAsync();
+        Assert.Equal(("iq", "result", "sub1"), (first.Name.LocalName, (string?)first.Attribute("type"), (string?)first.Attribute("id")));
+        Assert.Equal("message", second.Name.LocalName);
+        Assert.Equal("after the result", second.Value);
+    }
+
+    [Fact]
+    public async Task AFollowUpDoesNotRunWhenTheReplyHadToBeReplacedByAnError()
+    {
+        var (component, peer) = await ConnectAsync();
+        await using var _ = peer;
+        var ran = false;
+        using var handler = component.RegisterIqHandler(IqType.Set, Ns.PubSub + "pubsub", (_, _) =>
+            Task.FromResult(IqResponse.Result(new XElement(Ns.PubSub + "pubsub", "\u0001 cannot be carried by XML")) with
+            {
+                AfterReply = _ => { ran = true; return Task.CompletedTask; },
+            }));
+
+        await peer.SendAsync("<iq type='set' id='sub1' from='alice@example.com/psi' to='commands.active-calls.example.com'><pubsub xmlns='http://jabber.org/protocol/pubsub'/></iq>");
+        var reply = await peer.ReadElementAsync();
+        await peer.SendAsync("<iq type='get' id='p1' from='alice@example.com/psi' to='commands.active-calls.example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
+        await peer.ReadElementAsync();
+
+        Assert.Equal("error", (string?)reply.Attribute("type"));
+        Assert.Equal("internal-server-error", StanzaError.FromStanza(reply).Condition);
+        Assert.False(ran);
     }
 }

@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# Helpers shared by the deploy/ and scripts/ shell scripts. Source it; it defines functions only.
+
+# The repository root (two levels above this file).
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export REPO_ROOT
+
+log() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+# ensure_packages COMMAND:PACKAGE...
+# Installs the Debian packages whose command is missing. As root it runs apt-get (with
+# 'apt-get update' first, and only when something is actually missing); otherwise it prints the
+# command to run and fails.
+ensure_packages() {
+  local pair command package
+  local -a missing=()
+  for pair in "$@"; do
+    command="${pair%%:*}"
+    package="${pair#*:}"
+    if ! command -v "$command" >/dev/null 2>&1; then
+      missing+=("$package")
+    fi
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+
+  if ! is_root; then
+    log "missing: ${missing[*]}"
+    log "install with:  sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    return 1
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and apt-get is not available; install them by hand"
+  log "installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
+
+# port_open PORT [HOST] -- true when something accepts TCP connections on HOST:PORT.
+port_open() {
+  local port="$1" host="${2:-127.0.0.1}"
+  (exec 3<>"/dev/tcp/${host}/${port}") 2>/dev/null
+}
+
+# pid_alive PID -- true when the process exists (and is not a zombie).
+pid_alive() {
+  local pid="$1" state
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r "/proc/$pid/stat" ]]; then
+    state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null || true)"
+    [[ "$state" != "Z" ]] || return 1
+  fi
+  return 0
+}
+
+# pid_cmdline_contains PID TEXT -- true when the process's command line contains TEXT.
+pid_cmdline_contains() {
+  local pid="$1" text="$2"
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$text"
+}
+
+# require_value OPTION VALUE -- fail unless an option got a value.
+require_value() {
+  [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value"
+}
+
+# valid_port VALUE
+valid_port() {
+  [[ "$1" =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535))
+}

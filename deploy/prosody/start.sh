@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# Starts a private Prosody for the local Active-Calls stack (or for one test fixture).
+#
+# Renders prosody.cfg.lua.template into the run directory, creates a dev CA and a server
+# certificate there, starts Prosody in the background with that config only (never the system
+# config, never a system Prosody), waits until the c2s and component ports accept connections and
+# prints where everything is. Running it again with the same options is a no-op; with other
+# options it restarts the server with the new configuration.
+set -euo pipefail
+
+# shellcheck source=deploy/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
+usage() {
+  cat <<'EOF'
+usage: deploy/prosody/start.sh [options]
+
+  --dir DIR              run directory (config, certs, data, logs, pidfile)  [.stack/prosody]
+  --domain DOMAIN        main XMPP domain                                     [activecalls.test]
+  --c2s-port PORT        client port (STARTTLS), on 127.0.0.1                 [15222]
+  --component-port PORT  XEP-0114 component port, on 127.0.0.1                [15347]
+  --secret SECRET        component secret for the three components
+                         [kept in DIR/component.secret; generated on first start]
+  --log-level LEVEL      debug | info | warn | error                          [info]
+  --watch-pid PID        stop Prosody when process PID exits (used by test fixtures)
+  --timeout SECONDS      how long to wait for the ports                       [30]
+  -h, --help             this text
+EOF
+}
+
+DIR="$REPO_ROOT/.stack/prosody"
+DOMAIN="activecalls.test"
+C2S_PORT=15222
+COMPONENT_PORT=15347
+SECRET=""
+LOG_LEVEL="info"
+WATCH_PID=""
+TIMEOUT=30
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --dir) require_value "$@"; DIR="$2"; shift 2 ;;
+    --domain) require_value "$@"; DOMAIN="$2"; shift 2 ;;
+    --c2s-port) require_value "$@"; C2S_PORT="$2"; shift 2 ;;
+    --component-port) require_value "$@"; COMPONENT_PORT="$2"; shift 2 ;;
+    --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
+    --log-level) require_value "$@"; LOG_LEVEL="$2"; shift 2 ;;
+    --watch-pid) require_value "$@"; WATCH_PID="$2"; shift 2 ;;
+    --timeout) require_value "$@"; TIMEOUT="$2"; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+DOMAIN="${DOMAIN,,}"
+[[ "$DOMAIN" =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$ ]] ||
+  die "--domain must be a plain DNS name (got '$DOMAIN')"
+valid_port "$C2S_PORT" || die "--c2s-port must be a port number (got '$C2S_PORT')"
+valid_port "$COMPONENT_PORT" || die "--component-port must be a port number (got '$COMPONENT_PORT')"
+[[ "$C2S_PORT" != "$COMPONENT_PORT" ]] || die "--c2s-port and --component-port must differ"
+[[ "$LOG_LEVEL" =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug, info, warn or error"
+[[ -z "$WATCH_PID" || "$WATCH_PID" =~ ^[0-9]+$ ]] || die "--watch-pid must be a process id"
+[[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "--timeout must be a whole number of seconds"
+[[ "$DIR" != *[\"\\$'\n']* ]] || die "--dir must not contain quotes, backslashes or newlines"
+
+ensure_packages prosody:prosody prosodyctl:prosody openssl:openssl ||
+  die "Prosody is required (Debian package 'prosody')"
+
+mkdir -p "$DIR"
+DIR="$(cd "$DIR" && pwd)"
+CONFIG="$DIR/prosody.cfg.lua"
+PIDFILE="$DIR/prosody.pid"
+SECRET_FILE="$DIR/component.secret"
+TEMPLATE="$(dirname "${BASH_SOURCE[0]}")/prosody.cfg.lua.template"
+umask 077
+mkdir -p "$DIR/data" "$DIR/certs" "$DIR/ca"
+chmod 755 "$DIR/ca" # the dev CA certificate is for every client; its key stays 600
+
+# --- component secret ---------------------------------------------------------------------------
+if [[ -z "$SECRET" && -s "$SECRET_FILE" ]]; then
+  SECRET="$(<"$SECRET_FILE")"
+fi
+if [[ -z "$SECRET" ]]; then
+  SECRET="$(openssl rand -hex 16)"
+fi
+[[ "$SECRET" =~ ^[A-Za-z0-9._~+=/-]{1,256}$ ]] ||
+  die "--secret may only use letters, digits and . _ ~ + = / - (got an unsupported character)"
+printf '%s\n' "$SECRET" >"$SECRET_FILE"
+
+# --- certificates -------------------------------------------------------------------------------
+# A dev CA (ca/ca.crt, trust it in clients) and a server certificate for DOMAIN and *.DOMAIN in
+# certs/, where Prosody looks for them. Kept across runs; renewed when missing, expiring within a
+# day or not signed by the CA beside it.
+make_certificates() {
+  local ca_crt="$DIR/ca/ca.crt" ca_key="$DIR/ca/ca.key"
+  local crt="$DIR/certs/$DOMAIN.crt" key="$DIR/certs/$DOMAIN.key"
+  local work="$DIR/.cert-work"
+  rm -rf "$work"
+  mkdir -p "$work"
+  cat >"$work/openssl.cnf" <<EOF
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = placeholder
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:$DOMAIN, DNS:*.$DOMAIN
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+  if [[ ! -s "$ca_crt" || ! -s "$ca_key" ]] || ! openssl x509 -checkend 86400 -noout -in "$ca_crt" >/dev/null 2>&1; then
+    log "creating dev CA in $DIR/ca"
+    openssl req -x509 -config "$work/openssl.cnf" -extensions ca_ext -newkey rsa:2048 -nodes -days 3650 \
+      -subj "/CN=Active-Calls dev CA ($DOMAIN)" -keyout "$ca_key" -out "$ca_crt" 2>/dev/null ||
+      die "openssl could not create the dev CA"
+    rm -f "$crt" "$key"
+  fi
+  if [[ ! -s "$crt" || ! -s "$key" ]] ||
+    ! openssl verify -CAfile "$ca_crt" "$crt" >/dev/null 2>&1 ||
+    ! openssl x509 -checkend 86400 -noout -in "$crt" >/dev/null 2>&1; then
+    log "creating server certificate for $DOMAIN and *.$DOMAIN"
+    openssl req -new -config "$work/openssl.cnf" -newkey rsa:2048 -nodes -subj "/CN=$DOMAIN" \
+      -keyout "$key" -out "$work/server.csr" 2>/dev/null ||
+      die "openssl could not create the server key"
+    openssl x509 -req -in "$work/server.csr" -CA "$ca_crt" -CAkey "$ca_key" \
+      -set_serial "0x$(openssl rand -hex 8)" -days 3650 \
+      -extfile "$work/openssl.cnf" -extensions server_ext -out "$crt" 2>/dev/null ||
+      die "openssl could not sign the server certificate"
+  fi
+  rm -rf "$work"
+  # Certificates are public; the keys stay private to the owner.
+  chmod 644 "$ca_crt" "$crt"
+}
+make_certificates
+
+# --- configuration ------------------------------------------------------------------------------
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
+NEW_CONFIG="$(sed \
+  -e "s|@@RUN_DIR@@|$(sed_escape "$DIR")|g" \
+  -e "s|@@DOMAIN@@|$(sed_escape "$DOMAIN")|g" \
+  -e "s|@@C2S_PORT@@|$C2S_PORT|g" \
+  -e "s|@@COMPONENT_PORT@@|$COMPONENT_PORT|g" \
+  -e "s|@@COMPONENT_SECRET@@|$(sed_escape "$SECRET")|g" \
+  -e "s|@@LOG_LEVEL@@|$LOG_LEVEL|g" \
+  "$TEMPLATE")"
+
+running_pid() {
+  local pid
+  [[ -s "$PIDFILE" ]] || return 1
+  pid="$(<"$PIDFILE")"
+  pid_alive "$pid" && pid_cmdline_contains "$pid" "$CONFIG" || return 1
+  printf '%s\n' "$pid"
+}
+
+start_watcher() {
+  local pid="$1" old
+  [[ -n "$WATCH_PID" ]] || return 0
+  if [[ -s "$DIR/watch.pid" ]]; then
+    old="$(<"$DIR/watch.pid")"
+    if pid_alive "$old" && pid_cmdline_contains "$old" "prosody-watch"; then kill "$old" 2>/dev/null || true; fi
+  fi
+  # Stops this Prosody once WATCH_PID has gone (a test host that crashed or was killed).
+  # shellcheck disable=SC2016 # $1/$2 are the inner script's arguments
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+    if kill -0 "$2" 2>/dev/null; then kill -TERM "$2"; fi' prosody-watch "$WATCH_PID" "$pid" \
+    </dev/null >/dev/null 2>&1 &
+  printf '%s\n' "$!" >"$DIR/watch.pid"
+}
+
+print_summary() {
+  local pid="$1"
+  cat <<EOF
+Prosody is running (pid $pid) for $DOMAIN
+  c2s (STARTTLS required):  127.0.0.1:$C2S_PORT   hosts $DOMAIN (SCRAM-SHA-256), sha1.$DOMAIN (SCRAM-SHA-1)
+  components (XEP-0114):    127.0.0.1:$COMPONENT_PORT   commands.active-calls.$DOMAIN, commands.auth.$DOMAIN, pubsub.active-calls.$DOMAIN
+  component secret:         $SECRET
+  dev CA certificate:       $DIR/ca/ca.crt
+  config:                   $CONFIG
+  log:                      $DIR/prosody.log (errors: $DIR/prosody.err)
+EOF
+}
+
+if pid="$(running_pid)"; then
+  if [[ -f "$CONFIG" && "$(<"$CONFIG")" == "$NEW_CONFIG" ]] && port_open "$C2S_PORT" && port_open "$COMPONENT_PORT"; then
+    log "Prosody is already running with this configuration"
+    start_watcher "$pid"
+    print_summary "$pid"
+    exit 0
+  fi
+  log "configuration changed: restarting Prosody (pid $pid)"
+  "$(dirname "${BASH_SOURCE[0]}")/stop.sh" --dir "$DIR"
+fi
+
+for port in "$C2S_PORT" "$COMPONENT_PORT"; do
+  if port_open "$port"; then
+    die "port $port on 127.0.0.1 is already in use by another process; choose other ports (--c2s-port/--component-port)"
+  fi
+done
+
+printf '%s\n' "$NEW_CONFIG" >"$CONFIG"
+rm -f "$PIDFILE"
+# Prosody keeps running when it cannot bind a port (it logs an error); only this start's lines count.
+log_offset=$(($(stat -c %s "$DIR/prosody.log" 2>/dev/null || echo 0) + 1))
+
+# Foreground mode (-F) as a background job in its own session: the process we start is the
+# server (no fork), so its pid is known at once and Prosody's own pidfile confirms it.
+setsid prosody --config "$CONFIG" -F </dev/null >>"$DIR/prosody.stdout" 2>&1 &
+launched=$!
+
+show_logs() {
+  local f
+  for f in prosody.err prosody.stdout prosody.log; do
+    [[ -s "$DIR/$f" ]] || continue
+    log "--- last lines of $DIR/$f"
+    tail -n 20 "$DIR/$f" >&2
+  done
+}
+
+deadline=$((SECONDS + TIMEOUT))
+while :; do
+  if ! pid_alive "$launched"; then
+    wait "$launched" 2>/dev/null || true
+    show_logs
+    die "Prosody exited during start-up"
+  fi
+  if bind_error="$(tail -c "+$log_offset" "$DIR/prosody.log" 2>/dev/null | grep -m1 'Failed to open server port')"; then
+    kill -TERM "$launched" 2>/dev/null || true
+    log "${bind_error#*portmanager}"
+    die "a port is already in use by another process (c2s $C2S_PORT, component $COMPONENT_PORT); choose other ports"
+  fi
+  if pid="$(running_pid)" && port_open "$C2S_PORT" && port_open "$COMPONENT_PORT"; then
+    break
+  fi
+  if ((SECONDS >= deadline)); then
+    show_logs
+    kill -TERM "$launched" 2>/dev/null || true
+    die "Prosody did not open ports $C2S_PORT and $COMPONENT_PORT within ${TIMEOUT}s"
+  fi
+  sleep 0.1
+done
+
+start_watcher "$pid"
+print_summary "$pid"

@@ -1,0 +1,105 @@
+using ActiveCalls.Service.Auth;
+using ActiveCalls.Service.Hosting;
+using ActiveCalls.Service.PubSub;
+using ActiveCalls.Sip.CallControl;
+using Gateway.Xmpp.AdHoc;
+using Gateway.Xmpp.Client;
+using Gateway.Xmpp.Core;
+using Gateway.Xmpp.DataForms;
+using Gateway.Xmpp.PubSub;
+using Gateway.Xmpp.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace ActiveCalls.Service.Tests.Hosting;
+
+/// <summary>The service as Program.cs builds it: configuration in, both components connected to a real Prosody.</summary>
+[Collection(ProsodyCollection.Name)]
+public sealed class AuthAndPubSubHostingTests(ProsodyFixture prosody)
+{
+    private static string DevUsersFile()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine(dir.FullName, "src", "ActiveCalls.Service", "users.dev.json");
+        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private IHost Build()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ActiveCalls:Domain"] = prosody.Domain,
+            ["ActiveCalls:XmppHost"] = prosody.Host,
+            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
+            ["ActiveCalls:UsersFile"] = DevUsersFile(),
+        });
+        builder.AddActiveCallsService();
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task TheHostedServiceConnectsBothComponentsAndPublishesWhatTheEngineReports()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var host = Build();
+        Assert.Same(host.Services.GetRequiredService<ActiveCallsPublisher>(), host.Services.GetRequiredService<ICallLegObserver>());
+        Assert.Same(host.Services.GetRequiredService<AuthorizationStore>(), host.Services.GetRequiredService<IAuthorizationStore>());
+        await host.StartAsync(ct);
+        try
+        {
+            var user = "u" + Guid.NewGuid().ToString("N")[..10];
+            await prosody.RegisterAsync(user, "client-password-1");
+            await using var client = new XmppClient(new XmppClientOptions
+            {
+                Jid = new Jid(user, prosody.Domain),
+                Password = "client-password-1",
+                Host = prosody.Host,
+                Port = prosody.C2sPort,
+                Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
+            });
+            await client.StartAsync(ct);
+            var auth = new Jid(null, "commands.auth." + prosody.Domain);
+            var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
+
+            // The components may still be handshaking right after start: the first request is retried until they answer.
+            CommandResult? result = null;
+            for (var attempt = 0; result is null; attempt++)
+            {
+                try
+                {
+                    result = await new AdHocCommandClient(client).ExecuteAsync(auth, "authorize-plain",
+                        DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build(), ct: ct);
+                }
+                catch (XmppStanzaErrorException e) when (e.Error.Condition == "remote-server-timeout" && attempt < 50)
+                {
+                    await Task.Delay(100, ct);
+                }
+            }
+            Assert.Equal(["alice@activecalls.test", "bob@activecalls.test", "carol@activecalls.test"], result.Form!.GetValues("sip"));
+
+            using var events = new PubSubEventReader(client, pubSub);
+            await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), ct);
+            await host.Services.GetRequiredService<ICallLegObserver>().LegUpdatedAsync(new CallLeg("leg-1", "bob@activecalls.test", LegState.Requested,
+                "call-1", "sip:alice@activecalls.test", "sip:bob@activecalls.test", "ft", null, "z9hG4bK1", "bob@activecalls.test", null, null, null,
+                DateTimeOffset.UtcNow), ct);
+
+            var received = new List<PubSubEvent>();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            await foreach (var e in events.ReadAllAsync(timeout.Token))
+            {
+                received.Add(e);
+                if (e is PubSubEvent.ItemsPublished) break;
+            }
+            var published = received.OfType<PubSubEvent.ItemsPublished>().Single();
+            Assert.Equal(("/activecalls.test/bob", "leg-1"), (published.Node, published.Items.Single().Id));
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+}

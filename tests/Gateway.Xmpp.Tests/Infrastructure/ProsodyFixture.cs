@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Gateway.Xmpp.Tests.Infrastructure;
+
+/// <summary>
+/// A real Prosody of its own for a test class or collection: a fresh run directory under the temp
+/// folder, free loopback ports, a random component secret, and the repository's own configuration
+/// (it runs <c>deploy/prosody/start.sh</c>, the script behind <c>scripts/stack.sh</c>).
+/// </summary>
+/// <remarks>
+/// Hosts: <see cref="Domain"/> stores SCRAM-SHA-256 hashes, <see cref="Sha1Domain"/> SCRAM-SHA-1
+/// hashes; STARTTLS is required on c2s. The three XEP-0114 components of the reference service are
+/// configured with <see cref="ComponentSecret"/>. Clients trust <see cref="CaCertificatePath"/>.
+/// If Prosody is not installed the fixture fails (it never skips). Set
+/// <c>GATEWAY_TESTS_KEEP_PROSODY=1</c> to keep the run directory (config, logs) after the tests.
+/// </remarks>
+public sealed class ProsodyFixture : IAsyncLifetime
+{
+    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(90);
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private string? _repositoryRoot;
+
+    /// <summary>The main XMPP domain; its accounts authenticate with SCRAM-SHA-256.</summary>
+    public string Domain { get; } = "activecalls.test";
+
+    /// <summary>A second virtual host whose accounts authenticate with SCRAM-SHA-1.</summary>
+    public string Sha1Domain => "sha1." + Domain;
+
+    /// <summary>The XEP-0114 component for the Active-Calls ad-hoc commands.</summary>
+    public string ActiveCallsComponent => "commands.active-calls." + Domain;
+
+    /// <summary>The XEP-0114 component for the Auth ad-hoc commands.</summary>
+    public string AuthComponent => "commands.auth." + Domain;
+
+    /// <summary>The XEP-0114 component for the Active-Calls PubSub service.</summary>
+    public string PubSubComponent => "pubsub.active-calls." + Domain;
+
+    /// <summary>Prosody listens on this address only.</summary>
+    public string Host => "127.0.0.1";
+
+    public int C2sPort { get; private set; }
+
+    public int ComponentPort { get; private set; }
+
+    /// <summary>The secret of all three components.</summary>
+    public string ComponentSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>Config, certificates, data and logs of this instance.</summary>
+    public string RunDirectory { get; } =
+        Path.Combine(Path.GetTempPath(), "gateway-prosody-" + Guid.NewGuid().ToString("N")[..12]);
+
+    /// <summary>The dev CA that signed the server certificate: trust it to validate the server.</summary>
+    public string CaCertificatePath => Path.Combine(RunDirectory, "ca", "ca.crt");
+
+    /// <summary>The server certificate (subjectAltName <see cref="Domain"/> and *.<see cref="Domain"/>).</summary>
+    public string CertificatePath => Path.Combine(RunDirectory, "certs", Domain + ".crt");
+
+    public string LogPath => Path.Combine(RunDirectory, "prosody.log");
+
+    public bool IsRunning { get; private set; }
+
+    private string RepositoryRoot => _repositoryRoot ??= FindRepositoryRoot();
+
+    /// <summary>Loads <see cref="CaCertificatePath"/>.</summary>
+    public X509Certificate2 LoadCaCertificate() => X509CertificateLoader.LoadCertificateFromFile(CaCertificatePath);
+
+    public async ValueTask InitializeAsync()
+    {
+        EnsureProsodyInstalled();
+        await _lifecycle.WaitAsync();
+        try
+        {
+            // Free ports are found by binding to port 0 and releasing them; another process could
+            // take one in between, so a start that finds its port in use is retried on new ports.
+            for (var attempt = 1; ; attempt++)
+            {
+                (C2sPort, ComponentPort) = ReserveFreePorts();
+                try
+                {
+                    await StartCoreAsync();
+                    return;
+                }
+                catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("already in use", StringComparison.Ordinal))
+                {
+                }
+            }
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Creates the account (or resets its password) on <paramref name="host"/>, by default <see cref="Domain"/>.</summary>
+    public async Task RegisterAsync(string user, string password, string? host = null)
+    {
+        await RunScriptAsync("deploy/prosody/register.sh", [user, host ?? Domain, password, "--dir", RunDirectory]);
+    }
+
+    /// <summary>Stops Prosody and starts it again on the same ports with the same data (accounts survive).</summary>
+    public async Task RestartAsync()
+    {
+        await _lifecycle.WaitAsync();
+        try
+        {
+            await StopCoreAsync();
+            await StartCoreAsync();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Starts Prosody again after <see cref="StopAsync"/> (a no-op when it is running).</summary>
+    public async Task StartAsync()
+    {
+        await _lifecycle.WaitAsync();
+        try
+        {
+            await StartCoreAsync();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Stops Prosody (a no-op when it is stopped); every connection to it is closed.</summary>
+    public async Task StopAsync()
+    {
+        await _lifecycle.WaitAsync();
+        try
+        {
+            await StopCoreAsync();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (Directory.Exists(RunDirectory))
+            {
+                await StopAsync();
+            }
+        }
+        finally
+        {
+            if (Environment.GetEnvironmentVariable("GATEWAY_TESTS_KEEP_PROSODY") != "1")
+            {
+                try
+                {
+                    Directory.Delete(RunDirectory, recursive: true);
+                }
+                catch (DirectoryNotFoundException)
+                {
+                }
+                catch (IOException)
+                {
+                }
+            }
+
+            _lifecycle.Dispose();
+        }
+    }
+
+    private async Task StartCoreAsync()
+    {
+        await RunScriptAsync("deploy/prosody/start.sh",
+        [
+            "--dir", RunDirectory,
+            "--domain", Domain,
+            "--c2s-port", C2sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--component-port", ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--secret", ComponentSecret,
+            "--watch-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ]);
+        IsRunning = true;
+    }
+
+    private async Task StopCoreAsync()
+    {
+        await RunScriptAsync("deploy/prosody/stop.sh", ["--dir", RunDirectory]);
+        IsRunning = false;
+    }
+
+    private async Task<string> RunScriptAsync(string script, IReadOnlyList<string> arguments)
+    {
+        var startInfo = new ProcessStartInfo("bash")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = RepositoryRoot,
+        };
+        startInfo.ArgumentList.Add(Path.Combine(RepositoryRoot, script));
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(startInfo)
+            ?? throw new InvalidOperationException($"could not run {script}");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(ScriptTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{script} did not finish within {ScriptTimeout.TotalSeconds:0}s");
+        }
+
+        var output = await stdout;
+        var errors = await stderr;
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"{script} {string.Join(' ', arguments)} failed with exit code {process.ExitCode}:{Environment.NewLine}{errors}{output}");
+        }
+
+        return output;
+    }
+
+    private static (int C2s, int Component) ReserveFreePorts()
+    {
+        var c2s = new TcpListener(IPAddress.Loopback, 0);
+        var component = new TcpListener(IPAddress.Loopback, 0);
+        c2s.Start();
+        component.Start();
+        try
+        {
+            return (((IPEndPoint)c2s.LocalEndpoint).Port, ((IPEndPoint)component.LocalEndpoint).Port);
+        }
+        finally
+        {
+            c2s.Stop();
+            component.Stop();
+        }
+    }
+
+    private static void EnsureProsodyInstalled()
+    {
+        string[] required = ["prosody", "prosodyctl", "openssl"];
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        var missing = required.Where(tool => !path.Any(dir => File.Exists(Path.Combine(dir, tool)))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The real-Prosody tests need these commands, which were not found on PATH: {string.Join(", ", missing)}. " +
+                "Install it with 'sudo apt-get install -y prosody openssl' (scripts/test.sh does this when run as root).");
+        }
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException(
+            $"Gateway.sln was not found in {AppContext.BaseDirectory} or any folder above it; the Prosody fixture needs the repository's deploy/ scripts.");
+    }
+}
+
+/// <summary>Integration test classes marked <c>[Collection(ProsodyCollection.Name)]</c> share one <see cref="ProsodyFixture"/>.</summary>
+[CollectionDefinition(Name)]
+public sealed class ProsodyCollection : ICollectionFixture<ProsodyFixture>
+{
+    public const string Name = "prosody";
+}
