@@ -61,11 +61,12 @@ try
     var recorder = new LatencyRecorder(Math.Max(options.SequentialCount, options.Count));
     for (var round = 1; round <= options.Rounds; round++)
     {
-        // Rotate the order each round, so no client always runs first (or right after the most demanding one).
-        var order = targets.Skip((round - 1) % targets.Count).Concat(targets.Take((round - 1) % targets.Count));
-        foreach (var target in order)
+        // The clients' runs of one concurrency follow each other, so they see the same machine (this is a shared VM whose
+        // speed drifts by tens of percent over minutes); their order rotates each round, so no client always goes first.
+        var order = targets.Skip((round - 1) % targets.Count).Concat(targets.Take((round - 1) % targets.Count)).ToArray();
+        foreach (var concurrency in options.Concurrency)
         {
-            foreach (var concurrency in options.Concurrency)
+            foreach (var target in order)
             {
                 var count = concurrency == 1 ? options.SequentialCount : options.Count;
                 recorder.Clear();
@@ -233,7 +234,8 @@ namespace Gateway.Xmpp.Benchmarks
             var inv = CultureInfo.InvariantCulture;
             var w = new StringWriter(inv);
             w.WriteLine($"Runtime: {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical CPUs, " +
-                        $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC; {options.Rounds} rounds, median reported (min–max of the rounds in brackets).");
+                        $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC; {options.Rounds} rounds, median reported (min–max of the rounds in brackets); " +
+                        "vs raw is the median of the per-round ratios to the raw client's run at the same K.");
             w.WriteLine();
             foreach (var t in targets) w.WriteLine($"- `{t.Name}`: {t.Description}");
             w.WriteLine();
@@ -241,14 +243,17 @@ namespace Gateway.Xmpp.Benchmarks
             w.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
             foreach (var k in options.Concurrency)
             {
-                var raw = results.Where(r => r.Client == "raw" && r.Concurrency == k).Select(r => r.Rate).ToArray();
-                var rawMedian = raw.Length > 0 ? Median(raw) : (double?)null;
+                var rawByRound = results.Where(r => r.Client == "raw" && r.Concurrency == k).ToDictionary(r => r.Round, r => r.Rate);
                 foreach (var t in targets)
                 {
                     var runs = results.Where(r => r.Client == t.Name && r.Concurrency == k).ToArray();
                     if (runs.Length == 0) continue;
                     var rate = Median(runs.Select(r => r.Rate));
-                    var vsRaw = rawMedian is { } rm ? (rate / rm).ToString("0.00", inv) : "–";
+                    // The ratio is taken within each round (runs minutes apart see a different machine), then the median.
+                    var ratios = runs.Where(r => rawByRound.ContainsKey(r.Round)).Select(r => r.Rate / rawByRound[r.Round]).ToArray();
+                    var vsRaw = ratios.Length == 0 ? "–"
+                        : ratios.Length == 1 ? ratios[0].ToString("0.00", inv)
+                        : string.Create(inv, $"{Median(ratios):0.00} ({ratios.Min():0.00}–{ratios.Max():0.00})");
                     var clientUs = Median(runs.Select(r => r.Cpu.HarnessTime.TotalMicroseconds / r.Count));
                     var prosodyUs = runs.All(r => r.Cpu.ProsodyTime is not null) ? Median(runs.Select(r => r.Cpu.ProsodyTime!.Value.TotalMicroseconds / r.Count)).ToString("0", inv) : "n/a";
                     var prosodyCpu = runs.All(r => r.Cpu.Prosody is not null) ? Median(runs.Select(r => r.Cpu.Prosody!.Value)).ToString("P0", inv) : "n/a";
