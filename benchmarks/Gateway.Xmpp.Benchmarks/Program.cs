@@ -31,7 +31,8 @@ foreach (var name in options.Clients)
 {
     targets.Add(name switch
     {
-        "raw" => new RawXmppClient("raw", options.Host, options.Port, options.Domain, options.User("raw"), options.Password, "raw", options.CaPath),
+        "raw" => new RawXmppClient("raw", options.Host, options.Port, options.Domain, options.User("raw"), options.Password, "raw", options.CaPath, streamManagement: false),
+        "raw-sm" => new RawXmppClient("raw-sm", options.Host, options.Port, options.Domain, options.User("raw"), options.Password, "raw-sm", options.CaPath, streamManagement: true),
         "lib" => new LibraryClientTarget("lib", options.ClientOptions("lib", streamManagement: true)),
         "lib-nosm" => new LibraryClientTarget("lib-nosm", options.ClientOptions("nosm", streamManagement: false)),
         "pool" => new LibraryPoolTarget("pool", options.ClientOptions("pool", streamManagement: true), options.PoolSize),
@@ -128,9 +129,9 @@ namespace Gateway.Xmpp.Benchmarks
               --port PORT           c2s port (STARTTLS)
               --domain DOMAIN       XMPP domain; the ping goes to it                [activecalls.test]
               --ca FILE             dev CA certificate to trust
-              --user-prefix NAME    accounts are NAME-raw, NAME-lib, NAME-nosm, NAME-pool  [bench]
+              --user-prefix NAME    accounts are NAME-raw (raw, raw-sm), NAME-lib, NAME-nosm, NAME-pool  [bench]
               --password PASSWORD   password of those accounts
-              --clients LIST        any of raw,lib,pool,lib-nosm                    [raw,lib,pool,lib-nosm]
+              --clients LIST        any of raw,raw-sm,lib,pool,lib-nosm             [raw,lib,pool,lib-nosm]
               --concurrency LIST    outstanding requests per run                   [1,8,64]
               --sequential-count N  round trips of a run with concurrency 1         [2000]
               --count N             round trips of a run with concurrency > 1       [20000]
@@ -194,8 +195,8 @@ namespace Gateway.Xmpp.Benchmarks
                     case "--password": o.Password = Value(); break;
                     case "--clients":
                         o.Clients = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToArray();
-                        if (o.Clients.Count == 0 || o.Clients.Any(c => c is not ("raw" or "lib" or "pool" or "lib-nosm")))
-                            throw new ArgumentException("--clients takes raw, lib, pool and lib-nosm");
+                        if (o.Clients.Count == 0 || o.Clients.Any(c => c is not ("raw" or "raw-sm" or "lib" or "lib-nosm" or "pool")))
+                            throw new ArgumentException("--clients takes raw, raw-sm, lib, lib-nosm and pool");
                         break;
                     case "--concurrency":
                         o.Concurrency = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -229,6 +230,9 @@ namespace Gateway.Xmpp.Benchmarks
 
     public static class Report
     {
+        /// <summary>Other processes using more than this (a share of one core) during a run make it suspect.</summary>
+        public const double DisturbedAbove = 0.25;
+
         public static string Markdown(BenchOptions options, IReadOnlyList<IBenchTarget> targets, IReadOnlyList<RunResult> results)
         {
             var inv = CultureInfo.InvariantCulture;
@@ -239,8 +243,8 @@ namespace Gateway.Xmpp.Benchmarks
             w.WriteLine();
             foreach (var t in targets) w.WriteLine($"- `{t.Name}`: {t.Description}");
             w.WriteLine();
-            w.WriteLine("| client | outstanding (K) | round trips | round trips/s | vs raw | p50 ms | p99 ms | max ms | client CPU µs/rt | Prosody CPU µs/rt | client CPU | Prosody CPU | other CPU |");
-            w.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+            w.WriteLine("| client | outstanding (K) | round trips | round trips/s | vs raw | p50 ms | p99 ms | max ms | client CPU µs/rt | Prosody CPU µs/rt | client CPU | Prosody CPU | other CPU | disturbed runs |");
+            w.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
             foreach (var k in options.Concurrency)
             {
                 var rawByRound = results.Where(r => r.Client == "raw" && r.Concurrency == k).ToDictionary(r => r.Round, r => r.Rate);
@@ -262,13 +266,13 @@ namespace Gateway.Xmpp.Benchmarks
                     w.WriteLine(string.Create(inv,
                         $"| {t.Name} | {k} | {runs[0].Count:N0} | {rate:N0} ({runs.Min(r => r.Rate):N0}–{runs.Max(r => r.Rate):N0}) | {vsRaw} | " +
                         $"{Median(runs.Select(r => r.Latency.P50Ms)):0.000} | {Median(runs.Select(r => r.Latency.P99Ms)):0.000} | {runs.Max(r => r.Latency.MaxMs):0.0} | " +
-                        $"{clientUs:0} | {prosodyUs} | {clientCpu} | {prosodyCpu} | {otherCpu} |"));
+                        $"{clientUs:0} | {prosodyUs} | {clientCpu} | {prosodyCpu} | {otherCpu} | {runs.Count(r => r.Cpu.Other > DisturbedAbove)}/{runs.Length} |"));
                 }
             }
             w.WriteLine();
             w.WriteLine($"CPU columns are shares of one core (the machine has {Environment.ProcessorCount * 100}%); µs/rt is CPU time per round trip; " +
                         "client is this benchmark process (workers included), other is the rest of the machine (other processes, kernel work " +
-                        "outside both). max ms is the worst of all rounds.");
+                        $"outside both); a run is disturbed when other used more than {DisturbedAbove:P0} of a core. max ms is the worst of all rounds.");
 
             if (results.All(r => r.Cpu.ProsodyIo is not null))
             {

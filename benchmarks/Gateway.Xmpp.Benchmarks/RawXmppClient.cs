@@ -13,12 +13,17 @@ namespace Gateway.Xmpp.Benchmarks;
 /// received bytes for <c>id='…'</c>. It sends and receives the same stanzas over the same TLS as the library, but has no
 /// XML parser, no object model, no per-request task, no timers and no XEP-0198.
 /// </summary>
-/// <remarks>Each reply is checked: it must be an <c>&lt;iq type='result'/&gt;</c> whose id is a ping that is outstanding and
+/// <remarks>With <c>streamManagement</c> it also speaks XEP-0198 the way the library does, in the fewest bytes: it enables
+/// it after binding, answers each <c>&lt;r/&gt;</c> with <c>&lt;a h='…'/&gt;</c> in its next write, and asks for an ack with
+/// <c>&lt;r/&gt;</c> at the end of a write once 5 stanzas went out since the last request (the library's window). That
+/// isolates what the protocol costs the server from what the library's code costs.
+/// Each reply is checked: it must be an <c>&lt;iq type='result'/&gt;</c> whose id is a ping that is outstanding and
 /// not yet answered. Anything else in the stream (which Prosody does not send to a client that sent no presence) fails the
 /// run rather than being skipped. Prosody writes attributes with single quotes; a server that did not would fail loudly.</remarks>
 public sealed class RawXmppClient(string name, string host, int port, string domain, string user, string password,
-    string resource, string caPath) : IBenchTarget
+    string resource, string caPath, bool streamManagement) : IBenchTarget
 {
+    private const int AckRequestWindow = 5;
     private const int IdDigits = 24; // as long as the library's ids (12 random bytes in hex), so the stanzas are the same size
     private readonly byte[] _prefix = Encoding.UTF8.GetBytes("<iq type='get' id='");
     private readonly byte[] _suffix = Encoding.UTF8.GetBytes($"' to='{domain}'><ping xmlns='urn:xmpp:ping'/></iq>");
@@ -28,9 +33,14 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
     private Socket? _socket;
     private SslStream? _ssl;
     private long _nextId;
+    private uint _inbound;            // XEP-0198: stanzas received since <enable/>
+    private bool _ackOwed;            // XEP-0198: an <r/> came in and waits for its <a/>
+    private int _sinceLastRequest;    // XEP-0198: stanzas sent since our last <r/>
 
     public string Name => name;
-    public string Description => "raw socket client (SslStream, string scan, no XEP-0198)";
+    public string Description => streamManagement
+        ? "raw socket client (SslStream, string scan) with XEP-0198 as the library uses it: acks answered, <r/> every 5 stanzas"
+        : "raw socket client (SslStream, string scan, no XEP-0198)";
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
@@ -68,6 +78,13 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
         await WriteAsync(_ssl, $"<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>", cancellationToken);
         var bound = await ReadUntilAsync(_ssl, "</iq>", cancellationToken);
         if (!bound.Contains("type='result'", StringComparison.Ordinal)) throw new InvalidOperationException("Bind failed: " + bound);
+        if (streamManagement)
+        {
+            if (!features.Contains("urn:xmpp:sm:3", StringComparison.Ordinal)) throw new InvalidOperationException("No XEP-0198 offered: " + features);
+            await WriteAsync(_ssl, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>", cancellationToken);
+            var enabled = await ReadUntilAsync(_ssl, "/>", cancellationToken);
+            if (!enabled.Contains("<enabled", StringComparison.Ordinal)) throw new InvalidOperationException("XEP-0198 refused: " + enabled);
+        }
         _inLength = 0;
     }
 
@@ -75,7 +92,7 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
     {
         var ssl = _ssl ?? throw new InvalidOperationException("Not connected.");
         var stanzaLength = _prefix.Length + IdDigits + _suffix.Length;
-        if (_out.Length < concurrency * stanzaLength) _out = new byte[concurrency * stanzaLength];
+        if (_out.Length < concurrency * stanzaLength + 128) _out = new byte[concurrency * stanzaLength + 128];
         // Ids continue across runs, so a straggler from an earlier run could never be mistaken for a reply of this one.
         var firstId = _nextId;
         _nextId += count;
@@ -93,7 +110,7 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
             var answered = ScanReplies(firstId, sent, sentAt, now, latencies, ref received);
             // Replace each answered ping with a new one, in one write: K stay outstanding.
             var more = Math.Min(answered, count - sent);
-            if (more > 0) sent = await SendAsync(ssl, firstId, sent, more, sentAt, cancellationToken);
+            if (more > 0 || _ackOwed) sent = await SendAsync(ssl, firstId, sent, more, sentAt, cancellationToken);
             if (_inLength == _in.Length) Array.Resize(ref _in, _in.Length * 2);
         }
     }
@@ -101,6 +118,11 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
     private async Task<int> SendAsync(SslStream ssl, long firstId, int sent, int howMany, long[] sentAt, CancellationToken cancellationToken)
     {
         var length = 0;
+        if (_ackOwed)
+        {
+            length += Encoding.UTF8.GetBytes($"<a xmlns='urn:xmpp:sm:3' h='{_inbound}'/>", _out);
+            _ackOwed = false;
+        }
         var now = Stopwatch.GetTimestamp();
         for (var i = 0; i < howMany; i++)
         {
@@ -111,6 +133,11 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
             _suffix.CopyTo(_out, length);
             length += _suffix.Length;
             sentAt[sent + i] = now;
+        }
+        if (streamManagement && (_sinceLastRequest += howMany) >= AckRequestWindow)
+        {
+            length += Encoding.UTF8.GetBytes("<r xmlns='urn:xmpp:sm:3'/>", _out.AsSpan(length));
+            _sinceLastRequest = 0;
         }
         await ssl.WriteAsync(_out.AsMemory(0, length), cancellationToken);
         await ssl.FlushAsync(cancellationToken);
@@ -138,6 +165,13 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
             var gt = stanza.IndexOf((byte)'>');
             if (gt < 0) { position += lt; break; }               // incomplete start tag: wait for more bytes
             var tag = stanza[..(gt + 1)];
+            if (streamManagement && tag[^2] == (byte)'/' && tag.IndexOf("'urn:xmpp:sm:3'"u8) > 0)
+            {
+                if (tag.StartsWith("<r "u8)) _ackOwed = true;
+                else if (!tag.StartsWith("<a "u8)) throw Unexpected(tag);
+                position += lt + gt + 1;
+                continue;
+            }
             if (!tag.StartsWith("<iq "u8)) throw Unexpected(stanza);
             int end;
             if (tag[^2] == (byte)'/') end = gt + 1;
@@ -152,6 +186,7 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
             var index = ParseHexId(id) - firstId;
             if (id.Length != IdDigits || index < 0 || index >= sent || sentAt[index] == 0) throw Unexpected(stanza[..end]);
             latencies.Record(received++, now - sentAt[index]);
+            _inbound++;
             sentAt[index] = 0;                                      // a duplicate reply would now fail the run
             answered++;
             position += lt + end;
