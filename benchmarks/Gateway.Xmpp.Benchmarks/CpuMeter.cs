@@ -10,7 +10,8 @@ public sealed class CpuMeter(int? prosodyPid)
     // USER_HZ, the unit of /proc/*/stat and /proc/stat times: 100 on every mainstream Linux build.
     private const double ClockTicksPerSecond = 100;
 
-    public CpuSample Take() => new(Stopwatch.GetTimestamp(), Environment.CpuUsage.TotalTime, ProsodyTime(), MachineBusyTime(), ProsodyIo());
+    public CpuSample Take() => new(Stopwatch.GetTimestamp(), Environment.CpuUsage.TotalTime, ProsodyTime(), MachineBusyTime(), ProsodyIo(),
+        GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0));
 
     public CpuUsage Between(CpuSample start, CpuSample end)
     {
@@ -21,7 +22,9 @@ public sealed class CpuMeter(int? prosodyPid)
             start.Machine is { } m0 && end.Machine is { } m1 ? (m1 - m0) / wall : null,
             end.Harness - start.Harness,
             start.Prosody is { } q0 && end.Prosody is { } q1 ? q1 - q0 : null,
-            start.ProsodyIo is { } i0 && end.ProsodyIo is { } i1 ? i1 - i0 : null);
+            start.ProsodyIo is { } i0 && end.ProsodyIo is { } i1 ? i1 - i0 : null,
+            end.Allocated - start.Allocated,
+            end.Gen0Collections - start.Gen0Collections);
     }
 
     /// <summary>Prosody's read and write system calls and bytes (/proc/PID/io). Its TLS library reads and writes the socket
@@ -84,7 +87,8 @@ public sealed class CpuMeter(int? prosodyPid)
     }
 }
 
-public readonly record struct CpuSample(long Timestamp, TimeSpan Harness, TimeSpan? Prosody, TimeSpan? Machine, IoCounters? ProsodyIo);
+public readonly record struct CpuSample(long Timestamp, TimeSpan Harness, TimeSpan? Prosody, TimeSpan? Machine, IoCounters? ProsodyIo,
+    long Allocated, int Gen0Collections);
 
 public readonly record struct IoCounters(long Reads, long Writes, long BytesRead, long BytesWritten)
 {
@@ -93,7 +97,9 @@ public readonly record struct IoCounters(long Reads, long Writes, long BytesRead
 }
 
 /// <summary>CPU use over a run, as a fraction of one core (1.0 = one core fully busy), and absolute CPU time.</summary>
-public readonly record struct CpuUsage(double Harness, double? Prosody, double? Machine, TimeSpan HarnessTime, TimeSpan? ProsodyTime, IoCounters? ProsodyIo)
+/// <remarks>Allocated and Gen0Collections are this process's managed allocations and gen-0 collections over the run.</remarks>
+public readonly record struct CpuUsage(double Harness, double? Prosody, double? Machine, TimeSpan HarnessTime, TimeSpan? ProsodyTime, IoCounters? ProsodyIo,
+    long Allocated, int Gen0Collections)
 {
     /// <summary>What neither the harness nor Prosody used: other processes, and the kernel's work outside both.</summary>
     public double? Other => Machine is { } m && Prosody is { } p ? Math.Max(0, m - Harness - p) : null;

@@ -88,6 +88,7 @@ try
                 results.Add(result);
                 Log($"round {round} {target.Name,-8} K={concurrency,-3} {result.Rate,9:N0} rt/s  p50 {result.Latency.P50Ms:0.000} ms  p99 {result.Latency.P99Ms:0.000} ms  " +
                     $"max {result.Latency.MaxMs:0.0} ms  harness {cpu.Harness:P0}  prosody {Percent(cpu.Prosody)}  other {Percent(cpu.Other)}" +
+                    $"  alloc {cpu.Allocated / count} B/rt gen0 {cpu.Gen0Collections}" +
                     (cpu.ProsodyIo is { } io ? $"  prosody reads/rt {(double)io.Reads / count:0.00} writes/rt {(double)io.Writes / count:0.00} in {io.BytesRead / count} B/rt out {io.BytesWritten / count} B/rt" : ""));
             }
         }
@@ -274,21 +275,22 @@ namespace Gateway.Xmpp.Benchmarks
                         "client is this benchmark process (workers included), other is the rest of the machine (other processes, kernel work " +
                         $"outside both); a run is disturbed when other used more than {DisturbedAbove:P0} of a core. max ms is the worst of all rounds.");
 
-            if (results.All(r => r.Cpu.ProsodyIo is not null))
+            w.WriteLine();
+            w.WriteLine("Per round trip (medians): the client's managed allocations and gen-0 collections per 10,000 round trips; " +
+                        "Prosody's read(2)/write(2) calls on its TLS sockets and the TLS bytes they moved (from /proc/PID/io).");
+            w.WriteLine();
+            w.WriteLine("| client | K | client alloc B/rt | gen-0 GCs /10k rt | Prosody reads/rt | Prosody writes/rt | bytes to Prosody/rt | bytes from Prosody/rt |");
+            w.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|");
+            foreach (var k in options.Concurrency)
+            foreach (var t in targets)
             {
-                w.WriteLine();
-                w.WriteLine("Server side, per round trip (medians; Prosody's read(2)/write(2) calls on its TLS sockets and the TLS bytes they moved):");
-                w.WriteLine();
-                w.WriteLine("| client | K | Prosody reads/rt | Prosody writes/rt | bytes to Prosody/rt | bytes from Prosody/rt |");
-                w.WriteLine("|---|--:|--:|--:|--:|--:|");
-                foreach (var k in options.Concurrency)
-                foreach (var t in targets)
-                {
-                    var runs = results.Where(r => r.Client == t.Name && r.Concurrency == k).ToArray();
-                    if (runs.Length == 0) continue;
-                    double PerRt(Func<IoCounters, long> f) => Median(runs.Select(r => (double)f(r.Cpu.ProsodyIo!.Value) / r.Count));
-                    w.WriteLine(string.Create(inv, $"| {t.Name} | {k} | {PerRt(io => io.Reads):0.00} | {PerRt(io => io.Writes):0.00} | {PerRt(io => io.BytesRead):0} | {PerRt(io => io.BytesWritten):0} |"));
-                }
+                var runs = results.Where(r => r.Client == t.Name && r.Concurrency == k).ToArray();
+                if (runs.Length == 0) continue;
+                string Io(Func<IoCounters, long> f, string format) => runs.All(r => r.Cpu.ProsodyIo is not null)
+                    ? Median(runs.Select(r => (double)f(r.Cpu.ProsodyIo!.Value) / r.Count)).ToString(format, inv) : "n/a";
+                w.WriteLine(string.Create(inv,
+                    $"| {t.Name} | {k} | {Median(runs.Select(r => (double)r.Cpu.Allocated / r.Count)):N0} | {Median(runs.Select(r => r.Cpu.Gen0Collections * 10_000.0 / r.Count)):0.0} | " +
+                    $"{Io(io => io.Reads, "0.00")} | {Io(io => io.Writes, "0.00")} | {Io(io => io.BytesRead, "0")} | {Io(io => io.BytesWritten, "0")} |"));
             }
             return w.ToString();
         }
