@@ -12,8 +12,8 @@
 #   --output FILE   also write the markdown report to FILE
 #   --keep          keep the temporary run directory (Prosody's config and log) after the run
 #   harness options, passed through (defaults in brackets):
-#     --clients raw,lib,pool,lib-nosm  --concurrency 1,8,64  --sequential-count 2000
-#     --count 20000  --rounds 3  --warmup 5000  --pool-size 4  --quiet-busy 0.15  --quiet-wait 60
+#     --clients raw,lib,pool,lib-nosm (also: raw-sm)  --concurrency 1,8,64  --sequential-count 2000
+#     --count 10000  --rounds 7  --warmup 5000  --pool-size 4  --quiet-busy 0.15  --quiet-wait 60
 set -euo pipefail
 
 # shellcheck source=deploy/lib/common.sh

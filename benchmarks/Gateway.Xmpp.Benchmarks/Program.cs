@@ -135,8 +135,8 @@ namespace Gateway.Xmpp.Benchmarks
               --clients LIST        any of raw,raw-sm,lib,pool,lib-nosm             [raw,lib,pool,lib-nosm]
               --concurrency LIST    outstanding requests per run                   [1,8,64]
               --sequential-count N  round trips of a run with concurrency 1         [2000]
-              --count N             round trips of a run with concurrency > 1       [20000]
-              --rounds N            repetitions of every run (median reported)      [3]
+              --count N             round trips of a run with concurrency > 1       [10000]
+              --rounds N            repetitions of every run (median reported)      [7]
               --warmup N            warm-up round trips per client                  [5000]
               --pool-size N         connections of the pool                         [4]
               --prosody-pid PID     Prosody's pid, to report its CPU use
@@ -155,8 +155,10 @@ namespace Gateway.Xmpp.Benchmarks
         public IReadOnlyList<string> Clients { get; private set; } = ["raw", "lib", "pool", "lib-nosm"];
         public IReadOnlyList<int> Concurrency { get; private set; } = [1, 8, 64];
         public int SequentialCount { get; private set; } = 2000;
-        public int Count { get; private set; } = 20000;
-        public int Rounds { get; private set; } = 3;
+        // Many short rounds rather than a few long ones: the VM's speed swings by ±25 % within seconds, and the ratio to
+        // raw is taken per round.
+        public int Count { get; private set; } = 10000;
+        public int Rounds { get; private set; } = 7;
         public int Warmup { get; private set; } = 5000;
         public int PoolSize { get; private set; } = 4;
         public int? ProsodyPid { get; private set; }
