@@ -26,7 +26,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --output) require_value "$@"; OUTPUT="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --clients | --concurrency | --sequential-count | --count | --rounds | --warmup | --pool-size | --quiet-busy | --quiet-wait)
       require_value "$@"; harness_args+=("$1" "$2"); shift 2 ;;
     *) die "unknown argument: $1 (see --help)" ;;
