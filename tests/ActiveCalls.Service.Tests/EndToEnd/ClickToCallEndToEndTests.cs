@@ -139,17 +139,12 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         var alice = await PhoneAsync("answer", "alice");
         var bob = await PhoneAsync("answer", "bob");
         await StartServiceAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
-        var client = await ClientAsync();
-        var commands = new AdHocCommandClient(client);
         var domain = prosody.Domain;
-        var pubSub = new Jid(null, "pubsub.active-calls." + domain);
-
-        // Authorise for alice's addresses (auth-for-all: alice, bob, carol) and subscribe to the JID's collection.
-        await ExecuteAsync(commands, new Jid(null, "commands.auth." + domain), "authorize-plain",
-            DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build());
-        using var events = new PubSubEventReader(client, pubSub);
-        var subscription = await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), ct);
-        Assert.Equal("/me/" + client.LocalJid!.Bare, subscription.Node);
+        // Authorised for alice's addresses (auth-for-all: alice, bob, carol), subscribed to the JID's collection via "/".
+        var (client, commands, events) = await AuthorisedSubscriberAsync();
+        using var _ = events;
+        var subscriptions = await new PubSubClient(client).GetSubscriptionsAsync(new Jid(null, "pubsub.active-calls." + domain), "/me/" + client.LocalJid!.Bare, ct);
+        Assert.Single(subscriptions);
 
         var created = await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + domain), "create",
             DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Build());
@@ -176,7 +171,7 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
             .Add("call-id", connected.CallId).Add("from-tag", connected.FromTag).Add("to-tag", connected.ToTag).Build());
 
         seen = await CollectAsync(events, seen, s => s.Count(x => x.Kind == "retract") == 3);
-        Assert.Equal(["retract /activecalls.test/alice", "retract /activecalls.test/bob"], seen.Skip(7).Select(s => s.ToString()).Order());
+        Assert.Equal(["retract /activecalls.test/alice", "retract /activecalls.test/bob"], seen[7..].Select(s => s.ToString()).Order());
         await alice.AssertSucceededAsync();
         await bob.AssertSucceededAsync();
         Assert.Equal("> BYE", alice.Flow()[^2]);
@@ -192,13 +187,9 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         var alice = await PhoneAsync("answer", "alice");
         var bob = await PhoneAsync("busy", "bob");
         await StartServiceAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
-        var client = await ClientAsync();
-        var commands = new AdHocCommandClient(client);
+        var (client, commands, events) = await AuthorisedSubscriberAsync();
+        using var _ = events;
         var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
-        await ExecuteAsync(commands, new Jid(null, "commands.auth." + prosody.Domain), "authorize-plain",
-            DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build());
-        using var events = new PubSubEventReader(client, pubSub);
-        await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), ct);
 
         await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + prosody.Domain), "create",
             DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Add("call-setup-id", "Busy0001").Build());
@@ -344,8 +335,8 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
 
         await alice.AssertSucceededAsync(); // the caller is hung up
         seen = await CollectAsync(events, seen, s => s.Any(x => x.Kind == "publish" && x.Node == "/activecalls.test/carol" && x.Item!.DialogState == ActiveCallDialogState.Confirmed));
-        Assert.Contains("requested /activecalls.test/carol", seen.Skip(7).Select(x => x.ToString()));
-        Assert.Contains("retract /activecalls.test/alice", seen.Skip(7).Select(x => x.ToString()));
+        Assert.Contains("requested /activecalls.test/carol", seen[7..].Select(x => x.ToString()));
+        Assert.Contains("retract /activecalls.test/alice", seen[7..].Select(x => x.ToString()));
         Assert.Equal(["> INVITE", "< 180", "< 200", "> ACK"], carol.Flow().Take(4));
         Assert.Equal("> INVITE", bob.Flow()[4]); // bob is re-INVITEd toward carol
 
