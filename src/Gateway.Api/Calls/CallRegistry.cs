@@ -693,22 +693,24 @@ public sealed class CallRegistry : IDisposable
         }
     }
 
-    /// <summary>Keeps the registry bounded: the oldest ended calls go first, then the oldest idle ones.</summary>
+    /// <summary>Keeps the registry bounded: the oldest ended calls go first, then the oldest idle ones. Once full it makes
+    /// room for one percent more calls at a time, so the ordering pass (which sees every call) runs once per that many
+    /// new calls rather than for each of them.</summary>
     private void Evict()
     {
         if (_calls.Count <= _options.MaxCalls) return;
+        var keep = _options.MaxCalls - Math.Max(1, _options.MaxCalls / 100);
         var victims = _calls.Values
             .Where(r => !r.CreateInFlight)
             .OrderBy(r => r.State == CallState.Ended ? 0 : 1)
             .ThenBy(r => r.UpdatedAt)
             .ThenBy(r => r.Order)
-            .Take(_calls.Count - _options.MaxCalls)
+            .Take(_calls.Count - keep)
             .ToList();
-        foreach (var victim in victims)
-        {
-            _logger.LogWarning("Call registry full ({Max}): forgetting call {CallId} ({State})", _options.MaxCalls, victim.Id, victim.State);
-            Remove(victim);
-        }
+        var active = victims.Count(v => v.State != CallState.Ended);
+        _logger.LogWarning("Call registry full ({Max}): forgetting {Count} calls ({Active} of them not ended), oldest first",
+            _options.MaxCalls, victims.Count, active);
+        foreach (var victim in victims) Remove(victim);
     }
 
     private static IEnumerable<string?> Addresses(CallRecord record)
