@@ -58,6 +58,8 @@ for app in "${apps[@]}"; do
   dotnet publish "$project" -c Release -r "$RID" --self-contained -o "$out" -nologo -v quiet </dev/null ||
     die "dotnet publish of ${PROJECTS[$app]} failed"
 
+  # Readable by every user whatever the umask was: the images run the apps as an unprivileged user.
+  chmod -R u=rwX,go=rX "$out"
   [[ -x "$out/${EXECUTABLES[$app]}" ]] || die "the published $app has no executable $out/${EXECUTABLES[$app]}"
   # The gateway's static files (the dashboard) are served from wwwroot/ beside the executable.
   if [[ -d "$project/wwwroot" && ! -d "$out/wwwroot" ]]; then
