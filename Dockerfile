@@ -85,14 +85,18 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["/app/ActiveCalls.Service"]
 
 # --- the gateway (default target) ----------------------------------------------------------------------------------
-# Configured through the environment (Gateway__*; see README "Deploy"). /health/ready answers 200 once the XMPP
-# pool and the call-events subscription are up; /health/live whenever the process serves HTTP. /data holds state
-# that must survive the container (the webhook queue's SQLite file): mount a volume there.
+# Configured through the environment (Gateway__*; see README "Deploy"). /health/ready answers 503 while no XMPP
+# connection is up and 200 once calls can be placed ("Degraded" in its body while the pool is partly connected or
+# the call-events subscription is still being set up); /health/live answers whenever the process serves HTTP. /data
+# holds what must outlive the container (the webhook queue's SQLite file): mount a volume there. One log line per
+# entry, as log collectors expect (Logging__Console__FormatterName=json for structured logs).
 FROM dotnet-base AS gateway
 COPY artifacts/publish/gateway/ /app/
 RUN install -d -o app -g app -m 0750 /data
 USER app
-ENV ASPNETCORE_HTTP_PORTS=8080
+ENV ASPNETCORE_HTTP_PORTS=8080 \
+    Logging__Console__FormatterName=simple \
+    Logging__Console__FormatterOptions__SingleLine=true
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["/usr/local/bin/healthcheck.sh", "http", "8080", "/health/ready"]
