@@ -14,6 +14,8 @@ fail() { printf 'unhealthy: %s\n' "$*" >&2; exit 1; }
 valid_port() { [[ "$1" =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)); }
 
 # sockets PROTO -- "local-port remote-port state" per socket, ports and states as the kernel writes them (hex).
+# Each table is taken in one read (cat): bash's read builtin seeks back after every line, and re-reading a /proc
+# table at an offset skips entries when other sockets have come or gone in between.
 sockets() {
   local file local_address remote_address state
   for file in "/proc/net/$1" "/proc/net/${1}6"; do
@@ -21,7 +23,7 @@ sockets() {
     { read -r _ # the header line
       while read -r _ local_address remote_address state _; do
         printf '%s %s %s\n' "${local_address##*:}" "${remote_address##*:}" "$state"
-      done; } <"$file"
+      done; } < <(cat "$file")
   done
 }
 

@@ -12,13 +12,16 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-scenarios="$here/../sipp"
+scenarios="$(cd "$here/../sipp" && pwd)"
 
 [[ $# -gt 0 ]] || set -- alice=answer:15061 bob=answer:15062 carol=busy:15063 dave=ring-forever:15064
 
 address="${PHONES_ADDRESS:-}"
 if [[ -z "$address" ]]; then
   read -r address _ < <(getent ahostsv4 "$HOSTNAME") || true
+  # Phones on loopback would be out of the other containers' reach.
+  [[ "$address" != 127.* ]] ||
+    { echo "error: host name '$HOSTNAME' resolves to $address (loopback); set PHONES_ADDRESS" >&2; exit 1; }
 fi
 [[ "$address" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
   { echo "error: no IPv4 address for host name '$HOSTNAME'; set PHONES_ADDRESS" >&2; exit 1; }
