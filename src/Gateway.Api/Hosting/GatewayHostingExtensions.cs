@@ -7,6 +7,7 @@ using Gateway.Api.Auth;
 using Gateway.Api.Calls;
 using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
+using Gateway.Api.Dashboard;
 using Gateway.Api.Errors;
 using Gateway.Api.Events;
 using Gateway.Api.Health;
@@ -79,6 +80,7 @@ public static class GatewayHostingExtensions
         Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
+        Bind<DashboardOptions>(DashboardOptions.SectionName).Services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         return builder;
 
         OptionsBuilder<T> Bind<T>(string section) where T : class
@@ -230,8 +232,8 @@ public static class GatewayHostingExtensions
         return services;
     }
 
-    /// <summary>The middleware, in order: problems for everything, routing, timeouts, auth, per-key limits, body cap,
-    /// idempotency; then Swagger UI.</summary>
+    /// <summary>The middleware, in order: problems for everything, the dashboard's default document, routing, timeouts,
+    /// auth, per-key limits, body cap, idempotency; then Swagger UI.</summary>
     public static WebApplication UseGatewayApi(this WebApplication app)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -240,6 +242,7 @@ public static class GatewayHostingExtensions
             SuppressDiagnosticsCallback = c => c.Exception is CommandFailedException or BadHttpRequestException,
         });
         app.UseStatusCodePages();
+        app.UseDashboard();
         app.UseRouting();
         app.UseRequestTimeouts();
         app.UseAuthentication();
@@ -256,10 +259,11 @@ public static class GatewayHostingExtensions
         return app;
     }
 
-    /// <summary>The endpoints: the calls API, health (live / ready) and the OpenAPI document (JSON and YAML).</summary>
+    /// <summary>The endpoints: the calls API, the dashboard, health (live / ready) and the OpenAPI document (JSON and YAML).</summary>
     public static WebApplication MapGatewayEndpoints(this WebApplication app)
     {
         app.MapCallsApi();
+        app.MapDashboardApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapOpenApi("/openapi/{documentName}.yaml");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
