@@ -40,7 +40,9 @@ public static class DashboardApi
 
     public static RouteGroupBuilder MapDashboardApi(this IEndpointRouteBuilder app)
     {
-        app.MapStaticAssets();
+        // The assets are this assembly's (wwwroot), whichever host composes the gateway: name its manifest rather than
+        // the default, which follows the host's application name.
+        app.MapStaticAssets($"{typeof(DashboardApi).Assembly.GetName().Name}.staticwebassets.endpoints.json");
         var group = app.MapGroup("/dashboard").AllowAnonymous().ExcludeFromDescription();
         group.MapGet("/settings", GetSettings).WithName("GetDashboardSettings");
         return group;

@@ -28,6 +28,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     /// <summary>Boot with the real pool (configure Gateway:Xmpp:* for a real server).</summary>
     public bool RealXmpp { get; init; }
 
+    /// <summary>The host environment: "Testing" unless a test is about what differs in another one.</summary>
+    public string EnvironmentName { get; init; } = "Testing";
+
     public Dictionary<string, string?> Settings { get; } = new()
     {
         ["Gateway:Xmpp:Jid"] = "gateway@activecalls.test",
@@ -62,7 +65,10 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(EnvironmentName);
+        // The dashboard's assets as the build laid them out (wwwroot plus the compressed copies under obj/), the way
+        // Development serves them: only a published gateway has them all in its own wwwroot.
+        builder.UseStaticWebAssets();
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(Settings));
         if (!RealXmpp)
         {
