@@ -1,9 +1,13 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Api.Calls;
 using Gateway.Api.Xmpp;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
@@ -52,6 +56,20 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     };
 
     public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
+
+    /// <summary>The loopback address Kestrel listens on after <see cref="StartOnKestrel"/>; null on the test server.</summary>
+    public Uri? KestrelAddress { get; private set; }
+
+    /// <summary>Starts the gateway on real Kestrel on a free loopback port, for clients outside the process (a browser).
+    /// <see cref="Client"/> then talks to it over TCP.</summary>
+    public void StartOnKestrel()
+    {
+        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+        KestrelAddress = new Uri(addresses.Single());
+        ClientOptions.BaseAddress = KestrelAddress;
+    }
 
     public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 

@@ -53,14 +53,16 @@ export class CallsView {
     this.#updateCounts();
   }
 
-  /** Shows the call where its state puts it: active calls in order of creation, ended ones newest first. */
-  show(call) {
+  /** Shows the call where its state puts it: active calls in order of creation, ended ones newest first. An event
+   *  (type, occurredAt) also goes on the call's progress list: what happened while the page watched. */
+  show(call, event) {
     let item = this.#elements.get(call.id);
     if (item === undefined) {
       item = this.#create(call);
       this.#elements.set(call.id, item);
     }
     this.#fill(item, call);
+    if (event !== undefined) this.#addProgress(item, event);
     if (call.state === "ended") {
       if (item.parentElement !== this.#recentList) this.#retire(item);
     } else if (item.parentElement !== this.#activeList) {
@@ -124,6 +126,18 @@ export class CallsView {
     if (transfer !== null) transfer.disabled = call.state !== "connected";
     const hint = item.querySelector(".transfer-hint");
     if (hint !== null) hint.hidden = call.state === "connected";
+  }
+
+  #addProgress(item, event) {
+    const entry = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "event-name";
+    name.textContent = event.type.replace(/^call\./, "");
+    const time = document.createElement("time");
+    time.dateTime = event.occurredAt;
+    time.textContent = formatTime(event.occurredAt);
+    entry.append(name, " (", time, ")");
+    item.querySelector(".progress").append(entry);
   }
 
   #fillLegs(item, legs) {

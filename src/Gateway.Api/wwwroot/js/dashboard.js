@@ -94,7 +94,7 @@ function applyEvent(callEvent) {
   const id = callEvent.call.id;
   if (callEvent.sequence <= (sequences.get(id) ?? 0)) return;
   sequences.set(id, callEvent.sequence);
-  view.show(callEvent.call);
+  view.show(callEvent.call, callEvent);
 }
 
 /** A snapshot lists the calls as of its cursor. A call shown as active that it leaves out ended (or was evicted)
