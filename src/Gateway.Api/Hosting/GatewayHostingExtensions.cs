@@ -12,6 +12,7 @@ using Gateway.Api.Events;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.OpenApi;
+using Gateway.Api.Streaming;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Authentication;
@@ -43,6 +44,7 @@ public static class GatewayHostingExtensions
         builder.Services.AddActiveCallsCommands();
         builder.Services.AddCallRegistry();
         builder.AddCallEvents();
+        builder.AddCallStreaming();
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddPerKeyLimits();
         builder.Services.AddIdempotency();
@@ -78,6 +80,7 @@ public static class GatewayHostingExtensions
         Bind<ResilienceOptions>(ResilienceOptions.SectionName).Services.AddSingleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>();
         Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
+        Bind<StreamingOptions>(StreamingOptions.SectionName).Services.AddSingleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
         return builder;
 
@@ -177,7 +180,9 @@ public static class GatewayHostingExtensions
                         AutoReplenishment = true,
                     })
                     : RateLimitPartition.GetNoLimiter("anonymous")),
-                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key
+                // A stream holds its request for as long as the client listens: only its connection attempt is limited.
+                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key &&
+                                                                              context.GetEndpoint()?.Metadata.GetMetadata<LongLivedStreamAttribute>() is null
                     ? RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions { PermitLimit = o.ConcurrentRequestsPerKey, QueueLimit = 0 })
                     : RateLimitPartition.GetNoLimiter("anonymous")));
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -260,6 +265,7 @@ public static class GatewayHostingExtensions
     public static WebApplication MapGatewayEndpoints(this WebApplication app)
     {
         app.MapCallsApi();
+        app.MapCallStreaming();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapOpenApi("/openapi/{documentName}.yaml");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
