@@ -13,6 +13,7 @@ using Gateway.Api.Events;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.OpenApi;
+using Gateway.Api.Streaming;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Authentication;
@@ -44,6 +45,7 @@ public static class GatewayHostingExtensions
         builder.Services.AddActiveCallsCommands();
         builder.Services.AddCallRegistry();
         builder.AddCallEvents();
+        builder.AddCallStreaming();
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddPerKeyLimits();
         builder.Services.AddIdempotency();
@@ -79,6 +81,7 @@ public static class GatewayHostingExtensions
         Bind<ResilienceOptions>(ResilienceOptions.SectionName).Services.AddSingleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>();
         Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
+        Bind<StreamingOptions>(StreamingOptions.SectionName).Services.AddSingleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
         Bind<DashboardOptions>(DashboardOptions.SectionName).Services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         return builder;
@@ -179,7 +182,9 @@ public static class GatewayHostingExtensions
                         AutoReplenishment = true,
                     })
                     : RateLimitPartition.GetNoLimiter("anonymous")),
-                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key
+                // A stream holds its request for as long as the client listens: only its connection attempt is limited.
+                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key &&
+                                                                              context.GetEndpoint()?.Metadata.GetMetadata<LongLivedStreamAttribute>() is null
                     ? RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions { PermitLimit = o.ConcurrentRequestsPerKey, QueueLimit = 0 })
                     : RateLimitPartition.GetNoLimiter("anonymous")));
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -264,6 +269,7 @@ public static class GatewayHostingExtensions
     {
         app.MapCallsApi();
         app.MapDashboardApi();
+        app.MapCallStreaming();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapOpenApi("/openapi/{documentName}.yaml");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });

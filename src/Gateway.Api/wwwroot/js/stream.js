@@ -102,7 +102,7 @@ export class CallStream {
         this.#handlers.event(message.event);
         break;
       case "dropped":
-        // The hub's buffer for this connection overflowed: resume from what was applied here.
+        // The hub's buffer for this connection overflowed and ended the subscription: resume from what was applied here.
         void this.#resubscribe(`${message.dropped} events dropped`);
         return;
     }
@@ -128,13 +128,12 @@ export class CallStream {
     this.#handlers.cursor(this.#cursor);
   }
 
+  // The previous subscription is gone either way: it ended with the old connection, or with its EventsDropped.
   async #resubscribe(reason) {
-    const previous = this.#subscriptionId;
     const after = this.#cursor;
     this.#subscriptionId = null;
     this.#reset = false;
     try {
-      if (reason !== "reconnected" && previous !== null) await this.#connection.invoke("Unsubscribe", previous);
       await this.#subscribe(after);
       if (!this.#reset) this.#handlers.status("resubscribed", after === null ? reason : `${reason}; resumed after cursor ${after}`);
     } catch (error) {
