@@ -80,11 +80,12 @@ internal sealed class ChromiumSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Attaches a screenshot and the page's text to the current test (shown with its result).</summary>
+    /// <summary>Attaches a screenshot and the page's text to the current test (saved with its result; the TRX logger
+    /// adds the extension).</summary>
     public async Task AttachPageAsync(string name)
     {
-        TestContext.Current.AddAttachment($"{name}.png", await Page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true }), "image/png");
-        TestContext.Current.AddAttachment($"{name}.txt", await Page.InnerTextAsync("body"));
+        TestContext.Current.AddAttachment($"{name}-screenshot", await Page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true }), "image/png");
+        TestContext.Current.AddAttachment($"{name}-text", await Page.InnerTextAsync("body"));
     }
 
     public async ValueTask DisposeAsync()
