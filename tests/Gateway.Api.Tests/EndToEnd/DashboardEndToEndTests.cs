@@ -34,12 +34,13 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         await _stack.DisposeAsync();
     }
 
-    /// <summary>Opens the dashboard and, given a key, connects with it and waits for the live connection.</summary>
-    private async Task<IPage> OpenDashboardAsync(string? key = GatewayFactory.AdminKey)
+    /// <summary>Opens the dashboard (at the gateway, or where <paramref name="address"/> says) and, given a key, connects
+    /// with it and waits for the live connection.</summary>
+    private async Task<IPage> OpenDashboardAsync(string? key = GatewayFactory.AdminKey, Uri? address = null)
     {
         _browser = await ChromiumSession.StartAsync();
         var page = _browser.Page;
-        await page.GotoAsync(_stack.GatewayAddress.ToString());
+        await page.GotoAsync((address ?? _stack.GatewayAddress).ToString());
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Active calls", Level = 1 })).ToBeVisibleAsync();
         if (key is not null)
         {
@@ -166,5 +167,33 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
         AssertNoPageErrors();
+    }
+
+    [Fact]
+    public async Task AfterTheNetworkDropsThePageResubscribesAfterItsCursorAndShowsWhatItMissed()
+    {
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
+        var api = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        await using var network = TcpRelay.Start(_stack.GatewayAddress);
+        var page = await OpenDashboardAsync(address: network.Address);
+        var cursor = await page.Locator("#cursor-value").InnerTextAsync();
+
+        network.Cut();
+        await Expect(ConnectionStatus(page)).ToContainTextAsync("Reconnecting", new() { Timeout = 30_000 });
+        // The whole call happens while the page is cut off.
+        var placed = await api.PostJsonAsync("/calls", $$"""{"from":"{{Alice}}","to":"{{Bob}}"}""");
+        var id = (string)(await placed.JsonAsync())["id"]!;
+        await EndToEndStack.WaitForCallAsync(api, id, c => (string?)c["state"] == "connected", "connected");
+        network.Restore();
+
+        await Expect(ConnectionStatus(page)).ToHaveTextAsync($"Connected (resubscribed): reconnected; resumed after cursor {cursor}", new() { Timeout = 60_000 });
+        var call = CallCard(page, "Active calls", Alice, Bob);
+        await Expect(call.GetByText("State: connected")).ToBeVisibleAsync(Eventually);
+        // The replay brought every missed event, in order and once.
+        Assert.Equal(["requested", "caller-ringing", "caller-answered", "callee-ringing", "connected"], await ProgressAsync(call));
+
+        await call.GetByRole(AriaRole.Button, new() { Name = "Hang up" }).ClickAsync();
+        await Expect(CallCard(page, "Recently ended", Alice, Bob).GetByText("State: ended (terminated)")).ToBeVisibleAsync(Eventually);
     }
 }

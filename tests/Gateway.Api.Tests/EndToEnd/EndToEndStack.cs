@@ -1,6 +1,7 @@
 extern alias service;
 
 using System.Globalization;
+using System.Net;
 using System.Text.Json.Nodes;
 using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
@@ -114,5 +115,19 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         }
         Assert.StartsWith("subscribed to /me/" + user + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
         return client;
+    }
+
+    /// <summary>Polls <c>GET /calls/{id}</c> until <paramref name="until"/> holds (fails after <paramref name="seconds"/>).</summary>
+    public static async Task<JsonObject> WaitForCallAsync(HttpClient client, string id, Func<JsonObject, bool> until, string what, int seconds = 30)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var response = await client.GetAsync($"/calls/{id}", Ct);
+            var call = response.StatusCode == HttpStatusCode.OK ? await response.JsonAsync() : null;
+            if (call is not null && until(call)) return call;
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(seconds), $"call {id} never {what}: {call?.ToJsonString() ?? response.StatusCode.ToString()}");
+            await Task.Delay(100, Ct);
+        }
     }
 }

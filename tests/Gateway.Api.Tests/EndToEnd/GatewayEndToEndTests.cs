@@ -5,6 +5,7 @@ using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.EndToEnd;
@@ -28,19 +29,6 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
     private Task<SippPhone> PhoneAsync(string scenario, string user) => _stack.PhoneAsync(scenario, user);
 
     private Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings) => _stack.StartAsync(bindings);
-
-    private static async Task<JsonObject> WaitForCallAsync(HttpClient client, string id, Func<JsonObject, bool> until, string what, int seconds = 30)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            var response = await client.GetAsync($"/calls/{id}", Ct);
-            var call = response.StatusCode == HttpStatusCode.OK ? await response.JsonAsync() : null;
-            if (call is not null && until(call)) return call;
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(seconds), $"call {id} never {what}: {call?.ToJsonString() ?? response.StatusCode.ToString()}");
-            await Task.Delay(100, Ct);
-        }
-    }
 
     private static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
 
