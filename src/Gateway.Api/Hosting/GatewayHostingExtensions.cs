@@ -43,7 +43,7 @@ public static class GatewayHostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddXmppPool();
         builder.Services.AddActiveCallsCommands();
-        builder.Services.AddCallRegistry();
+        builder.AddCallRegistry();
         builder.AddCallEvents();
         builder.AddCallStreaming();
         builder.Services.AddApiKeyAuthentication();
@@ -145,11 +145,12 @@ public static class GatewayHostingExtensions
         return services;
     }
 
-    public static IServiceCollection AddCallRegistry(this IServiceCollection services)
+    public static IHostApplicationBuilder AddCallRegistry(this IHostApplicationBuilder builder)
     {
-        services.AddSingleton<CallRegistry>();
-        services.AddHostedService<DeferredHangupService>();
-        return services;
+        builder.Services.AddSingleton<CallRegistry>();
+        // It sends commands, so it needs the XMPP pool, which build-time OpenAPI generation runs without.
+        if (!builder.Environment.IsOpenApiGeneration()) builder.Services.AddHostedService<DeferredHangupService>();
+        return builder;
     }
 
     public static IServiceCollection AddApiKeyAuthentication(this IServiceCollection services)
