@@ -2,6 +2,7 @@ using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Playwright;
+using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Microsoft.Playwright.Assertions;
 
 namespace Gateway.Api.Tests.EndToEnd;
@@ -14,9 +15,6 @@ namespace Gateway.Api.Tests.EndToEnd;
 [Collection(ProsodyCollection.Name)]
 public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
 {
-    private const string Alice = "sip:alice@activecalls.test";
-    private const string Bob = "sip:bob@activecalls.test";
-    private const string Carol = "sip:carol@activecalls.test";
     // Events travel SIP -> reference service -> PubSub -> gateway -> hub -> page: wait generously, never for a set time.
     private static readonly LocatorAssertionsToBeVisibleOptions Eventually = new() { Timeout = 30_000 };
     private readonly EndToEndStack _stack = new(prosody) { OnKestrel = true };
@@ -184,7 +182,7 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         // The whole call happens while the page is cut off.
         var placed = await api.PostJsonAsync("/calls", $$"""{"from":"{{Alice}}","to":"{{Bob}}"}""");
         var id = (string)(await placed.JsonAsync())["id"]!;
-        await EndToEndStack.WaitForCallAsync(api, id, c => (string?)c["state"] == "connected", "connected");
+        await WaitForCallAsync(api, id, c => (string?)c["state"] == "connected", "connected");
         network.Restore();
 
         await Expect(ConnectionStatus(page)).ToHaveTextAsync($"Connected (resubscribed): reconnected; resumed after cursor {cursor}", new() { Timeout = 60_000 });

@@ -21,6 +21,10 @@ namespace Gateway.Api.Tests.EndToEnd;
 /// </summary>
 internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
 {
+    // Demo addresses of users.dev.json; the gateway follows alice's calls.
+    public const string Alice = "sip:alice@activecalls.test";
+    public const string Bob = "sip:bob@activecalls.test";
+    public const string Carol = "sip:carol@activecalls.test";
     private readonly List<IAsyncDisposable> _owned = [];
     private IHost? _service;
     private GatewayFactory? _gateway;

@@ -17,9 +17,6 @@ namespace Gateway.Api.Tests.EndToEnd;
 [Collection(ProsodyCollection.Name)]
 public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
 {
-    private const string Alice = "sip:alice@activecalls.test";
-    private const string Bob = "sip:bob@activecalls.test";
-    private const string Carol = "sip:carol@activecalls.test";
     private readonly EndToEndStack _stack = new(prosody);
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
