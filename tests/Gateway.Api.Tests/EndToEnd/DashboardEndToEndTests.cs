@@ -1,4 +1,6 @@
 using ActiveCalls.Sip.Tests.Infrastructure;
+using Deque.AxeCore.Commons;
+using Deque.AxeCore.Playwright;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Playwright;
@@ -65,6 +67,18 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
     private static async Task<List<string>> ProgressAsync(ILocator card) =>
         [.. await card.GetByRole(AriaRole.List, new() { Name = "Progress" }).Locator(".event-name").AllInnerTextsAsync()];
 
+    /// <summary>axe-core's WCAG 2.1 A and AA rules find nothing on the page as it is now.</summary>
+    private static async Task AssertAccessibleAsync(IPage page)
+    {
+        var result = await page.RunAxe(new AxeRunOptions
+        {
+            RunOnly = new RunOnlyOptions { Type = "tag", Values = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+        });
+        Assert.True(result.Violations.Length == 0, string.Join("\n", result.Violations.Select(v =>
+            $"{v.Id} ({v.Impact}): {v.Help} at {string.Join(", ", v.Nodes.Select(n => n.Target?.ToString()))}")));
+        Assert.NotEmpty(result.Passes);
+    }
+
     /// <summary>No script error, CSP violation or failed load on the page, but for the refusals a test provoked.</summary>
     private void AssertNoPageErrors(params string[] provoked) => Assert.Equal(provoked, _browser!.Errors);
 
@@ -115,6 +129,7 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         await Expect(active.GetByText("State: connected")).ToBeVisibleAsync(Eventually);
         await Expect(active.GetByRole(AriaRole.Row, new() { Name = $"callee {Bob} confirmed yes" })).ToBeVisibleAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Active calls (1)" })).ToBeVisibleAsync();
+        await AssertAccessibleAsync(page);
 
         await active.GetByRole(AriaRole.Button, new() { Name = "Hang up" }).ClickAsync();
 
@@ -128,6 +143,7 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         Assert.Equal(["requested", "caller-ringing", "caller-answered", "callee-ringing", "connected"], progress[..5]);
         Assert.Equal("ended", progress[^1]);
         Assert.Equal(0, navigations);
+        await AssertAccessibleAsync(page);
         // The click really hung up both phones.
         await alice.AssertSucceededAsync();
         await bob.AssertSucceededAsync();
