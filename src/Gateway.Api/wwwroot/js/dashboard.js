@@ -100,14 +100,18 @@ function applyEvent(callEvent) {
 /** A snapshot lists the calls as of its cursor. A call shown as active that it leaves out ended (or was evicted)
  *  while the page was away: its final state is read from the API. */
 async function applySnapshot(snapshot) {
+  // A reset may come from a restarted gateway, whose calls count their events from 1 again.
+  if (snapshot.reset) sequences.clear();
+  const reader = api;
   const listed = new Set(snapshot.calls.map((call) => call.id));
   for (const call of snapshot.calls) view.show(call);
   const vanished = [...document.querySelectorAll("#active-calls > li")]
     .map((item) => item.dataset.callId)
     .filter((id) => !listed.has(id));
   for (const id of vanished) {
+    if (reader !== api) return; // the user disconnected or changed keys meanwhile
     try {
-      view.show(await api.getCall(id));
+      view.show(await reader.getCall(id));
     } catch (error) {
       if (error instanceof ProblemError && error.status === 404) view.remove(id);
       else showProblem(error, `Reading call ${id}`);
