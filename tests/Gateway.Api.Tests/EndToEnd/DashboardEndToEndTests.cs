@@ -210,4 +210,33 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         await call.GetByRole(AriaRole.Button, new() { Name = "Hang up" }).ClickAsync();
         await Expect(CallCard(page, "Recently ended", Alice, Bob).GetByText("State: ended (terminated)")).ToBeVisibleAsync(Eventually);
     }
+
+    [Fact]
+    public async Task AfterAGatewayRestartThePageTakesAFreshSnapshotAndCanStillHangUpTheCall()
+    {
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
+        await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        await using var network = TcpRelay.Start(_stack.GatewayAddress);
+        var page = await OpenDashboardAsync(address: network.Address);
+        await PlaceCallAsync(page, Alice, Bob);
+        var call = CallCard(page, "Active calls", Alice, Bob);
+        await Expect(call.GetByText("State: connected")).ToBeVisibleAsync(Eventually);
+
+        // A new gateway process: the page's cursor means nothing to it, and its calls count their events from 1 again.
+        network.Cut();
+        await _stack.RestartGatewayAsync();
+        network.Restore(_stack.GatewayAddress);
+
+        await Expect(ConnectionStatus(page)).ToHaveTextAsync("Connected (resubscribed): the missed events could not be replayed; fresh snapshot",
+            new() { Timeout = 60_000 });
+        await Expect(call.GetByText("State: connected")).ToBeVisibleAsync(Eventually);
+        await call.GetByRole(AriaRole.Button, new() { Name = "Hang up" }).ClickAsync();
+
+        var ended = CallCard(page, "Recently ended", Alice, Bob);
+        await Expect(ended.GetByText("State: ended")).ToBeVisibleAsync(Eventually);
+        Assert.Equal("ended", (await ProgressAsync(ended))[^1]);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+    }
 }

@@ -28,6 +28,7 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private IHost? _service;
     private GatewayFactory? _gateway;
+    private string _gatewayUser = "";
 
     /// <summary>Serve the gateway on real Kestrel (<see cref="GatewayAddress"/>) instead of the in-memory test server.</summary>
     public bool OnKestrel { get; init; }
@@ -88,11 +89,24 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         _service = builder.Build();
         await _service.StartAsync(Ct);
 
-        var user = "gw" + Guid.NewGuid().ToString("N")[..8];
-        await prosody.RegisterAsync(user, "gateway-password-1");
+        _gatewayUser = "gw" + Guid.NewGuid().ToString("N")[..8];
+        await prosody.RegisterAsync(_gatewayUser, "gateway-password-1");
+        return await StartGatewayAsync();
+    }
+
+    /// <summary>Stops the gateway and starts a new one (a new process as far as clients can tell: new cursor epoch, new
+    /// port on Kestrel) with the same settings; it rebuilds its calls from the PubSub items.</summary>
+    public async Task<HttpClient> RestartGatewayAsync()
+    {
+        await Gateway.DisposeAsync();
+        return await StartGatewayAsync();
+    }
+
+    private async Task<HttpClient> StartGatewayAsync()
+    {
         _gateway = new GatewayFactory { RealXmpp = true };
         var s = _gateway.Settings;
-        s["Gateway:Xmpp:Jid"] = $"{user}@{prosody.Domain}";
+        s["Gateway:Xmpp:Jid"] = $"{_gatewayUser}@{prosody.Domain}";
         s["Gateway:Xmpp:Password"] = "gateway-password-1";
         s["Gateway:Xmpp:Host"] = prosody.Host;
         s["Gateway:Xmpp:Port"] = prosody.C2sPort.ToString(CultureInfo.InvariantCulture);
@@ -117,7 +131,7 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
             Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "gateway not ready: " + health);
             await Task.Delay(200, Ct);
         }
-        Assert.StartsWith("subscribed to /me/" + user + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
+        Assert.StartsWith("subscribed to /me/" + _gatewayUser + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
         return client;
     }
 

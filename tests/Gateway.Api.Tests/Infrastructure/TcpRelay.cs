@@ -10,8 +10,8 @@ namespace Gateway.Api.Tests.Infrastructure;
 /// </summary>
 internal sealed class TcpRelay : IAsyncDisposable
 {
-    private readonly IPEndPoint _target;
     private readonly Lock _gate = new();
+    private IPEndPoint _target;
     private TcpListener? _listener;
     private CancellationTokenSource _connections = new();
     private Task _accepting = Task.CompletedTask;
@@ -31,10 +31,12 @@ internal sealed class TcpRelay : IAsyncDisposable
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        var relay = new TcpRelay(new IPEndPoint(IPAddress.Parse(target.Host), target.Port), ((IPEndPoint)listener.LocalEndpoint).Port);
+        var relay = new TcpRelay(EndPoint(target), ((IPEndPoint)listener.LocalEndpoint).Port);
         relay.Accept(listener);
         return relay;
     }
+
+    private static IPEndPoint EndPoint(Uri target) => new(IPAddress.Parse(target.Host), target.Port);
 
     /// <summary>Closes every relayed connection and stops accepting: clients see their connections drop and new ones refused.</summary>
     public void Cut()
@@ -49,9 +51,11 @@ internal sealed class TcpRelay : IAsyncDisposable
         }
     }
 
-    /// <summary>Accepts connections again, on the same port.</summary>
-    public void Restore()
+    /// <summary>Accepts connections again, on the same port, relaying them to <paramref name="target"/> when given (a
+    /// server that came back elsewhere, as a restarted one behind a load balancer).</summary>
+    public void Restore(Uri? target = null)
     {
+        if (target is not null) lock (_gate) _target = EndPoint(target);
         var listener = new TcpListener(IPAddress.Loopback, Port);
         listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         listener.Start();
@@ -88,12 +92,14 @@ internal sealed class TcpRelay : IAsyncDisposable
 
     private async Task RelayAsync(Socket client, CancellationToken token)
     {
+        IPEndPoint target;
+        lock (_gate) target = _target;
         using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         using (client)
         {
             try
             {
-                await server.ConnectAsync(_target, token);
+                await server.ConnectAsync(target, token);
                 await using var clientStream = new NetworkStream(client, ownsSocket: false);
                 await using var serverStream = new NetworkStream(server, ownsSocket: false);
                 await Task.WhenAny(clientStream.CopyToAsync(serverStream, token), serverStream.CopyToAsync(clientStream, token));
