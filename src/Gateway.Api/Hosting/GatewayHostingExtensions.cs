@@ -234,6 +234,7 @@ public static class GatewayHostingExtensions
     public static IServiceCollection AddGatewayProblemDetails(this IServiceCollection services)
     {
         services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Complete);
+        services.AddSingleton<IProblemDetailsWriter, AnyAcceptProblemDetailsWriter>();
         services.AddExceptionHandler<GatewayExceptionHandler>();
         return services;
     }

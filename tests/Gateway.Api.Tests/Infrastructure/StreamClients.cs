@@ -147,6 +147,7 @@ public sealed class SseStreamClient : StreamRecorder, IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<string> _comments = [];
     private Task? _reading;
+    private int _disposed;
 
     private SseStreamClient(HttpResponseMessage response) => Response = response;
 
@@ -229,6 +230,7 @@ public sealed class SseStreamClient : StreamRecorder, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _stop.CancelAsync();
         Response.Dispose();
         if (_reading is not null)
