@@ -42,6 +42,17 @@ public sealed record HangupCommand(string CallId, string FromTag, string? ToTag)
 /// <summary>The dialog a transfer addresses.</summary>
 public sealed record TransferDialog(string CallId, string FromTag, string ToTag);
 
+/// <summary>
+/// Receives every event the registry publishes, in publication order, while the registry holds its lock: nothing can be
+/// lost or reordered between the registry and the sink, and a <see cref="CallRegistry.SnapshotWith{T}"/> callback sees
+/// the sink exactly as of the calls it returns. <see cref="Append"/> must be quick and must never block or call back into
+/// the registry.
+/// </summary>
+public interface ICallEventSink
+{
+    void Append(CallEvent e);
+}
+
 /// <summary>A reader of the registry's event stream. Events of all calls, in the order they happened; when the reader
 /// falls behind by more than its buffer, the oldest unread events are dropped and counted.</summary>
 public sealed class CallEventSubscription : IDisposable
@@ -100,6 +111,7 @@ public sealed class CallRegistry : IDisposable
     private readonly Dictionary<string, CallRecord> _byItemId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallRecord> _bySipCallId = new(StringComparer.Ordinal);
     private readonly List<CallEventSubscription> _subscribers = [];
+    private readonly ICallEventSink[] _sinks;
     private readonly Channel<string> _readyHangups = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CallRegistryOptions _options;
     private readonly TimeProvider _time;
@@ -107,8 +119,9 @@ public sealed class CallRegistry : IDisposable
     private readonly ITimer _sweeper;
     private long _order;
 
-    public CallRegistry(IOptions<CallRegistryOptions> options, TimeProvider time, ILogger<CallRegistry> logger)
+    public CallRegistry(IOptions<CallRegistryOptions> options, TimeProvider time, ILogger<CallRegistry> logger, IEnumerable<ICallEventSink>? sinks = null)
     {
+        _sinks = sinks?.ToArray() ?? [];
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -346,6 +359,27 @@ public sealed class CallRegistry : IDisposable
                 lastOrder = record.Order;
             }
             return (page, next);
+        }
+    }
+
+    /// <summary>
+    /// Hands the visible calls <paramref name="include"/> selects (ended ones only with <paramref name="includeEnded"/>),
+    /// oldest first, to <paramref name="whileLocked"/> while the registry's lock is held: no event is published meanwhile,
+    /// so what an <see cref="ICallEventSink"/> reports in the callback is exactly as of these calls.
+    /// </summary>
+    public T SnapshotWith<T>(Func<CallResource, bool> include, bool includeEnded, Func<IReadOnlyList<CallResource>, T> whileLocked)
+    {
+        ArgumentNullException.ThrowIfNull(include);
+        ArgumentNullException.ThrowIfNull(whileLocked);
+        lock (_gate)
+        {
+            var calls = new List<CallResource>();
+            foreach (var record in _calls.Values.Where(r => r.Confirmed && (includeEnded || r.State != CallState.Ended)).OrderBy(r => r.Order))
+            {
+                var snapshot = Snapshot(record);
+                if (include(snapshot)) calls.Add(snapshot);
+            }
+            return whileLocked(calls);
         }
     }
 
@@ -663,6 +697,7 @@ public sealed class CallRegistry : IDisposable
         };
         record.Events.Add(e);
         if (record.Events.Count > _options.MaxEventsPerCall) record.Events.RemoveAt(0);
+        foreach (var sink in _sinks) sink.Append(e);
         foreach (var subscriber in _subscribers) subscriber.Write(e);
     }
 

@@ -24,6 +24,7 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:ApiKeys:0:Hash", "alice-key-0123456789", "not the key itself")]
     [InlineData("Gateway:ApiKeys:0:Scopes:0", "alice@*", "is not \"user@domain\"")]
     [InlineData("Gateway:Http:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes must be between")]
+    [InlineData("Gateway:Dashboard:DevApiKey", "dev-gateway-key", "only allowed in the Development environment")]
     public async Task InvalidSettingsStopTheGatewayAtStartWithAClearMessage(string key, string value, string expected)
     {
         // The same composition as Program.cs, on a test server (WebApplicationFactory hides start-up failures behind its own).
