@@ -449,7 +449,7 @@ public sealed class CallRegistry : IDisposable
                 else record.To ??= item.ToUri;
             }
             record.UpdatedAt = now;
-            Update(record, now);
+            Update(record, now, legsChanged: true);
             if (record.HangupPending && record.Confirmed && record.State != CallState.Ended) _readyHangups.Writer.TryWrite(record.Id);
             Evict();
         }
@@ -469,7 +469,7 @@ public sealed class CallRegistry : IDisposable
             leg.EndedAt = now;
             record.LastRetractAt = now;
             record.UpdatedAt = now;
-            Update(record, now);
+            Update(record, now, legsChanged: true);
         }
     }
 
@@ -509,7 +509,7 @@ public sealed class CallRegistry : IDisposable
                 _logger.LogInformation("Reconciliation: {Count} legs of call {CallId} ended while events were not received", vanished.Count, record.Id);
                 record.LastRetractAt = now;
                 record.UpdatedAt = now;
-                Update(record, now);
+                Update(record, now, legsChanged: true);
             }
         }
         return new ReconcileResult(applied, ended);
@@ -647,11 +647,18 @@ public sealed class CallRegistry : IDisposable
         return (CallState.Ended, CallEndReason.CallerNotAnswered, null);
     }
 
-    private void Update(CallRecord record, DateTimeOffset now)
+    /// <summary>Re-summarises the call and emits its new state; when only its legs changed (a leg answered, another one
+    /// retracted, while the call as a whole stays where it is), emits <c>call.updated</c> so stream and webhook clients see
+    /// every leg's state without polling.</summary>
+    private void Update(CallRecord record, DateTimeOffset now, bool legsChanged = false)
     {
         var (state, reason, graceUntil) = Summarise(record, now);
         record.GraceUntil = graceUntil;
-        if (state == record.State) return;
+        if (state == record.State)
+        {
+            if (legsChanged && state != CallState.Ended) Emit(record, "call.updated", now);
+            return;
+        }
         if (state == CallState.Ended)
         {
             End(record, reason ?? CallEndReason.Completed, now);

@@ -70,7 +70,7 @@ public sealed class CallRegistryTests : IDisposable
         _registry.ApplyItemRetracted("item-callee", Node);
 
         Assert.Equal(
-            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.ended"],
+            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.updated", "7:call.ended"],
             Drain());
         var call = _registry.Find("ab12cd34")!;
         Assert.Equal(CallState.Ended, call.State);
@@ -127,10 +127,10 @@ public sealed class CallRegistryTests : IDisposable
         _registry.ApplyItemPublished(CalleeLeg("confirmed", toTag: "tt2"), "item-callee", Node); // publish after retract
 
         Assert.Equal(
-            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.ended"],
+            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.updated", "7:call.ended"],
             Drain());
         var events = _registry.GetEvents("ab12cd34")!.Value.Events;
-        Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), events.Select(e => e.Sequence));
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => (long)i), events.Select(e => e.Sequence));
         Assert.Equal(events.Select(e => $"ab12cd34.{e.Sequence}"), events.Select(e => e.Id));
     }
 
@@ -203,7 +203,8 @@ public sealed class CallRegistryTests : IDisposable
         Assert.Equal(CallState.Connected, call.State);
         Assert.Equal("sip:carol@example.com", call.From);
         Assert.Equal(2, call.Legs.Count);
-        Assert.Equal(["1:call.callee-ringing", "2:call.connected"], Drain());
+        // The second phone ringing and its retraction change only the legs: call.updated, so clients see every leg.
+        Assert.Equal(["1:call.callee-ringing", "2:call.updated", "3:call.connected", "4:call.updated"], Drain());
     }
 
     [Fact]
@@ -432,7 +433,7 @@ public sealed class CallRegistryTests : IDisposable
         Assert.False(call.Legs.Single(l => l.ItemId == "setup-item").Active);
         Assert.Equal(CallState.Ended, _registry.Find(CallRegistry.PlainCallId("other-dialog"))!.State);
         Assert.Equal(CallState.CalleeRinging, _registry.Find(CallRegistry.PlainCallId("late-dialog"))!.State);
-        Assert.Equal(["call.connected", "call.ended"], Drain().Select(e => e[(e.IndexOf(':') + 1)..]).Order());
+        Assert.Equal(["call.connected", "call.ended", "call.updated"], Drain().Select(e => e[(e.IndexOf(':') + 1)..]).Order());
 
         // Reconciling again with nothing left ends the connected call as completed.
         _registry.Reconcile([]);

@@ -127,7 +127,10 @@ public sealed class DashboardEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         await Expect(alert).ToBeHiddenAsync();
         var active = CallCard(page, "Active calls", Alice, Bob);
         await Expect(active.GetByText("State: connected")).ToBeVisibleAsync(Eventually);
-        await Expect(active.GetByRole(AriaRole.Row, new() { Name = $"callee {Bob} confirmed yes" })).ToBeVisibleAsync();
+        // Leg changes that leave the call's state alone arrive as call.updated: both of bob's legs (alice's phone calling
+        // him, his phone answering) show as answered, and alice's call-setup leg as gone, without a reload.
+        await Expect(active.GetByRole(AriaRole.Row, new() { Name = $"callee {Bob} confirmed yes" })).ToHaveCountAsync(2, new() { Timeout = 30_000 });
+        await Expect(active.GetByRole(AriaRole.Row, new() { Name = $"caller {Alice} confirmed no" })).ToBeVisibleAsync(Eventually);
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Active calls (1)" })).ToBeVisibleAsync();
         await AssertAccessibleAsync(page);
 

@@ -62,7 +62,8 @@ export class CallsView {
       this.#elements.set(call.id, item);
     }
     this.#fill(item, call);
-    if (event !== undefined) this.#addProgress(item, event);
+    // call.updated changes only legs, which the legs table shows; the progress list keeps the call's own states.
+    if (event !== undefined && event.type !== "call.updated") this.#addProgress(item, event);
     if (call.state === "ended") {
       if (item.parentElement !== this.#recentList) this.#retire(item);
     } else if (item.parentElement !== this.#activeList) {
