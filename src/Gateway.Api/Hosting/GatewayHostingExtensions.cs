@@ -12,6 +12,7 @@ using Gateway.Api.Events;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.OpenApi;
+using Gateway.Api.Webhooks;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Authentication;
@@ -43,13 +44,15 @@ public static class GatewayHostingExtensions
         builder.Services.AddActiveCallsCommands();
         builder.Services.AddCallRegistry();
         builder.AddCallEvents();
+        builder.AddWebhooks();
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddPerKeyLimits();
         builder.Services.AddIdempotency();
         builder.Services.AddGatewayProblemDetails();
         builder.Services.AddHealthChecks().AddCheck<XmppPoolHealthCheck>("xmpp-pool", tags: ["ready"])
-            .AddCheck<EventsSubscriptionHealthCheck>("call-events", tags: ["ready"]);
-        builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers());
+            .AddCheck<EventsSubscriptionHealthCheck>("call-events", tags: ["ready"])
+            .AddCheck<WebhooksHealthCheck>("webhooks", tags: ["ready"]);
+        builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers().AddWebhookDescription());
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
@@ -79,6 +82,13 @@ public static class GatewayHostingExtensions
         Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
+        Bind<WebhookOptions>(WebhookOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                if (!string.IsNullOrEmpty(o.DatabasePath) && !Path.IsPathRooted(o.DatabasePath))
+                    o.DatabasePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.DatabasePath));
+            })
+            .Services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
         return builder;
 
         OptionsBuilder<T> Bind<T>(string section) where T : class
@@ -104,6 +114,35 @@ public static class GatewayHostingExtensions
         builder.Services.AddSingleton<ActiveCallsSubscriptionManager>();
         if (!builder.Environment.IsOpenApiGeneration())
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
+        return builder;
+    }
+
+    /// <summary>Webhooks: the SQLite store, the lossless event writer, the dispatcher and its HTTP client (the connect-time
+    /// target guard as primary handler; the dispatcher logs each attempt itself).</summary>
+    public static IHostApplicationBuilder AddWebhooks(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton<WebhookStore>();
+        services.AddSingleton<WebhookTargetGuard>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<WebhookOptions>>().Value;
+            return new WebhookRetryPolicy(o.RetryDelays, o.RetryJitter, Random.Shared);
+        });
+        services.AddSingleton<WebhookDispatcher>();
+        services.AddSingleton<WebhookEventWriter>();
+        services.AddHttpClient(WebhookDispatcher.HttpClientName, client =>
+            {
+                client.Timeout = Timeout.InfiniteTimeSpan; // each attempt has its own deadline (Gateway:Webhooks:AttemptTimeout)
+                client.DefaultRequestHeaders.UserAgent.ParseAdd("ActiveCallsGateway-Webhooks/1.0");
+            })
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<WebhookTargetGuard>().CreateHandler())
+            .RemoveAllLoggers();
+        if (!builder.Environment.IsOpenApiGeneration())
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+            services.AddHostedService(sp => sp.GetRequiredService<WebhookEventWriter>());
+        }
         return builder;
     }
 
@@ -260,6 +299,7 @@ public static class GatewayHostingExtensions
     public static WebApplication MapGatewayEndpoints(this WebApplication app)
     {
         app.MapCallsApi();
+        app.MapWebhooksApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapOpenApi("/openapi/{documentName}.yaml");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });

@@ -46,7 +46,14 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         ["Gateway:ApiKeys:2:Name"] = "admin",
         ["Gateway:ApiKeys:2:Hash"] = Sha256(AdminKey),
         ["Gateway:ApiKeys:2:Scopes:0"] = "*",
+        ["Gateway:Webhooks:AllowPrivateTargets"] = "true",
+        ["Gateway:Webhooks:RequireHttps"] = "false",
     };
+
+    /// <summary>A fresh SQLite file per factory, deleted with it unless a test pointed Gateway:Webhooks:DatabasePath elsewhere.</summary>
+    private readonly string _webhookDatabase = Path.Combine(Path.GetTempPath(), $"gateway-webhooks-{Guid.NewGuid():N}.db");
+
+    public GatewayFactory() => Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase;
 
     public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
 
@@ -58,6 +65,12 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         var client = CreateClient();
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(_webhookDatabase + suffix);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
