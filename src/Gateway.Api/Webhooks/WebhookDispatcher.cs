@@ -213,8 +213,9 @@ public sealed class WebhookDispatcher : BackgroundService
             _ => $"HTTP {status}",
         };
         if (status == 410) return new AttemptRecord(delivery.Id, at, status, error, DeliveryState.Failed, null, "the endpoint answered 410 Gone");
+        // Counted from the end of the attempt, so a slow failure does not eat into the wait.
         return _retry.DelayAfter(delivery.Attempts + 1, retryAfter) is { } delay
-            ? new AttemptRecord(delivery.Id, at, status, error, DeliveryState.Pending, at + delay, null)
+            ? new AttemptRecord(delivery.Id, at, status, error, DeliveryState.Pending, _time.GetUtcNow() + delay, null)
             : new AttemptRecord(delivery.Id, at, status, error, DeliveryState.Failed, null, null);
     }
 

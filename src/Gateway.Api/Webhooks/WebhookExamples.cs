@@ -42,11 +42,11 @@ public static class WebhookExamples
         CallId = "ab12cd34",
         State = DeliveryState.Failed,
         Attempts = 8,
-        LastAttemptAt = T0.AddHours(37.6),
+        LastAttemptAt = T0.AddHours(27.6),
         LastStatusCode = 503,
         LastError = "HTTP 503",
         CreatedAt = T0.AddSeconds(9),
-        CompletedAt = T0.AddHours(37.6),
+        CompletedAt = T0.AddHours(27.6),
     };
 
     public static readonly WebhookDelivery PendingDelivery = FailedDelivery with

@@ -18,7 +18,7 @@ public sealed class WebhookOptions
     public bool RequireHttps { get; set; } = true;
 
     /// <summary>The delays before the second, third… attempt, comma-separated (the first attempt is immediate), so a
-    /// delivery is tried once more than there are entries. Svix's schedule by default: about 37 hours in all.</summary>
+    /// delivery is tried once more than there are entries. Svix's schedule by default: eight attempts over 27½ hours.</summary>
     public string RetrySchedule { get; set; } = "00:00:05, 00:05:00, 00:30:00, 02:00:00, 05:00:00, 10:00:00, 10:00:00";
 
     /// <summary>Each delay is scaled by a random factor in [1 - jitter, 1 + jitter], so endpoints coming back after an

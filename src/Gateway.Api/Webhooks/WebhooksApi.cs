@@ -48,7 +48,7 @@ public static class WebhooksApi
             .WithSummary("Subscribe to call events")
             .WithDescription("Registers an endpoint that receives the call events the API key may see (optionally only some types, or only " +
                              "calls at one address), POSTed as Standard Webhooks: signed with the returned secret, at least once, in order " +
-                             "per subscription, retried with backoff for about a day and a half. The secret is shown only in this answer.")
+                             "per subscription, retried with backoff for 27½ hours by default. The secret is shown only in this answer.")
             .Accepts<CreateWebhookRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest, "Invalid input (validation-failed with per-field errors): e.g. a URL that is not https or points at a private address.")
             .ProducesProblem(StatusCodes.Status403Forbidden, "The address filter is outside the API key's scope (out-of-scope).")
