@@ -21,14 +21,17 @@ namespace Gateway.Api.Tests.EndToEnd;
 /// subscription (authorize-plain for alice@activecalls.test with auth-for-all: alice, bob, carol).
 /// </summary>
 [Collection(ProsodyCollection.Name)]
-public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
+public sealed partial class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
 {
     private const string Alice = "sip:alice@activecalls.test";
     private const string Bob = "sip:bob@activecalls.test";
     private const string Carol = "sip:carol@activecalls.test";
     private readonly List<IAsyncDisposable> _owned = [];
+    /// <summary>Settings a test adds to the gateway's; they hold across <see cref="RestartGatewayAsync"/>.</summary>
+    private readonly Dictionary<string, string?> _gatewaySettings = [];
     private IHost? _service;
     private GatewayFactory? _gateway;
+    private string? _gatewayUser;
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
@@ -61,6 +64,20 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
     /// is ready: every pooled connection up and its call-events subscription active.</summary>
     private async Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings)
     {
+        await StartServiceAsync(bindings);
+        return await StartGatewayAsync();
+    }
+
+    /// <summary>Stops the gateway host and starts a new one with the same account and settings; waits until it is ready.</summary>
+    private async Task<HttpClient> RestartGatewayAsync()
+    {
+        await _gateway!.DisposeAsync();
+        _gateway = null;
+        return await StartGatewayAsync();
+    }
+
+    private async Task StartServiceAsync((string Address, SippPhone Phone)[] bindings)
+    {
         var settings = new Dictionary<string, string?>
         {
             ["ActiveCalls:Domain"] = prosody.Domain,
@@ -80,9 +97,16 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         ServiceHosting.AddActiveCallsService(builder);
         _service = builder.Build();
         await _service.StartAsync(Ct);
+    }
 
-        var user = "gw" + Guid.NewGuid().ToString("N")[..8];
-        await prosody.RegisterAsync(user, "gateway-password-1");
+    private async Task<HttpClient> StartGatewayAsync()
+    {
+        if (_gatewayUser is null)
+        {
+            _gatewayUser = "gw" + Guid.NewGuid().ToString("N")[..8];
+            await prosody.RegisterAsync(_gatewayUser, "gateway-password-1");
+        }
+        var user = _gatewayUser;
         _gateway = new GatewayFactory { RealXmpp = true };
         var s = _gateway.Settings;
         s["Gateway:Xmpp:Jid"] = $"{user}@{prosody.Domain}";
@@ -100,6 +124,7 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         s["Gateway:Events:PubSubService"] = prosody.PubSubComponent;
         s["Gateway:Events:RetryDelay"] = "00:00:00.200";
         s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
+        foreach (var (key, value) in _gatewaySettings) s[key] = value;
         var client = _gateway.Client();
 
         var waited = System.Diagnostics.Stopwatch.StartNew();

@@ -51,9 +51,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     };
 
     /// <summary>A fresh SQLite file per factory, deleted with it unless a test pointed Gateway:Webhooks:DatabasePath elsewhere.</summary>
-    private readonly string _webhookDatabase = Path.Combine(Path.GetTempPath(), $"gateway-webhooks-{Guid.NewGuid():N}.db");
+    private readonly TempSqliteFile _webhookDatabase = new("gateway-webhooks");
 
-    public GatewayFactory() => Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase;
+    public GatewayFactory() => Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase.Path;
 
     public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
 
@@ -70,7 +70,7 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(_webhookDatabase + suffix);
+        _webhookDatabase.Dispose();
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -276,9 +276,9 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     [Fact]
     public async Task PendingDeliveriesSurviveAGatewayRestartAndArriveInOrderOnceTheReceiverIsBack()
     {
-        var database = Path.Combine(Path.GetTempPath(), $"webhook-restart-{Guid.NewGuid():N}.db");
-        _owned.Add(new FileCleanup(database));
-        var settings = new Dictionary<string, string?> { ["Gateway:Webhooks:DatabasePath"] = database };
+        var database = new TempSqliteFile("webhook-restart");
+        _owned.Add(database);
+        var settings = new Dictionary<string, string?> { ["Gateway:Webhooks:DatabasePath"] = database.Path };
         await _gateway.DisposeAsync();
         _gateway = NewGateway(settings);
         // A receiver that is down: its port is known, nothing listens on it.
@@ -318,14 +318,5 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var log = await EventuallyAsync(() => DeliveriesAsync(subscription.Id), l => l.Count == 1 && (int)l[0]!["attempts"]! >= 1, "attempted");
         Assert.StartsWith("refused: 127.0.0.1 resolved to 127.0.0.1 (a loopback address)", (string?)log[0]!["lastError"], StringComparison.Ordinal);
         Assert.Empty(_receiver.Requests);
-    }
-
-    private sealed class FileCleanup(string path) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync()
-        {
-            foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(path + suffix);
-            return ValueTask.CompletedTask;
-        }
     }
 }

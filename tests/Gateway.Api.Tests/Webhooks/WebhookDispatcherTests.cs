@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Gateway.Api.Calls;
+using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Webhooks;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     private static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
     private readonly FakeTimeProvider _time = new(T0);
+    private readonly TempSqliteFile _database = new("webhook-dispatcher");
     private readonly ScriptedEndpoints _endpoints;
     private readonly WebhookOptions _options;
     private readonly List<(WebhookStore Store, WebhookDispatcher Dispatcher)> _started = [];
@@ -30,7 +32,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
         _endpoints = new ScriptedEndpoints(_time);
         _options = new WebhookOptions
         {
-            DatabasePath = Path.Combine(Path.GetTempPath(), $"webhook-dispatcher-{Guid.NewGuid():N}.db"),
+            DatabasePath = _database.Path,
             RetryJitter = 0,
         };
     }
@@ -43,7 +45,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
             dispatcher.Dispose();
             store.Dispose();
         }
-        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(_options.DatabasePath + suffix);
+        _database.Dispose();
     }
 
     private async Task StartAsync()

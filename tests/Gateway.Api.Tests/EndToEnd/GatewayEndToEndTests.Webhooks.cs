@@ -1,0 +1,122 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ActiveCalls.Sip.Tests.Infrastructure;
+using Gateway.Api.Tests.Infrastructure;
+using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+
+namespace Gateway.Api.Tests.EndToEnd;
+
+/// <summary>Webhooks end to end: real Prosody, the reference service, sipp phones, the gateway's real PubSub subscription
+/// and SQLite queue, and a real HTTP receiver on loopback that checks every signature with its own verifier.</summary>
+public sealed partial class GatewayEndToEndTests
+{
+    private async Task<WebhookReceiver> ReceiverAsync(int port = 0)
+    {
+        var receiver = await WebhookReceiver.StartAsync(port);
+        _owned.Add(receiver);
+        return receiver;
+    }
+
+    private static async Task<(string Id, string Secret)> SubscribeAsync(HttpClient client, string url)
+    {
+        var response = await client.PostJsonAsync("/webhooks", $$"""{"url":"{{url}}"}""");
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST /webhooks: {(int)response.StatusCode} {body}");
+        var created = JsonNode.Parse(body)!;
+        return ((string)created["id"]!, (string)created["secret"]!);
+    }
+
+    /// <summary>Places a call from alice to bob, waits until it is connected, hangs it up and waits until it ended and
+    /// both phones finished; returns its id and its events as the gateway lists them.</summary>
+    private async Task<(string Id, JsonArray Events)> CallAndHangUpAsync(HttpClient client, SippPhone alice, SippPhone bob)
+    {
+        var id = await CreateAsync(client, Alice, Bob);
+        await WaitForCallAsync(client, id, State("connected"), "connected");
+        Assert.Equal(HttpStatusCode.Accepted, (await client.DeleteAsync($"/calls/{id}", Ct)).StatusCode);
+        await WaitForCallAsync(client, id, State("ended"), "ended");
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        var events = (await (await client.GetAsync($"/calls/{id}/events", Ct)).JsonAsync())["items"]!.AsArray();
+        Assert.Equal("call.requested", (string?)events[0]!["type"]);
+        Assert.Equal("call.ended", (string?)events[^1]!["type"]);
+        Assert.Equal(Enumerable.Range(1, events.Count), events.Select(e => (int)e!["sequence"]!));
+        return (id, events);
+    }
+
+    /// <summary>The receiver's requests for the call are the call's events, in order, each once, each signed with the secret.</summary>
+    private static void AssertReceivedInOrderAndSigned(IReadOnlyList<WebhookReceiver.Request> requests, JsonArray events, string secret)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var request in requests)
+        {
+            var failure = StandardWebhookVerifier.Verify(secret, request, now);
+            Assert.True(failure is null, $"{failure}: {request.Body}");
+        }
+        var data = requests.Select(r => JsonNode.Parse(r.Body)!["data"]!).ToList();
+        Assert.Equal(events.Select(e => (string)e!["id"]!), data.Select(d => (string)d["id"]!));
+        Assert.Equal(events.Select(e => (string)e!["type"]!), requests.Select(r => (string)JsonNode.Parse(r.Body)!["type"]!));
+        Assert.Equal(requests.Count, requests.Select(r => r.Header("webhook-id")).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task AWebhookReceiverGetsEveryEventOfACallFromCreateToHangUpInOrderWithValidSignatures()
+    {
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("answer", "bob");
+        var receiver = await ReceiverAsync();
+        var client = await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var (webhook, secret) = await SubscribeAsync(client, receiver.Url());
+
+        var (id, events) = await CallAndHangUpAsync(client, alice, bob);
+
+        var requests = await receiver.WaitForAsync(r => r.Count >= events.Count, $"the {events.Count} events of call {id}");
+        AssertReceivedInOrderAndSigned(requests, events, secret);
+        Assert.All(requests, r => Assert.Equal(id, (string?)JsonNode.Parse(r.Body)!["data"]!["call"]!["id"]));
+        var log = (await (await client.GetAsync($"/webhooks/{webhook}/deliveries", Ct)).JsonAsync())["items"]!.AsArray();
+        Assert.Equal(events.Count, log.Count);
+    }
+
+    [Fact]
+    public async Task DeliveriesQueuedWhileTheReceiverIsDownSurviveAGatewayRestartAndArriveInOrderWhenItIsBack()
+    {
+        var database = new TempSqliteFile("e2e-webhooks");
+        _owned.Add(database);
+        _gatewaySettings["Gateway:Webhooks:DatabasePath"] = database.Path;
+        // Enough attempts for the first event to outlast the call and the restart (only a queue's head is attempted).
+        _gatewaySettings["Gateway:Webhooks:RetrySchedule"] = "00:00:01, 00:00:02, 00:00:05, " + string.Join(", ", Enumerable.Repeat("00:00:10", 17));
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("answer", "bob");
+        // The receiver's port is known, but nothing listens on it yet.
+        var port = (await ReceiverAsync()).Port;
+        await _owned[^1].DisposeAsync();
+        _owned.RemoveAt(_owned.Count - 1);
+        var client = await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var (webhook, secret) = await SubscribeAsync(client, $"http://127.0.0.1:{port}/hook");
+
+        var (_, events) = await CallAndHangUpAsync(client, alice, bob);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        JsonArray log;
+        while ((log = (await (await client.GetAsync($"/webhooks/{webhook}/deliveries", Ct)).JsonAsync())["items"]!.AsArray()).Count < events.Count ||
+               (int)log[^1]!["attempts"]! < 1)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the deliveries were never queued and attempted: " + log);
+            await Task.Delay(100, Ct);
+        }
+        Assert.All(log, d => Assert.Equal("pending", (string?)d!["state"]));
+        Assert.NotNull((string?)log[^1]!["lastError"]);
+
+        client = await RestartGatewayAsync();
+        var receiver = await ReceiverAsync(port);
+
+        var requests = await receiver.WaitForAsync(r => r.Count >= events.Count, $"the {events.Count} queued events", seconds: 60);
+        AssertReceivedInOrderAndSigned(requests, events, secret);
+        waited.Restart();
+        while ((log = (await (await client.GetAsync($"/webhooks/{webhook}/deliveries", Ct)).JsonAsync())["items"]!.AsArray())
+               .Any(d => (string?)d!["state"] != "succeeded"))
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the delivery log never showed every delivery succeeded: " + log);
+            await Task.Delay(100, Ct);
+        }
+        Assert.Equal(events.Count, log.Count);
+    }
+}
