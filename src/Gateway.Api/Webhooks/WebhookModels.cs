@@ -87,6 +87,7 @@ public sealed record WebhookSubscriptionWithSecret : WebhookSubscription
     public WebhookSubscriptionWithSecret(WebhookSubscription subscription, string secret) : base(subscription) => Secret = secret;
 
     [Description("The signing secret, whsec_ + base64 of 32 random bytes: the HMAC-SHA256 key is the base64-decoded part. Shown only now: keep it.")]
+    [JsonPropertyOrder(1)]
     public required string Secret { get; init; }
 }
 
