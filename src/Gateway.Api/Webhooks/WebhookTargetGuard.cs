@@ -29,12 +29,23 @@ public sealed class WebhookTargetRefusedException(string message) : IOException(
 /// addresses, so the address checked is the address connected to. <see cref="WebhookOptions.AllowPrivateTargets"/>
 /// turns both checks off (development and tests).
 /// </summary>
-public sealed class WebhookTargetGuard(IOptions<WebhookOptions> options)
+public sealed class WebhookTargetGuard
 {
     public const int MaxUrlLength = 2048;
 
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(5);
-    private readonly WebhookOptions _options = options.Value;
+    private readonly WebhookOptions _options;
+    private readonly Func<IPAddress, bool> _connectable;
+
+    public WebhookTargetGuard(IOptions<WebhookOptions> options) : this(options, a => Classify(a) == AddressClass.Public) { }
+
+    /// <param name="connectable">Which addresses the connect-time check lets through: public ones; tests narrow it to
+    /// one loopback family to exercise the connection path, which no public address can reach from a test machine.</param>
+    internal WebhookTargetGuard(IOptions<WebhookOptions> options, Func<IPAddress, bool> connectable)
+    {
+        _options = options.Value;
+        _connectable = connectable;
+    }
 
     /// <summary>Classifies an address; IPv4 forms embedded in IPv6 (mapped, NAT64, 6to4) are judged by their IPv4 address.</summary>
     public static AddressClass Classify(IPAddress address)
@@ -154,11 +165,11 @@ public sealed class WebhookTargetGuard(IOptions<WebhookOptions> options)
         return handler;
     }
 
-    private static async ValueTask<Stream> ConnectToPublicAddressAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    private async ValueTask<Stream> ConnectToPublicAddressAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         var host = context.DnsEndPoint.Host;
         var resolved = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
-        var allowed = resolved.Where(a => Classify(a) == AddressClass.Public).ToArray();
+        var allowed = resolved.Where(_connectable).ToArray();
         if (allowed.Length == 0)
         {
             var refused = string.Join(", ", resolved.Select(a => $"{a} ({Describe(Classify(a))})"));

@@ -130,6 +130,22 @@ public sealed class WebhookTargetGuardTests
     }
 
     [Fact]
+    public async Task TheConnectTimeCheckConnectsItsOwnSocketToAnAddressItAllows()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        // Production allows public addresses only; none is reachable from a test, so this guard allows 127.0.0.1.
+        var guard = new WebhookTargetGuard(Options.Create(new WebhookOptions()), a => a.Equals(IPAddress.Loopback));
+
+        using var client = new HttpClient(guard.CreateHandler());
+        var first = await client.PostAsync($"http://localhost:{receiver.Port}/hook", new StringContent("{}"), Ct);
+        var second = await client.PostAsync($"http://127.0.0.1:{receiver.Port}/hook", new StringContent("{}"), Ct);
+
+        Assert.Equal(HttpStatusCode.NoContent, first.StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, second.StatusCode);
+        Assert.Equal(2, receiver.Requests.Count);
+    }
+
+    [Fact]
     public async Task TheDeliveryHandlerDoesNotFollowRedirects()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
