@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Webhooks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
@@ -302,6 +303,38 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         Assert.Equal(CallEvents, Types(requests));
         Assert.All(requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, DateTimeOffset.UtcNow)));
         await EventuallyAsync(() => DeliveriesAsync(id), l => l.All(d => (string?)d!["state"] == "succeeded"), "all succeeded");
+    }
+
+    [Fact]
+    public async Task WhileTheStoreRefusesWritesEventsWaitInMemoryHealthSaysSoAndNoneIsLostOnceItRecovers()
+    {
+        var (_, secret) = await SubscribeAsync(_receiver.Url());
+        var database = _gateway.Services.GetRequiredService<WebhookStore>().Path;
+        await ExecuteSqlAsync(database, "CREATE TRIGGER refuse BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;");
+
+        PlaceAndEndCall();
+
+        var health = await EventuallyAsync(async () => await (await _gateway.Client(key: null).GetAsync("/health/ready", Ct)).JsonAsync(),
+            h => (string?)h["checks"]!["webhooks"]!["status"] == "Degraded", "degraded");
+        Assert.Contains("simulated write failure", (string?)health["checks"]!["webhooks"]!["description"], StringComparison.Ordinal);
+        Assert.Empty(_receiver.Requests);
+
+        await ExecuteSqlAsync(database, "DROP TRIGGER refuse;");
+
+        var requests = await _receiver.WaitForAsync(r => r.Count == 6, "the six events once the store took writes again");
+        Assert.Equal(CallEvents, Types(requests));
+        Assert.All(requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, DateTimeOffset.UtcNow)));
+        await EventuallyAsync(async () => await (await _gateway.Client(key: null).GetAsync("/health/ready", Ct)).JsonAsync(),
+            h => (string?)h["checks"]!["webhooks"]!["status"] == "Healthy", "healthy again");
+    }
+
+    private static async Task ExecuteSqlAsync(string database, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database}");
+        await connection.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(Ct);
     }
 
     [Fact]
