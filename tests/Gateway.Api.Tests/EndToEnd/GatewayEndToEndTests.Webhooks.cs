@@ -26,6 +26,9 @@ public sealed partial class GatewayEndToEndTests
         return ((string)created["id"]!, (string)created["secret"]!);
     }
 
+    private static async Task<JsonArray> DeliveriesAsync(HttpClient client, string webhook) =>
+        (await (await client.GetAsync($"/webhooks/{webhook}/deliveries", Ct)).JsonAsync())["items"]!.AsArray();
+
     /// <summary>Places a call from alice to bob, waits until it is connected, hangs it up and waits until it ended and
     /// both phones finished; returns its id and its events as the gateway lists them.</summary>
     private async Task<(string Id, JsonArray Events)> CallAndHangUpAsync(HttpClient client, SippPhone alice, SippPhone bob)
@@ -72,7 +75,7 @@ public sealed partial class GatewayEndToEndTests
         var requests = await receiver.WaitForAsync(r => r.Count >= events.Count, $"the {events.Count} events of call {id}");
         AssertReceivedInOrderAndSigned(requests, events, secret);
         Assert.All(requests, r => Assert.Equal(id, (string?)JsonNode.Parse(r.Body)!["data"]!["call"]!["id"]));
-        var log = (await (await client.GetAsync($"/webhooks/{webhook}/deliveries", Ct)).JsonAsync())["items"]!.AsArray();
+        var log = await EventuallyAsync(() => DeliveriesAsync(client, webhook), l => l.All(d => (string?)d!["state"] == "succeeded"), "every delivery succeeded");
         Assert.Equal(events.Count, log.Count);
     }
 
@@ -94,14 +97,8 @@ public sealed partial class GatewayEndToEndTests
         var (webhook, secret) = await SubscribeAsync(client, $"http://127.0.0.1:{port}/hook");
 
         var (_, events) = await CallAndHangUpAsync(client, alice, bob);
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        JsonArray log;
-        while ((log = (await (await client.GetAsync($"/webhooks/{webhook}/deliveries", Ct)).JsonAsync())["items"]!.AsArray()).Count < events.Count ||
-               (int)log[^1]!["attempts"]! < 1)
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the deliveries were never queued and attempted: " + log);
-            await Task.Delay(100, Ct);
-        }
+        var log = await EventuallyAsync(() => DeliveriesAsync(client, webhook), l => l.Count == events.Count && (int)l[^1]!["attempts"]! >= 1,
+            "every event queued and the first attempted");
         Assert.All(log, d => Assert.Equal("pending", (string?)d!["state"]));
         Assert.NotNull((string?)log[^1]!["lastError"]);
 
@@ -110,13 +107,7 @@ public sealed partial class GatewayEndToEndTests
 
         var requests = await receiver.WaitForAsync(r => r.Count >= events.Count, $"the {events.Count} queued events", seconds: 60);
         AssertReceivedInOrderAndSigned(requests, events, secret);
-        waited.Restart();
-        while ((log = (await (await client.GetAsync($"/webhooks/{webhook}/deliveries", Ct)).JsonAsync())["items"]!.AsArray())
-               .Any(d => (string?)d!["state"] != "succeeded"))
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the delivery log never showed every delivery succeeded: " + log);
-            await Task.Delay(100, Ct);
-        }
+        log = await EventuallyAsync(() => DeliveriesAsync(client, webhook), l => l.All(d => (string?)d!["state"] == "succeeded"), "every delivery succeeded");
         Assert.Equal(events.Count, log.Count);
     }
 }

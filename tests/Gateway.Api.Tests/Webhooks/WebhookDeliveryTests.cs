@@ -79,18 +79,6 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         return (await response.JsonAsync())["items"]!.AsArray();
     }
 
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> until, string what)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            var value = await read();
-            if (until(value)) return value;
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), $"never {what}: {value}");
-            await Task.Delay(50, Ct);
-        }
-    }
-
     private static IEnumerable<string> Types(IEnumerable<WebhookReceiver.Request> requests) =>
         requests.Select(r => (string)JsonNode.Parse(r.Body)!["type"]!);
 

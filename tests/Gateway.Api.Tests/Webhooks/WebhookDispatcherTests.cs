@@ -87,18 +87,6 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     private async Task<WebhookDelivery> OnlyDeliveryAsync(StoredSubscription subscription) =>
         Assert.Single((await _store.ListDeliveriesAsync(subscription.Id, null, 0, 100, Ct)).Items);
 
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> until, string what)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            var value = await read();
-            if (until(value)) return value;
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), $"never {what}: {value}");
-            await Task.Delay(10, Ct);
-        }
-    }
-
     private Task<IReadOnlyList<ScriptedEndpoints.Received>> RequestsAsync(int count, string? url = null) =>
         EventuallyAsync(() => Task.FromResult(_endpoints.To(url)), r => r.Count >= count, $"{count} requests{(url is null ? "" : " to " + url)}");
 
@@ -216,11 +204,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     public async Task AnAttemptWithoutAnAnswerTimesOutAndIsRetried()
     {
         await StartAsync();
-        _endpoints.Answer = async (_, cancellationToken) =>
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
-            return new HttpResponseMessage(HttpStatusCode.OK);
-        };
+        _endpoints.Answer = ScriptedEndpoints.NeverAnswer;
         var subscription = await SubscribeAsync("https://slow.example/hook");
         await EnqueueAsync((subscription, 1));
         await RequestsAsync(1);
@@ -237,11 +221,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     public async Task AnAttemptCutShortByAStopIsNotCountedAndTheNextDispatcherOnTheSameFileSendsIt()
     {
         await StartAsync();
-        _endpoints.Answer = async (_, cancellationToken) =>
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
-            return new HttpResponseMessage(HttpStatusCode.OK);
-        };
+        _endpoints.Answer = ScriptedEndpoints.NeverAnswer;
         var subscription = await SubscribeAsync("https://restart.example/hook");
         await EnqueueAsync((subscription, 1), (subscription, 2));
         await RequestsAsync(1);
@@ -286,6 +266,13 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
 
         public Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Answer { get; set; } =
             (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
+
+        /// <summary>Holds the request until it is cancelled (by the attempt's timeout or the dispatcher's stop).</summary>
+        public static async Task<HttpResponseMessage> NeverAnswer(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return new HttpResponseMessage(HttpStatusCode.OK);
+        }
 
         public IReadOnlyList<Received> To(string? url) => [.. _received.Where(r => url is null || r.Url == url)];
 
