@@ -393,7 +393,7 @@ public sealed class WebhookStore : IDisposable
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Pending deliveries of enabled subscriptions, and the due time of the oldest.</summary>
+    /// <summary>How many deliveries are pending, and when the oldest of them was queued.</summary>
     public async Task<(long Pending, DateTimeOffset? OldestCreatedAt)> PendingSummaryAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
