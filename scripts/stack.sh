@@ -179,6 +179,7 @@ done
 GATEWAY_DIR="$STATE_DIR/gateway"
 mkdir -p "$GATEWAY_DIR"
 stop_pidfile "$GATEWAY_DIR/gateway.pid"
+ensure_packages npm:npm || die "npm is required to build the gateway's dashboard (its SignalR client comes from npm)"
 log "building the gateway"
 dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v quiet -nologo >"$GATEWAY_DIR/build.log" 2>&1 ||
   die "the gateway did not build; see $GATEWAY_DIR/build.log"
@@ -216,6 +217,7 @@ Local Active-Calls stack is up
   demo phones (sipp): alice@$DOMAIN answers, bob@$DOMAIN answers, carol@$DOMAIN is busy,
                       dave@$DOMAIN rings forever   (SIP users and web passwords: src/ActiveCalls.Service/users.dev.json)
   gateway:            http://127.0.0.1:$HTTP_PORT   API key: dev-gateway-key   log: $GATEWAY_DIR/gateway.log
+                      dashboard http://127.0.0.1:$HTTP_PORT/ (the dev key is filled in)
                       Swagger UI http://127.0.0.1:$HTTP_PORT/swagger   OpenAPI http://127.0.0.1:$HTTP_PORT/openapi/v1.json
 EOF
 

@@ -14,12 +14,15 @@ public static class ApiKeyDefaults
     public const string Scheme = "ApiKey";
     public const string Policy = "ApiKey";
     public const string HeaderName = "X-Api-Key";
+    /// <summary>The query parameter SignalR clients put the key in on the hub's WebSocket and SSE requests.</summary>
+    public const string QueryTokenName = "access_token";
     public const string KeyNameClaim = "api_key";
     public const string ScopeClaim = "sip_scope";
 }
 
 /// <summary>
-/// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key: &lt;key&gt;</c> against the SHA-256 hashes
+/// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key: &lt;key&gt;</c> (on the SignalR hub also
+/// <c>?access_token=&lt;key&gt;</c>) against the SHA-256 hashes
 /// of <c>Gateway:ApiKeys</c>, comparing in constant time. Challenges and refusals are problem+json.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
@@ -58,7 +61,13 @@ internal sealed class ApiKeyAuthenticationHandler(
         if (request.Headers.Authorization.ToString() is { Length: > 7 } authorization &&
             authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             return authorization[7..].Trim() is { Length: > 0 } bearer ? bearer : null;
-        return request.Headers[ApiKeyDefaults.HeaderName].ToString() is { Length: > 0 } header ? header.Trim() : null;
+        if (request.Headers[ApiKeyDefaults.HeaderName].ToString() is { Length: > 0 } header) return header.Trim();
+        // Browsers cannot set headers on WebSocket and EventSource requests, so SignalR clients send the key as
+        // ?access_token=: accepted on the hub's path only, never on the REST API.
+        if (request.Path.StartsWithSegments(Streaming.CallsHub.Path, StringComparison.OrdinalIgnoreCase) &&
+            request.Query[ApiKeyDefaults.QueryTokenName] is [{ Length: > 0 } token])
+            return token.Trim();
+        return null;
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

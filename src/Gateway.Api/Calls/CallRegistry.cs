@@ -42,6 +42,17 @@ public sealed record HangupCommand(string CallId, string FromTag, string? ToTag)
 /// <summary>The dialog a transfer addresses.</summary>
 public sealed record TransferDialog(string CallId, string FromTag, string ToTag);
 
+/// <summary>
+/// Receives every event the registry publishes, in publication order, while the registry holds its lock: nothing can be
+/// lost or reordered between the registry and the sink, and a <see cref="CallRegistry.SnapshotWith{T}"/> callback sees
+/// the sink exactly as of the calls it returns. <see cref="Append"/> must be quick and must never block or call back into
+/// the registry.
+/// </summary>
+public interface ICallEventSink
+{
+    void Append(CallEvent e);
+}
+
 /// <summary>A reader of the registry's event stream. Events of all calls, in the order they happened; when a bounded
 /// reader falls behind by more than its buffer, the oldest unread events are dropped and counted. A lossless reader
 /// (<see cref="CallRegistry.SubscribeLossless"/>) has no bound and never drops.</summary>
@@ -95,8 +106,9 @@ public sealed class CallEventSubscription : IDisposable
 /// retract, a duplicate: all ignored), and events are emitted only when the summarised state changes, so duplicated and
 /// reordered notifications produce no duplicated or reordered events.</item>
 /// </list>
-/// The events feature (PubSub subscription, SignalR, webhooks) feeds it through <see cref="ApplyItemPublished"/> and
-/// <see cref="ApplyItemRetracted"/> and reads it through <see cref="Subscribe"/>.
+/// The events feature (PubSub subscription) feeds it through <see cref="ApplyItemPublished"/> and
+/// <see cref="ApplyItemRetracted"/>; the call stream's log receives its events as an <see cref="ICallEventSink"/>, and
+/// other readers use <see cref="Subscribe"/> or, when they must not lose any (webhooks), <see cref="SubscribeLossless"/>.
 /// </summary>
 public sealed class CallRegistry : IDisposable
 {
@@ -105,6 +117,7 @@ public sealed class CallRegistry : IDisposable
     private readonly Dictionary<string, CallRecord> _byItemId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallRecord> _bySipCallId = new(StringComparer.Ordinal);
     private readonly List<CallEventSubscription> _subscribers = [];
+    private readonly ICallEventSink[] _sinks;
     private readonly Channel<string> _readyHangups = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CallRegistryOptions _options;
     private readonly TimeProvider _time;
@@ -112,8 +125,9 @@ public sealed class CallRegistry : IDisposable
     private readonly ITimer _sweeper;
     private long _order;
 
-    public CallRegistry(IOptions<CallRegistryOptions> options, TimeProvider time, ILogger<CallRegistry> logger)
+    public CallRegistry(IOptions<CallRegistryOptions> options, TimeProvider time, ILogger<CallRegistry> logger, IEnumerable<ICallEventSink>? sinks = null)
     {
+        _sinks = sinks?.ToArray() ?? [];
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -351,6 +365,27 @@ public sealed class CallRegistry : IDisposable
                 lastOrder = record.Order;
             }
             return (page, next);
+        }
+    }
+
+    /// <summary>
+    /// Hands the visible calls <paramref name="include"/> selects (ended ones only with <paramref name="includeEnded"/>),
+    /// oldest first, to <paramref name="whileLocked"/> while the registry's lock is held: no event is published meanwhile,
+    /// so what an <see cref="ICallEventSink"/> reports in the callback is exactly as of these calls.
+    /// </summary>
+    public T SnapshotWith<T>(Func<CallResource, bool> include, bool includeEnded, Func<IReadOnlyList<CallResource>, T> whileLocked)
+    {
+        ArgumentNullException.ThrowIfNull(include);
+        ArgumentNullException.ThrowIfNull(whileLocked);
+        lock (_gate)
+        {
+            var calls = new List<CallResource>();
+            foreach (var record in _calls.Values.Where(r => r.Confirmed && (includeEnded || r.State != CallState.Ended)).OrderBy(r => r.Order))
+            {
+                var snapshot = Snapshot(record);
+                if (include(snapshot)) calls.Add(snapshot);
+            }
+            return whileLocked(calls);
         }
     }
 
@@ -674,6 +709,7 @@ public sealed class CallRegistry : IDisposable
         };
         record.Events.Add(e);
         if (record.Events.Count > _options.MaxEventsPerCall) record.Events.RemoveAt(0);
+        foreach (var sink in _sinks) sink.Append(e);
         foreach (var subscriber in _subscribers) subscriber.Write(e);
     }
 
@@ -704,22 +740,24 @@ public sealed class CallRegistry : IDisposable
         }
     }
 
-    /// <summary>Keeps the registry bounded: the oldest ended calls go first, then the oldest idle ones.</summary>
+    /// <summary>Keeps the registry bounded: the oldest ended calls go first, then the oldest idle ones. Once full it makes
+    /// room for one percent more calls at a time, so the ordering pass (which sees every call) runs once per that many
+    /// new calls rather than for each of them.</summary>
     private void Evict()
     {
         if (_calls.Count <= _options.MaxCalls) return;
+        var keep = _options.MaxCalls - Math.Max(1, _options.MaxCalls / 100);
         var victims = _calls.Values
             .Where(r => !r.CreateInFlight)
             .OrderBy(r => r.State == CallState.Ended ? 0 : 1)
             .ThenBy(r => r.UpdatedAt)
             .ThenBy(r => r.Order)
-            .Take(_calls.Count - _options.MaxCalls)
+            .Take(_calls.Count - keep)
             .ToList();
-        foreach (var victim in victims)
-        {
-            _logger.LogWarning("Call registry full ({Max}): forgetting call {CallId} ({State})", _options.MaxCalls, victim.Id, victim.State);
-            Remove(victim);
-        }
+        var active = victims.Count(v => v.State != CallState.Ended);
+        _logger.LogWarning("Call registry full ({Max}): forgetting {Count} calls ({Active} of them not ended), oldest first",
+            _options.MaxCalls, victims.Count, active);
+        foreach (var victim in victims) Remove(victim);
     }
 
     private static IEnumerable<string?> Addresses(CallRecord record)

@@ -7,11 +7,13 @@ using Gateway.Api.Auth;
 using Gateway.Api.Calls;
 using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
+using Gateway.Api.Dashboard;
 using Gateway.Api.Errors;
 using Gateway.Api.Events;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.OpenApi;
+using Gateway.Api.Streaming;
 using Gateway.Api.Webhooks;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.Core;
@@ -42,9 +44,10 @@ public static class GatewayHostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddXmppPool();
         builder.Services.AddActiveCallsCommands();
-        builder.Services.AddCallRegistry();
+        builder.AddCallRegistry();
         builder.AddCallEvents();
         builder.AddWebhooks();
+        builder.AddCallStreaming();
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddPerKeyLimits();
         builder.Services.AddIdempotency();
@@ -81,6 +84,7 @@ public static class GatewayHostingExtensions
         Bind<ResilienceOptions>(ResilienceOptions.SectionName).Services.AddSingleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>();
         Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
+        Bind<StreamingOptions>(StreamingOptions.SectionName).Services.AddSingleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
         Bind<WebhookOptions>(WebhookOptions.SectionName)
             .PostConfigure(o =>
@@ -89,6 +93,7 @@ public static class GatewayHostingExtensions
                     o.DatabasePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.DatabasePath));
             })
             .Services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
+        Bind<DashboardOptions>(DashboardOptions.SectionName).Services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         return builder;
 
         OptionsBuilder<T> Bind<T>(string section) where T : class
@@ -179,11 +184,12 @@ public static class GatewayHostingExtensions
         return services;
     }
 
-    public static IServiceCollection AddCallRegistry(this IServiceCollection services)
+    public static IHostApplicationBuilder AddCallRegistry(this IHostApplicationBuilder builder)
     {
-        services.AddSingleton<CallRegistry>();
-        services.AddHostedService<DeferredHangupService>();
-        return services;
+        builder.Services.AddSingleton<CallRegistry>();
+        // It sends commands, so it needs the XMPP pool, which build-time OpenAPI generation runs without.
+        if (!builder.Environment.IsOpenApiGeneration()) builder.Services.AddHostedService<DeferredHangupService>();
+        return builder;
     }
 
     public static IServiceCollection AddApiKeyAuthentication(this IServiceCollection services)
@@ -216,7 +222,9 @@ public static class GatewayHostingExtensions
                         AutoReplenishment = true,
                     })
                     : RateLimitPartition.GetNoLimiter("anonymous")),
-                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key
+                // A stream holds its request for as long as the client listens: only its connection attempt is limited.
+                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.KeyName() is { } key &&
+                                                                              context.GetEndpoint()?.Metadata.GetMetadata<LongLivedStreamAttribute>() is null
                     ? RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions { PermitLimit = o.ConcurrentRequestsPerKey, QueueLimit = 0 })
                     : RateLimitPartition.GetNoLimiter("anonymous")));
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -265,12 +273,13 @@ public static class GatewayHostingExtensions
     public static IServiceCollection AddGatewayProblemDetails(this IServiceCollection services)
     {
         services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Complete);
+        services.AddSingleton<IProblemDetailsWriter, AnyAcceptProblemDetailsWriter>();
         services.AddExceptionHandler<GatewayExceptionHandler>();
         return services;
     }
 
-    /// <summary>The middleware, in order: problems for everything, routing, timeouts, auth, per-key limits, body cap,
-    /// idempotency; then Swagger UI.</summary>
+    /// <summary>The middleware, in order: problems for everything, the dashboard's default document, routing, timeouts,
+    /// auth, per-key limits, body cap, idempotency; then Swagger UI.</summary>
     public static WebApplication UseGatewayApi(this WebApplication app)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -279,6 +288,7 @@ public static class GatewayHostingExtensions
             SuppressDiagnosticsCallback = c => c.Exception is CommandFailedException or BadHttpRequestException,
         });
         app.UseStatusCodePages();
+        app.UseDashboard();
         app.UseRouting();
         app.UseRequestTimeouts();
         app.UseAuthentication();
@@ -295,11 +305,14 @@ public static class GatewayHostingExtensions
         return app;
     }
 
-    /// <summary>The endpoints: the calls API, health (live / ready) and the OpenAPI document (JSON and YAML).</summary>
+    /// <summary>The endpoints: the calls and webhooks APIs, the dashboard, the call stream, health (live / ready) and the
+    /// OpenAPI document (JSON and YAML).</summary>
     public static WebApplication MapGatewayEndpoints(this WebApplication app)
     {
         app.MapCallsApi();
         app.MapWebhooksApi();
+        app.MapDashboardApi();
+        app.MapCallStreaming();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapOpenApi("/openapi/{documentName}.yaml");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });

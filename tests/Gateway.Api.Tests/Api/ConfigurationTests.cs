@@ -27,6 +27,7 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:Webhooks:RetrySchedule", "00:00:05, later", "Gateway:Webhooks:RetrySchedule: 'later' is not a duration")]
     [InlineData("Gateway:Webhooks:AttemptTimeout", "00:10:00", "Gateway:Webhooks:AttemptTimeout must be between")]
     [InlineData("Gateway:Webhooks:DatabasePath", "", "Gateway:Webhooks:DatabasePath is required")]
+    [InlineData("Gateway:Dashboard:DevApiKey", "dev-gateway-key", "only allowed in the Development environment")]
     public async Task InvalidSettingsStopTheGatewayAtStartWithAClearMessage(string key, string value, string expected)
     {
         await using var app = await BuildAsync(key, value);

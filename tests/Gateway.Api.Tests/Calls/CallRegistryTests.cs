@@ -353,9 +353,28 @@ public sealed class CallRegistryTests : IDisposable
         _options.MaxCalls = 10;
         for (var i = 0; i < 15; i++) _registry.ApplyItemPublished(CalleeLeg("created", setupId: null!) with { CallSetupId = null, CallId = $"call-{i}" }, $"item-{i}", Node);
 
-        Assert.Equal(10, _registry.Count);
+        Assert.InRange(_registry.Count, 9, 10);
         Assert.Null(_registry.Find("call-0"));
         Assert.NotNull(_registry.Find("call-14"));
+    }
+
+    [Fact]
+    public void AFullRegistryForgetsEndedCallsBeforeLiveOnes()
+    {
+        _options.MaxCalls = 10;
+        for (var i = 0; i < 10; i++)
+        {
+            var leg = CalleeLeg("confirmed", setupId: null!) with { CallSetupId = null, CallId = $"call-{i}" };
+            _registry.ApplyItemPublished(leg, $"item-{i}", Node);
+            if (i >= 5) _registry.ApplyItemRetracted($"item-{i}", Node);
+        }
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        _registry.ApplyItemPublished(CalleeLeg("confirmed", setupId: null!) with { CallSetupId = null, CallId = "call-new" }, "item-new", Node);
+
+        for (var i = 0; i < 5; i++) Assert.NotNull(_registry.Find($"call-{i}"));
+        Assert.NotNull(_registry.Find("call-new"));
+        Assert.True(_registry.Count <= 10);
     }
 
     [Fact]

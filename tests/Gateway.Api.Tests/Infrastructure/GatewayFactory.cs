@@ -1,9 +1,13 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Api.Calls;
 using Gateway.Api.Xmpp;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
@@ -27,6 +31,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     /// <summary>Boot with the real pool (configure Gateway:Xmpp:* for a real server).</summary>
     public bool RealXmpp { get; init; }
+
+    /// <summary>The host environment: "Testing" unless a test is about what differs in another one.</summary>
+    public string EnvironmentName { get; init; } = "Testing";
 
     public Dictionary<string, string?> Settings { get; } = new()
     {
@@ -57,6 +64,20 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
 
+    /// <summary>The loopback address Kestrel listens on after <see cref="StartOnKestrel"/>; null on the test server.</summary>
+    public Uri? KestrelAddress { get; private set; }
+
+    /// <summary>Starts the gateway on real Kestrel on a free loopback port, for clients outside the process (a browser).
+    /// <see cref="Client"/> then talks to it over TCP.</summary>
+    public void StartOnKestrel()
+    {
+        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+        KestrelAddress = new Uri(addresses.Single());
+        ClientOptions.BaseAddress = KestrelAddress;
+    }
+
     public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     /// <summary>A client sending <paramref name="key"/> as a bearer token (none when null).</summary>
@@ -75,7 +96,10 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(EnvironmentName);
+        // The dashboard's assets as the build laid them out (wwwroot plus the compressed copies under obj/), the way
+        // Development serves them: only a published gateway has them all in its own wwwroot.
+        builder.UseStaticWebAssets();
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(Settings));
         if (!RealXmpp)
         {

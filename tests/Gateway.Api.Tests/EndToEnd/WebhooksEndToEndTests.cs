@@ -2,20 +2,25 @@ using System.Net;
 using System.Text.Json.Nodes;
 using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
+using Gateway.Xmpp.Tests.Infrastructure;
+using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.EndToEnd;
 
-/// <summary>Webhooks end to end: real Prosody, the reference service, sipp phones, the gateway's real PubSub subscription
-/// and SQLite queue, and a real HTTP receiver on loopback that checks every signature with its own verifier.</summary>
-public sealed partial class GatewayEndToEndTests
+/// <summary>Webhooks end to end (<see cref="EndToEndStack"/>): real Prosody, the reference service, sipp phones, the
+/// gateway's real PubSub subscription and SQLite queue, and a real HTTP receiver on loopback that checks every signature
+/// with its own verifier.</summary>
+[Collection(ProsodyCollection.Name)]
+public sealed class WebhooksEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
 {
-    private async Task<WebhookReceiver> ReceiverAsync(int port = 0)
-    {
-        var receiver = await WebhookReceiver.StartAsync(port);
-        _owned.Add(receiver);
-        return receiver;
-    }
+    private readonly EndToEndStack _stack = new(prosody);
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public ValueTask DisposeAsync() => _stack.DisposeAsync();
+
+    private async Task<WebhookReceiver> ReceiverAsync(int port = 0) => _stack.Own(await WebhookReceiver.StartAsync(port));
 
     private static async Task<(string Id, string Secret)> SubscribeAsync(HttpClient client, string url)
     {
@@ -31,9 +36,9 @@ public sealed partial class GatewayEndToEndTests
 
     /// <summary>Places a call from alice to bob, waits until it is connected, hangs it up and waits until it ended and
     /// both phones finished; returns its id and its events as the gateway lists them.</summary>
-    private async Task<(string Id, JsonArray Events)> CallAndHangUpAsync(HttpClient client, SippPhone alice, SippPhone bob)
+    private static async Task<(string Id, JsonArray Events)> CallAndHangUpAsync(HttpClient client, SippPhone alice, SippPhone bob)
     {
-        var id = await CreateAsync(client, Alice, Bob);
+        var id = await CreateCallAsync(client, Alice, Bob);
         await WaitForCallAsync(client, id, State("connected"), "connected");
         Assert.Equal(HttpStatusCode.Accepted, (await client.DeleteAsync($"/calls/{id}", Ct)).StatusCode);
         await WaitForCallAsync(client, id, State("ended"), "ended");
@@ -64,10 +69,10 @@ public sealed partial class GatewayEndToEndTests
     [Fact]
     public async Task AWebhookReceiverGetsEveryEventOfACallFromCreateToHangUpInOrderWithValidSignatures()
     {
-        var alice = await PhoneAsync("answer", "alice");
-        var bob = await PhoneAsync("answer", "bob");
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
         var receiver = await ReceiverAsync();
-        var client = await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
         var (webhook, secret) = await SubscribeAsync(client, receiver.Url());
 
         var (id, events) = await CallAndHangUpAsync(client, alice, bob);
@@ -82,18 +87,16 @@ public sealed partial class GatewayEndToEndTests
     [Fact]
     public async Task DeliveriesQueuedWhileTheReceiverIsDownSurviveAGatewayRestartAndArriveInOrderWhenItIsBack()
     {
-        var database = new TempSqliteFile("e2e-webhooks");
-        _owned.Add(database);
-        _gatewaySettings["Gateway:Webhooks:DatabasePath"] = database.Path;
+        var database = _stack.Own(new TempSqliteFile("e2e-webhooks"));
+        _stack.GatewaySettings["Gateway:Webhooks:DatabasePath"] = database.Path;
         // Enough attempts for the first event to outlast the call and the restart (only a queue's head is attempted).
-        _gatewaySettings["Gateway:Webhooks:RetrySchedule"] = "00:00:01, 00:00:02, 00:00:05, " + string.Join(", ", Enumerable.Repeat("00:00:10", 17));
-        var alice = await PhoneAsync("answer", "alice");
-        var bob = await PhoneAsync("answer", "bob");
+        _stack.GatewaySettings["Gateway:Webhooks:RetrySchedule"] = "00:00:01, 00:00:02, 00:00:05, " + string.Join(", ", Enumerable.Repeat("00:00:10", 17));
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
         // The receiver's port is known, but nothing listens on it yet.
-        var port = (await ReceiverAsync()).Port;
-        await _owned[^1].DisposeAsync();
-        _owned.RemoveAt(_owned.Count - 1);
-        var client = await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        int port;
+        await using (var probe = await WebhookReceiver.StartAsync()) port = probe.Port;
+        var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
         var (webhook, secret) = await SubscribeAsync(client, $"http://127.0.0.1:{port}/hook");
 
         var (_, events) = await CallAndHangUpAsync(client, alice, bob);
@@ -102,7 +105,7 @@ public sealed partial class GatewayEndToEndTests
         Assert.All(log, d => Assert.Equal("pending", (string?)d!["state"]));
         Assert.NotNull((string?)log[^1]!["lastError"]);
 
-        client = await RestartGatewayAsync();
+        client = await _stack.RestartGatewayAsync();
         var receiver = await ReceiverAsync(port);
 
         var requests = await receiver.WaitForAsync(r => r.Count >= events.Count, $"the {events.Count} queued events", seconds: 60);

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Gateway.Api.Auth;
+using Gateway.Api.Calls;
+using Gateway.Api.Streaming;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Api.Hosting;
+
+/// <summary>The call stream: the event log fed by the registry, SignalR (<c>/hubs/calls</c>) and SSE (<c>/calls/stream</c>).</summary>
+public static class StreamingHostingExtensions
+{
+    public static IHostApplicationBuilder AddCallStreaming(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddMetrics();
+        services.AddSingleton<CallStreamMetrics>();
+        services.AddSingleton<CallEventLog>();
+        // The registry appends to the log under its own lock: nothing is lost or reordered on the way.
+        services.AddSingleton<ICallEventSink>(sp => sp.GetRequiredService<CallEventLog>());
+        services.AddSingleton<CallStreamService>();
+        services.AddSignalR(o =>
+            {
+                o.EnableDetailedErrors = false;
+                o.MaximumParallelInvocationsPerClient = 1;
+            })
+            .AddJsonProtocol(o =>
+            {
+                // As strict as the REST API: a misspelt member (say "afterCurser") is an error, not silently a snapshot.
+                o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+                o.PayloadSerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+                o.PayloadSerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            });
+        services.AddOptions<HubOptions>().Configure<IOptions<StreamingOptions>>((hub, streaming) =>
+            hub.StatefulReconnectBufferSize = streaming.Value.StatefulReconnectBufferBytes);
+        return builder;
+    }
+
+    public static WebApplication MapCallStreaming(this WebApplication app)
+    {
+        app.MapCallStreamApi();
+        app.MapHub<CallsHub>(CallsHub.Path, o => o.AllowStatefulReconnects = true)
+            .RequireAuthorization(ApiKeyDefaults.Policy)
+            .DisableRequestTimeout()
+            .WithMetadata(new LongLivedStreamAttribute());
+        return app;
+    }
+}

@@ -1,0 +1,171 @@
+extern alias service;
+
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using ActiveCalls.Sip.Tests.Infrastructure;
+using Gateway.Api.Tests.Infrastructure;
+using Gateway.Xmpp.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using ServiceHosting = service::ActiveCalls.Service.Hosting.ActiveCallsServiceExtensions;
+using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+
+namespace Gateway.Api.Tests.EndToEnd;
+
+/// <summary>
+/// The whole system for one test, in-process: a real Prosody (the shared fixture), the reference Active-Calls service
+/// (its three components and SIP engine) calling real sipp phones, and the gateway with its real XMPP pool. Call states
+/// come only from the gateway's own PubSub subscription (authorize-plain for alice@activecalls.test with auth-for-all:
+/// alice, bob, carol). With <see cref="OnKestrel"/> the gateway listens on a loopback port a browser can open.
+/// </summary>
+internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
+{
+    // Demo addresses of users.dev.json; the gateway follows alice's calls.
+    public const string Alice = "sip:alice@activecalls.test";
+    public const string Bob = "sip:bob@activecalls.test";
+    public const string Carol = "sip:carol@activecalls.test";
+    private readonly List<IAsyncDisposable> _owned = [];
+    private IHost? _service;
+    private GatewayFactory? _gateway;
+    private string _gatewayUser = "";
+
+    /// <summary>Serve the gateway on real Kestrel (<see cref="GatewayAddress"/>) instead of the in-memory test server.</summary>
+    public bool OnKestrel { get; init; }
+
+    public IHost Service => _service ?? throw new InvalidOperationException("StartAsync first.");
+
+    public GatewayFactory Gateway => _gateway ?? throw new InvalidOperationException("StartAsync first.");
+
+    /// <summary>Where a browser reaches the gateway (only <see cref="OnKestrel"/>).</summary>
+    public Uri GatewayAddress => Gateway.KestrelAddress ?? throw new InvalidOperationException("The gateway is not on Kestrel.");
+
+    /// <summary>Settings a test adds to the gateway's; they hold across <see cref="RestartGatewayAsync"/>.</summary>
+    public Dictionary<string, string?> GatewaySettings { get; } = [];
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_gateway is not null) await _gateway.DisposeAsync();
+        if (_service is not null)
+        {
+            await _service.StopAsync(CancellationToken.None);
+            _service.Dispose();
+        }
+        foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
+    }
+
+    public static string RepositoryFile(params string[] parts)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine([dir.FullName, .. parts]);
+        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    public async Task<SippPhone> PhoneAsync(string scenario, string user) => Own(await SippPhone.StartAsync(scenario, user));
+
+    /// <summary>Disposes <paramref name="owned"/> with the stack, after the gateway and the service have stopped.</summary>
+    public T Own<T>(T owned) where T : IAsyncDisposable
+    {
+        _owned.Add(owned);
+        return owned;
+    }
+
+    /// <summary>Boots the reference service (phones bound to demo addresses), then the gateway, and waits until the gateway
+    /// is ready: every pooled connection up and its call-events subscription active. Returns a client with the admin key.</summary>
+    public async Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ActiveCalls:Domain"] = prosody.Domain,
+            ["ActiveCalls:XmppHost"] = prosody.Host,
+            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
+            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
+            ["ActiveCalls:UsersFile"] = RepositoryFile("src", "ActiveCalls.Service", "users.dev.json"),
+            ["Sip:BindAddress"] = "127.0.0.1",
+            ["Sip:Port"] = "0",
+            ["Sip:LocalDomains:0"] = prosody.Domain,
+            ["Sip:RingTimeout"] = "00:00:20",
+        };
+        foreach (var (address, phone) in bindings) settings[$"Sip:Contacts:{address}"] = $"127.0.0.1:{phone.Port}";
+        // Its own content root: the test output also holds the gateway's appsettings.json.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Path.GetTempPath() });
+        builder.Configuration.AddInMemoryCollection(settings);
+        ServiceHosting.AddActiveCallsService(builder);
+        _service = builder.Build();
+        await _service.StartAsync(Ct);
+
+        _gatewayUser = "gw" + Guid.NewGuid().ToString("N")[..8];
+        await prosody.RegisterAsync(_gatewayUser, "gateway-password-1");
+        return await StartGatewayAsync();
+    }
+
+    /// <summary>Stops the gateway and starts a new one (a new process as far as clients can tell: new cursor epoch, new
+    /// port on Kestrel) with the same settings; it rebuilds its calls from the PubSub items.</summary>
+    public async Task<HttpClient> RestartGatewayAsync()
+    {
+        await Gateway.DisposeAsync();
+        return await StartGatewayAsync();
+    }
+
+    private async Task<HttpClient> StartGatewayAsync()
+    {
+        _gateway = new GatewayFactory { RealXmpp = true };
+        var s = _gateway.Settings;
+        s["Gateway:Xmpp:Jid"] = $"{_gatewayUser}@{prosody.Domain}";
+        s["Gateway:Xmpp:Password"] = "gateway-password-1";
+        s["Gateway:Xmpp:Host"] = prosody.Host;
+        s["Gateway:Xmpp:Port"] = prosody.C2sPort.ToString(CultureInfo.InvariantCulture);
+        s["Gateway:Xmpp:TrustedCertificatePath"] = prosody.CaCertificatePath;
+        s["Gateway:Xmpp:PoolSize"] = "2";
+        s["Gateway:Xmpp:InstanceName"] = "e2e";
+        s["Gateway:Xmpp:IqTimeout"] = "00:00:05";
+        s["Gateway:Components:Commands"] = prosody.ActiveCallsComponent;
+        s["Gateway:Events:SipAddress"] = "alice@activecalls.test";
+        s["Gateway:Events:Password"] = "alice-dev-password";
+        s["Gateway:Events:AuthComponent"] = prosody.AuthComponent;
+        s["Gateway:Events:PubSubService"] = prosody.PubSubComponent;
+        s["Gateway:Events:RetryDelay"] = "00:00:00.200";
+        s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
+        foreach (var (key, value) in GatewaySettings) s[key] = value;
+        if (OnKestrel) _gateway.StartOnKestrel();
+        var client = _gateway.Client();
+
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        JsonObject health;
+        while ((string?)(health = await (await client.GetAsync("/health/ready", Ct)).JsonAsync())["status"] != "Healthy")
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "gateway not ready: " + health);
+            await Task.Delay(200, Ct);
+        }
+        Assert.StartsWith("subscribed to /me/" + _gatewayUser + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
+        return client;
+    }
+
+    /// <summary>Places a call with <c>POST /calls</c> (asserting 202 and its Location) and returns its id.</summary>
+    public static async Task<string> CreateCallAsync(HttpClient client, string from, string to)
+    {
+        var response = await client.PostJsonAsync("/calls", $$"""{"from":"{{from}}","to":"{{to}}"}""");
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /calls: {(int)response.StatusCode} {body}");
+        var id = (string)JsonNode.Parse(body)!["id"]!;
+        Assert.EndsWith("/calls/" + id, response.Headers.Location!.ToString(), StringComparison.Ordinal);
+        return id;
+    }
+
+    /// <summary>A <see cref="WaitForCallAsync"/> condition: the call is in <paramref name="state"/>.</summary>
+    public static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
+
+    /// <summary>Polls <c>GET /calls/{id}</c> until <paramref name="until"/> holds (fails after <paramref name="seconds"/>).</summary>
+    public static async Task<JsonObject> WaitForCallAsync(HttpClient client, string id, Func<JsonObject, bool> until, string what, int seconds = 30)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var response = await client.GetAsync($"/calls/{id}", Ct);
+            var call = response.StatusCode == HttpStatusCode.OK ? await response.JsonAsync() : null;
+            if (call is not null && until(call)) return call;
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(seconds), $"call {id} never {what}: {call?.ToJsonString() ?? response.StatusCode.ToString()}");
+            await Task.Delay(100, Ct);
+        }
+    }
+}

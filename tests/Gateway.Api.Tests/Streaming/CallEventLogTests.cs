@@ -1,0 +1,225 @@
+using System.Collections.Concurrent;
+using Gateway.Api.Calls;
+using Gateway.Api.Configuration;
+using Gateway.Api.Streaming;
+using Gateway.Xmpp.ActiveCalls;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+
+namespace Gateway.Api.Tests.Streaming;
+
+/// <summary>A log reader that records what it is handed (fakes are fine here: the hub and SSE tests use the real ones).</summary>
+internal sealed class RecordingReader : ICallEventLogReader
+{
+    private readonly ConcurrentQueue<LoggedEvent> _received = new();
+
+    public IReadOnlyList<LoggedEvent> Backlog { get; private set; } = [];
+
+    public IReadOnlyList<LoggedEvent> Received => [.. _received];
+
+    public void Attached(IReadOnlyList<LoggedEvent> backlog)
+    {
+        Backlog = backlog;
+        foreach (var e in backlog) _received.Enqueue(e);
+    }
+
+    public void Offer(LoggedEvent e) => _received.Enqueue(e);
+
+    public async Task WaitForAsync(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (_received.Count < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"received {_received.Count} of {count} events");
+            await Task.Delay(10, Ct);
+        }
+    }
+}
+
+/// <summary>The gateway-wide event log: fed by the registry under its lock, cursors, replay window, readers.</summary>
+public sealed class CallEventLogTests : IAsyncDisposable
+{
+    private readonly ServiceProvider _metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly CallEventLog _log;
+    private readonly CallRegistry _registry;
+
+    public CallEventLogTests()
+    {
+        _log = NewLog(new StreamingOptions { ReplayWindow = 16 });
+        _registry = new CallRegistry(Options.Create(new CallRegistryOptions { MaxCalls = 100_000 }), TimeProvider.System,
+            NullLogger<CallRegistry>.Instance, [_log]);
+    }
+
+    private CallEventLog NewLog(StreamingOptions options) =>
+        new(Options.Create(options), new CallStreamMetrics(_metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), NullLogger<CallEventLog>.Instance);
+
+    public async ValueTask DisposeAsync()
+    {
+        _registry.Dispose();
+        await _log.DisposeAsync();
+        await _metrics.DisposeAsync();
+    }
+
+    /// <summary>A call not placed through the API: one leg rings, is answered, ends (three events).</summary>
+    private void RunCall(CallRegistry registry, string dialog)
+    {
+        var leg = new ActiveCallItem { DialogStateText = "requested", CallId = dialog, FromUri = "sip:bob@example.com", ToUri = "sip:alice@example.com", FromTag = "f" };
+        registry.ApplyItemPublished(leg, "item-" + dialog, Node);
+        registry.ApplyItemPublished(leg with { DialogStateText = "confirmed", ToTag = "t" }, "item-" + dialog, Node);
+        registry.ApplyItemRetracted("item-" + dialog, Node);
+    }
+
+    [Fact]
+    public async Task EveryPublishedEventIsLoggedInTheRegistrysOrderWithGapFreePositionsAndEpochCursors()
+    {
+        var reader = new RecordingReader();
+        Assert.Equal(AttachOutcome.Attached, _log.Attach(reader, 0));
+        RunCall(_registry, "d1");
+        RunCall(_registry, "d2");
+
+        await reader.WaitForAsync(6);
+
+        Assert.Equal(new StreamCursor(_log.Epoch, 6), _log.Head);
+        Assert.Matches("^[0-9a-f]{10}$", _log.Epoch);
+        Assert.Equal([1L, 2, 3, 4, 5, 6], reader.Received.Select(e => e.Position));
+        Assert.Equal(reader.Received.Select(e => $"{_log.Epoch}-{e.Position}"), reader.Received.Select(e => e.Cursor));
+        var expected = _registry.GetEvents(CallRegistry.PlainCallId("d1"))!.Value.Events.Concat(_registry.GetEvents(CallRegistry.PlainCallId("d2"))!.Value.Events);
+        Assert.Equal(expected.Select(e => e.Id), reader.Received.Select(e => e.Event.Id));
+    }
+
+    [Fact]
+    public async Task ConcurrentPublishersLoseNothingAndKeepEveryCallsOrder()
+    {
+        var log = NewLog(new StreamingOptions { ReplayWindow = 100_000 });
+        using var registry = new CallRegistry(Options.Create(new CallRegistryOptions { MaxCalls = 100_000 }), TimeProvider.System,
+            NullLogger<CallRegistry>.Instance, [log]);
+        var reader = new RecordingReader();
+        log.Attach(reader, 0);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < 100; i++) RunCall(registry, $"t{t}-c{i}");
+        }, Ct)));
+
+        await reader.WaitForAsync(2400);
+        var received = reader.Received;
+        Assert.Equal(2400, received.Count);
+        Assert.Equal(Enumerable.Range(1, 2400).Select(i => (long)i), received.Select(e => e.Position));
+        foreach (var call in received.GroupBy(e => e.Event.Call.Id))
+            Assert.Equal([1L, 2, 3], call.Select(e => e.Event.Sequence));
+        await log.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ASnapshotTakenWithTheHeadShowsEveryCallExactlyAsItsLastEventUpToThatCursor()
+    {
+        var reader = new RecordingReader();
+        _log.Attach(reader, 0);
+        using var stop = new CancellationTokenSource();
+        var publisher = Task.Run(() =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++) RunCall(_registry, "busy-" + i);
+        }, Ct);
+        await reader.WaitForAsync(30);
+
+        var (calls, head) = _registry.SnapshotWith(_ => true, includeEnded: true, calls => (calls, _log.Head));
+        await stop.CancelAsync();
+        await publisher;
+
+        await reader.WaitForAsync((int)head.Position);
+        var upToHead = reader.Received.Where(e => e.Position <= head.Position).ToList();
+        var lastById = upToHead.GroupBy(e => e.Event.Call.Id).ToDictionary(g => g.Key, g => g.Last().Event);
+        Assert.NotEmpty(calls);
+        foreach (var call in calls)
+        {
+            Assert.True(lastById.TryGetValue(call.Id, out var last), $"{call.Id} is in the snapshot but none of its events is at or before {head}");
+            Assert.Equal(last.Call.State, call.State);
+        }
+        // And no call of the snapshot is missing an event before the head, nor has one after it.
+        Assert.Equal(lastById.Keys.Order(), calls.Select(c => c.Id).Order());
+    }
+
+    [Fact]
+    public async Task AttachingAfterAPositionHandsOverTheMissedEventsThenOffersTheRestInOrder()
+    {
+        var log = NewLog(new StreamingOptions { ReplayWindow = 100 });
+        using var registry = new CallRegistry(Options.Create(new CallRegistryOptions()), TimeProvider.System, NullLogger<CallRegistry>.Instance, [log]);
+        var early = new RecordingReader();
+        log.Attach(early, 0);
+        for (var i = 0; i < 4; i++) RunCall(registry, "before-" + i);
+        await early.WaitForAsync(12);
+
+        var late = new RecordingReader();
+        Assert.Equal(AttachOutcome.Attached, log.Attach(late, 5));
+        for (var i = 0; i < 3; i++) RunCall(registry, "after-" + i);
+
+        await late.WaitForAsync(16);
+        Assert.Equal(Enumerable.Range(6, 7).Select(i => (long)i), late.Backlog.Select(e => e.Position));
+        Assert.Equal(Enumerable.Range(6, 16).Select(i => (long)i), late.Received.Select(e => e.Position));
+        await log.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PositionsOlderThanTheReplayWindowOrAheadOfTheLogCannotBeReplayed()
+    {
+        var reader = new RecordingReader();
+        _log.Attach(reader, 0);
+        for (var i = 0; i < 7; i++) RunCall(_registry, "w" + i);
+        await reader.WaitForAsync(21);
+
+        Assert.Equal(6, _log.OldestRetained);
+        Assert.Equal(AttachOutcome.OlderThanWindow, _log.Attach(new RecordingReader(), 0));
+        Assert.Equal(AttachOutcome.OlderThanWindow, _log.Attach(new RecordingReader(), 4));
+        var oldest = new RecordingReader();
+        Assert.Equal(AttachOutcome.Attached, _log.Attach(oldest, 5));
+        Assert.Equal(Enumerable.Range(6, 16).Select(i => (long)i), oldest.Backlog.Select(e => e.Position));
+        Assert.Equal(AttachOutcome.AheadOfLog, _log.Attach(new RecordingReader(), 22));
+        Assert.Equal(AttachOutcome.Attached, _log.Attach(new RecordingReader(), 21));
+    }
+
+    [Fact]
+    public async Task ADetachedReaderIsOfferedNothingMore()
+    {
+        var reader = new RecordingReader();
+        var other = new RecordingReader();
+        _log.Attach(reader, 0);
+        _log.Attach(other, 0);
+        RunCall(_registry, "first");
+        await reader.WaitForAsync(3);
+
+        _log.Detach(reader);
+        RunCall(_registry, "second");
+
+        await other.WaitForAsync(6);
+        Assert.Equal(3, reader.Received.Count);
+        Assert.Equal(1, _log.ReaderCount);
+    }
+
+    [Theory]
+    [InlineData("0a1b2c3d4e-0", "0a1b2c3d4e", 0L)]
+    [InlineData("0a1b2c3d4e-42", "0a1b2c3d4e", 42L)]
+    [InlineData("Epoch7-9223372036854775807", "Epoch7", long.MaxValue)]
+    public void ACursorReadsBackAsItsEpochAndPosition(string text, string epoch, long position)
+    {
+        Assert.True(StreamCursor.TryParse(text, out var cursor));
+        Assert.Equal(new StreamCursor(epoch, position), cursor);
+        Assert.Equal(text, cursor.ToString());
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("42")]
+    [InlineData("-42")]
+    [InlineData("abc-")]
+    [InlineData("abc--1")]
+    [InlineData("abc-+1")]
+    [InlineData("abc-1.5")]
+    [InlineData("ab c-1")]
+    [InlineData("abc-99999999999999999999")]
+    [InlineData("abcdefghijabcdefghijabcdefghijabcdefghij-123456789012")]
+    public void MalformedCursorsAreRejected(string? text) => Assert.False(StreamCursor.TryParse(text, out _));
+}

@@ -1,0 +1,268 @@
+using System.Net;
+using Gateway.Api.Calls;
+using Gateway.Api.Streaming;
+using Gateway.Api.Tests.Infrastructure;
+using Gateway.Xmpp.ActiveCalls;
+using Microsoft.AspNetCore.SignalR;
+using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+
+namespace Gateway.Api.Tests.Streaming;
+
+/// <summary>The SignalR hub with the real .NET client over WebSockets to the in-memory host; the registry is fed directly.</summary>
+public sealed class CallsHubTests : IAsyncLifetime
+{
+    private readonly GatewayFactory _gateway = new();
+    private readonly List<IAsyncDisposable> _clients = [];
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in _clients) await client.DisposeAsync();
+        await _gateway.DisposeAsync();
+    }
+
+    private CallRegistry Registry => _gateway.Registry;
+
+    private async Task<SignalRStreamClient> ConnectAsync(string key = GatewayFactory.AdminKey)
+    {
+        var client = await SignalRStreamClient.ConnectAsync(_gateway, key);
+        _clients.Add(client);
+        return client;
+    }
+
+    /// <summary>alice@example.com calls bob@example.com through the API: call.requested, then the setup leg rings alice.</summary>
+    private void PlaceRingingCall(string id)
+    {
+        Registry.CompleteCreate(Registry.BeginCreate(id, "sip:alice@example.com", "sip:bob@example.com", "admin"), id);
+        Registry.ApplyItemPublished(SetupLeg(id, "requested"), "setup-" + id, Node);
+    }
+
+    /// <summary>Alice answers, bob rings, bob answers: caller-answered, callee-ringing, connected.</summary>
+    private void Connect(string id)
+    {
+        Registry.ApplyItemPublished(SetupLeg(id, "confirmed", "tt-setup"), "setup-" + id, Node);
+        Registry.ApplyItemPublished(CalleeLeg(id, "requested"), "callee-" + id, "/example.com/bob");
+        Registry.ApplyItemPublished(CalleeLeg(id, "confirmed", "tt-callee"), "callee-" + id, "/example.com/bob");
+    }
+
+    private void HangUp(string id)
+    {
+        Registry.ApplyItemRetracted("setup-" + id, Node);
+        Registry.ApplyItemRetracted("callee-" + id, "/example.com/bob");
+    }
+
+    /// <summary>carol@other.test rings dave@other.test: a call outside alice's and the domain key's scope.</summary>
+    private void PlaceForeignCall(string sipCallId) => Registry.ApplyItemPublished(new ActiveCallItem
+    {
+        DialogStateText = "requested", CallId = sipCallId, FromUri = "sip:carol@other.test", ToUri = "sip:dave@other.test", FromTag = "ft-" + sipCallId,
+    }, "item-" + sipCallId, "/other.test/dave");
+
+    /// <summary>The server's HubException message (the client prefixes it with "An unexpected error occurred invoking …").</summary>
+    private static async Task<string> RefusedAsync(SignalRStreamClient client, object request)
+    {
+        var e = await Assert.ThrowsAsync<HubException>(() => client.SubscribeAsync(request));
+        const string Marker = "HubException: ";
+        var at = e.Message.IndexOf(Marker, StringComparison.Ordinal);
+        Assert.True(at >= 0, e.Message);
+        return e.Message[(at + Marker.Length)..];
+    }
+
+    [Fact]
+    public async Task SubscribingToAllSendsASnapshotOfTheActiveCallsThenTheirEventsInOrder()
+    {
+        PlaceRingingCall("call0001");
+        PlaceRingingCall("done0001");
+        HangUp("done0001");
+        var client = await ConnectAsync();
+
+        var subscription = await client.SubscribeAsync(new { scope = "all" });
+
+        var snapshot = (await client.WaitForAsync(m => m.Count >= 1, "the snapshot"))[0];
+        Assert.Equal("snapshot", snapshot.Kind);
+        Assert.Equal((string)subscription["subscriptionId"]!, snapshot.SubscriptionId);
+        Assert.Equal((string)subscription["cursor"]!, snapshot.Cursor);
+        Assert.False((bool)snapshot.Body["reset"]!);
+        Assert.Equal(["call0001"], snapshot.SnapshotCallIds);
+
+        Connect("call0001");
+        HangUp("call0001");
+        await client.WaitForEventAsync("call0001", "call.ended");
+        Assert.Equal(["call0001.3 call.caller-answered", "call0001.4 call.callee-ringing", "call0001.5 call.connected", "call0001.6 call.ended"],
+            client.Events());
+        // Cursors: the snapshot's epoch, positions strictly increasing after the snapshot's.
+        var positions = client.Messages.Select(m => StreamCursor.TryParse(m.Cursor, out var c) ? c : throw new InvalidOperationException(m.Cursor)).ToList();
+        Assert.All(positions, c => Assert.Equal(positions[0].Epoch, c.Epoch));
+        Assert.Equal(positions.Select(c => c.Position).Order(), positions.Select(c => c.Position));
+        Assert.Equal(positions.Count, positions.Select(c => c.Position).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task ReplayAfterCursorSendsOnlyTheMissedEventsAndNoSnapshot()
+    {
+        var first = await ConnectAsync();
+        await first.SubscribeAsync(new { scope = "all" });
+        PlaceRingingCall("call0002");
+        var seen = await first.WaitForEventAsync("call0002", "call.caller-ringing");
+        var last = seen[^1].Cursor;
+        await first.DisposeAsync();
+
+        Connect("call0002");
+        var second = await ConnectAsync();
+        var subscription = await second.SubscribeAsync(new { scope = "all", afterCursor = last });
+
+        Assert.Equal(last, (string)subscription["cursor"]!);
+        await second.WaitForEventAsync("call0002", "call.connected");
+        HangUp("call0002");
+        await second.WaitForEventAsync("call0002", "call.ended");
+        Assert.DoesNotContain(second.Messages, m => m.Kind == "snapshot");
+        Assert.Equal(["call0002.3 call.caller-answered", "call0002.4 call.callee-ringing", "call0002.5 call.connected", "call0002.6 call.ended"],
+            second.Events());
+    }
+
+    [Fact]
+    public async Task ACursorOfAnotherEpochOrOlderThanTheReplayWindowGetsAResetSnapshotAndOneAheadIsRefused()
+    {
+        _gateway.Settings["Gateway:Streaming:ReplayWindow"] = "16";
+        var client = await ConnectAsync();
+        var epoch = _gateway.Service<CallEventLog>().Epoch;
+        for (var i = 0; i < 10; i++) PlaceRingingCall($"old{i:d5}");
+
+        var tooOld = await client.SubscribeAsync(new { scope = "all", afterCursor = epoch + "-1" });
+        var otherEpoch = await client.SubscribeAsync(new { scope = "all", afterCursor = "0123456789-3" });
+
+        var snapshots = await client.WaitForAsync(m => m.Count(x => x.Kind == "snapshot") == 2, "two snapshots");
+        Assert.All(snapshots, s => Assert.True((bool)s.Body["reset"]!));
+        Assert.Equal(10, snapshots[0].SnapshotCallIds.Count);
+        Assert.Equal(epoch + "-20", (string)tooOld["cursor"]!);
+        Assert.Equal(epoch + "-20", (string)otherEpoch["cursor"]!);
+        var ahead = await RefusedAsync(client, new { scope = "all", afterCursor = epoch + "-21" });
+        Assert.Contains("ahead of this gateway's event log", ahead, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ACallSubscriptionFollowsOneCallFoundByItsSipCallIdAndSnapshotsItEvenWhenEnded()
+    {
+        PlaceRingingCall("call0003");
+        PlaceRingingCall("call0004");
+        HangUp("call0004");
+        var client = await ConnectAsync();
+
+        var live = await client.SubscribeAsync(new { scope = "call", callId = "setup-call0003" });
+        var ended = await client.SubscribeAsync(new { scope = "call", callId = "call0004" });
+        Connect("call0004");
+        Connect("call0003");
+
+        await client.WaitForEventAsync("call0003", "call.connected");
+        var snapshots = client.Messages.Where(m => m.Kind == "snapshot").ToDictionary(m => m.SubscriptionId);
+        Assert.Equal(["call0003"], snapshots[(string)live["subscriptionId"]!].SnapshotCallIds);
+        Assert.Equal(["call0004"], snapshots[(string)ended["subscriptionId"]!].SnapshotCallIds);
+        Assert.Equal(["call0003.3 call.caller-answered", "call0003.4 call.callee-ringing", "call0003.5 call.connected"], client.Events());
+        Assert.All(client.Messages.Where(m => m.Kind == "call"), m => Assert.Equal((string)live["subscriptionId"]!, m.SubscriptionId));
+    }
+
+    [Fact]
+    public async Task AnAddressSubscriptionGetsTheCallsWithThatPartyOrLeg()
+    {
+        var client = await ConnectAsync();
+        await client.SubscribeAsync(new { scope = "address", address = "sip:bob@example.com" });
+
+        PlaceForeignCall("foreign-1");
+        PlaceRingingCall("call0005");
+        Connect("call0005");
+
+        await client.WaitForEventAsync("call0005", "call.connected");
+        Assert.Equal(["call0005.1 call.requested", "call0005.2 call.caller-ringing", "call0005.3 call.caller-answered",
+            "call0005.4 call.callee-ringing", "call0005.5 call.connected"], client.Events());
+    }
+
+    [Fact]
+    public async Task AKeyScopedToAliceSeesOnlyHerCallsAndIsForbiddenAnythingElse()
+    {
+        PlaceForeignCall("foreign-2");
+        var client = await ConnectAsync(GatewayFactory.AliceKey);
+        await client.SubscribeAsync(new { scope = "all" });
+
+        PlaceForeignCall("foreign-3");
+        PlaceRingingCall("call0006");
+        await client.WaitForEventAsync("call0006", "call.caller-ringing");
+
+        Assert.Empty(client.Messages[0].SnapshotCallIds);
+        Assert.Equal(["call0006.1 call.requested", "call0006.2 call.caller-ringing"], client.Events());
+        Assert.Equal("forbidden", await RefusedAsync(client, new { scope = "address", address = "dave@other.test" }));
+        Assert.Equal("forbidden", await RefusedAsync(client, new { scope = "call", callId = "foreign-2" }));
+        await client.SubscribeAsync(new { scope = "call", callId = "call0006" });
+        await client.SubscribeAsync(new { scope = "address", address = "alice@example.com" });
+    }
+
+    [Fact]
+    public async Task BadSubscribeArgumentsAreRefusedWithAClearMessage()
+    {
+        var client = await ConnectAsync();
+
+        Assert.Contains("scope must be 'all', 'address' or 'call'", await RefusedAsync(client, new { scope = "everything" }), StringComparison.Ordinal);
+        Assert.Contains("address is required", await RefusedAsync(client, new { scope = "address" }), StringComparison.Ordinal);
+        Assert.Contains("is not a SIP address", await RefusedAsync(client, new { scope = "address", address = "bob" }), StringComparison.Ordinal);
+        Assert.Contains("address does not go with scope 'all'", await RefusedAsync(client, new { scope = "all", address = "bob@example.com" }), StringComparison.Ordinal);
+        Assert.Contains("callId is required", await RefusedAsync(client, new { scope = "call" }), StringComparison.Ordinal);
+        Assert.Contains("No call with id or SIP Call-ID 'nope' is known", await RefusedAsync(client, new { scope = "call", callId = "nope" }), StringComparison.Ordinal);
+        Assert.Contains("is not a cursor", await RefusedAsync(client, new { scope = "all", afterCursor = "yesterday" }), StringComparison.Ordinal);
+        // A misspelt member is an error rather than a silent snapshot.
+        await Assert.ThrowsAnyAsync<Exception>(() => client.SubscribeAsync(new { scope = "all", afterCurser = "x-1" }));
+        Assert.Empty(client.Messages);
+    }
+
+    [Fact]
+    public async Task UnsubscribeStopsItsEventsAndAConnectionHoldsAtMostTheConfiguredSubscriptions()
+    {
+        _gateway.Settings["Gateway:Streaming:MaxSubscriptionsPerConnection"] = "2";
+        var client = await ConnectAsync();
+        var first = (string)(await client.SubscribeAsync(new { scope = "all" }))["subscriptionId"]!;
+        var second = (string)(await client.SubscribeAsync(new { scope = "all" }))["subscriptionId"]!;
+        Assert.Contains("at most 2 subscriptions", await RefusedAsync(client, new { scope = "all" }), StringComparison.Ordinal);
+
+        await client.UnsubscribeAsync(first);
+        await client.UnsubscribeAsync(first); // already gone: nothing to do
+        var third = (string)(await client.SubscribeAsync(new { scope = "all" }))["subscriptionId"]!;
+        PlaceRingingCall("call0007");
+
+        await client.WaitForAsync(m => m.Count(x => x.Kind == "call" && x.SubscriptionId == third) == 2, "both events on the third subscription");
+        await client.WaitForAsync(m => m.Count(x => x.Kind == "call" && x.SubscriptionId == second) == 2, "both events on the second subscription");
+        Assert.DoesNotContain(client.Messages, m => m.Kind == "call" && m.SubscriptionId == first);
+    }
+
+    [Fact]
+    public async Task ClosingTheConnectionEndsItsSubscriptions()
+    {
+        var log = _gateway.Service<CallEventLog>();
+        var client = await ConnectAsync();
+        await client.SubscribeAsync(new { scope = "all" });
+        await client.SubscribeAsync(new { scope = "address", address = "bob@example.com" });
+        Assert.Equal(2, log.ReaderCount);
+
+        await client.Connection.StopAsync(Ct);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (log.ReaderCount != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the subscriptions outlived their connection");
+            await Task.Delay(20, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task NegotiationNeedsAnApiKeyWhichMayComeAsAccessTokenOnTheHubPathOnly()
+    {
+        var anonymous = _gateway.Client(key: null);
+
+        var refused = await anonymous.PostAsync("/hubs/calls/negotiate?negotiateVersion=1", null, Ct);
+        await refused.AssertProblemAsync(401, "unauthorized");
+        var negotiated = await anonymous.PostAsync($"/hubs/calls/negotiate?negotiateVersion=1&useStatefulReconnect=true&access_token={GatewayFactory.AdminKey}", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, negotiated.StatusCode);
+        var body = await negotiated.JsonAsync();
+        Assert.NotNull(body["connectionToken"]);
+        Assert.True((bool?)body["useStatefulReconnect"]);
+        var rest = await anonymous.GetAsync($"/calls?access_token={GatewayFactory.AdminKey}", Ct);
+        await rest.AssertProblemAsync(401, "unauthorized");
+    }
+}
