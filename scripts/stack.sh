@@ -190,6 +190,7 @@ dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v qu
   "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Components:Auth=commands.auth.$DOMAIN" \
   "--Gateway:Components:PubSub=pubsub.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
   "--Gateway:Events:PubSubService=pubsub.active-calls.$DOMAIN" "--Gateway:Events:SipAddress=alice@$DOMAIN" \
+  "--Gateway:Webhooks:DatabasePath=$GATEWAY_DIR/webhooks.db" \
   >"$GATEWAY_DIR/gateway.log" 2>&1 </dev/null) &
 echo $! >"$GATEWAY_DIR/gateway.pid"
 for _ in $(seq 1 150); do

@@ -53,20 +53,25 @@ public interface ICallEventSink
     void Append(CallEvent e);
 }
 
-/// <summary>A reader of the registry's event stream. Events of all calls, in the order they happened; when the reader
-/// falls behind by more than its buffer, the oldest unread events are dropped and counted.</summary>
+/// <summary>A reader of the registry's event stream. Events of all calls, in the order they happened; when a bounded
+/// reader falls behind by more than its buffer, the oldest unread events are dropped and counted. A lossless reader
+/// (<see cref="CallRegistry.SubscribeLossless"/>) has no bound and never drops.</summary>
 public sealed class CallEventSubscription : IDisposable
 {
     private readonly CallRegistry _owner;
     private readonly Channel<CallEvent> _channel;
     private long _dropped;
 
-    internal CallEventSubscription(CallRegistry owner, int capacity)
+    /// <param name="capacity">The buffer; null for an unbounded one.</param>
+    internal CallEventSubscription(CallRegistry owner, int? capacity)
     {
         _owner = owner;
-        _channel = Channel.CreateBounded<CallEvent>(
-            new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
-            _ => Interlocked.Increment(ref _dropped));
+        _channel = capacity is { } bound
+            ? Channel.CreateBounded<CallEvent>(
+                new BoundedChannelOptions(bound) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
+                _ => Interlocked.Increment(ref _dropped))
+            // Not single-reader: that variant cannot count, and a lossless reader's backlog is worth reporting.
+            : Channel.CreateUnbounded<CallEvent>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     }
 
     public ChannelReader<CallEvent> Reader => _channel.Reader;
@@ -101,8 +106,9 @@ public sealed class CallEventSubscription : IDisposable
 /// retract, a duplicate: all ignored), and events are emitted only when the summarised state changes, so duplicated and
 /// reordered notifications produce no duplicated or reordered events.</item>
 /// </list>
-/// The events feature (PubSub subscription, SignalR, webhooks) feeds it through <see cref="ApplyItemPublished"/> and
-/// <see cref="ApplyItemRetracted"/> and reads it through <see cref="Subscribe"/>.
+/// The events feature (PubSub subscription) feeds it through <see cref="ApplyItemPublished"/> and
+/// <see cref="ApplyItemRetracted"/>; the call stream's log receives its events as an <see cref="ICallEventSink"/>, and
+/// other readers use <see cref="Subscribe"/> or, when they must not lose any (webhooks), <see cref="SubscribeLossless"/>.
 /// </summary>
 public sealed class CallRegistry : IDisposable
 {
@@ -516,9 +522,15 @@ public sealed class CallRegistry : IDisposable
     }
 
     /// <summary>Starts a reader of every call event from now on.</summary>
-    public CallEventSubscription Subscribe(int? capacity = null)
+    public CallEventSubscription Subscribe(int? capacity = null) => Add(new CallEventSubscription(this, capacity ?? _options.SubscriberBuffer));
+
+    /// <summary>Starts a reader of every call event from now on that never loses one, for durable consumers (webhooks)
+    /// that hand each event to storage at once. Its buffer is unbounded rather than waiting for room: events are
+    /// published under the registry's lock, which a slow reader must never hold up.</summary>
+    public CallEventSubscription SubscribeLossless() => Add(new CallEventSubscription(this, capacity: null));
+
+    private CallEventSubscription Add(CallEventSubscription subscription)
     {
-        var subscription = new CallEventSubscription(this, capacity ?? _options.SubscriberBuffer);
         lock (_gate) _subscribers.Add(subscription);
         return subscription;
     }

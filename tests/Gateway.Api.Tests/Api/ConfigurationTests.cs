@@ -24,10 +24,33 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:ApiKeys:0:Hash", "alice-key-0123456789", "not the key itself")]
     [InlineData("Gateway:ApiKeys:0:Scopes:0", "alice@*", "is not \"user@domain\"")]
     [InlineData("Gateway:Http:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes must be between")]
+    [InlineData("Gateway:Webhooks:RetrySchedule", "00:00:05, later", "Gateway:Webhooks:RetrySchedule: 'later' is not a duration")]
+    [InlineData("Gateway:Webhooks:AttemptTimeout", "00:10:00", "Gateway:Webhooks:AttemptTimeout must be between")]
+    [InlineData("Gateway:Webhooks:DatabasePath", "", "Gateway:Webhooks:DatabasePath is required")]
     [InlineData("Gateway:Dashboard:DevApiKey", "dev-gateway-key", "only allowed in the Development environment")]
     public async Task InvalidSettingsStopTheGatewayAtStartWithAClearMessage(string key, string value, string expected)
     {
-        // The same composition as Program.cs, on a test server (WebApplicationFactory hides start-up failures behind its own).
+        await using var app = await BuildAsync(key, value);
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(Ct));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AWebhookDatabaseThatCannotBeOpenedStopsTheGatewayAtStart()
+    {
+        // A folder where the file should be.
+        await using var app = await BuildAsync("Gateway:Webhooks:DatabasePath", Path.GetTempPath());
+
+        var error = await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => app.StartAsync(Ct));
+
+        Assert.Contains("unable to open database file", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The same composition as Program.cs, on a test server (WebApplicationFactory hides start-up failures behind its own).</summary>
+    private static async Task<WebApplication> BuildAsync(string key, string value)
+    {
         await using var settingsSource = new GatewayFactory();
         var settings = new Dictionary<string, string?>(settingsSource.Settings) { [key] = value };
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
@@ -36,12 +59,9 @@ public sealed class ConfigurationTests
         builder.AddGatewayApi();
         builder.Services.RemoveAll<IXmppPool>();
         builder.Services.AddSingleton<IXmppPool>(new FakeXmppPool());
-        await using var app = builder.Build();
+        var app = builder.Build();
         app.UseGatewayApi();
         app.MapGatewayEndpoints();
-
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(Ct));
-
-        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        return app;
     }
 }

@@ -40,6 +40,9 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
     /// <summary>Where a browser reaches the gateway (only <see cref="OnKestrel"/>).</summary>
     public Uri GatewayAddress => Gateway.KestrelAddress ?? throw new InvalidOperationException("The gateway is not on Kestrel.");
 
+    /// <summary>Settings a test adds to the gateway's; they hold across <see cref="RestartGatewayAsync"/>.</summary>
+    public Dictionary<string, string?> GatewaySettings { get; } = [];
+
     public async ValueTask DisposeAsync()
     {
         if (_gateway is not null) await _gateway.DisposeAsync();
@@ -58,11 +61,13 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
     }
 
-    public async Task<SippPhone> PhoneAsync(string scenario, string user)
+    public async Task<SippPhone> PhoneAsync(string scenario, string user) => Own(await SippPhone.StartAsync(scenario, user));
+
+    /// <summary>Disposes <paramref name="owned"/> with the stack, after the gateway and the service have stopped.</summary>
+    public T Own<T>(T owned) where T : IAsyncDisposable
     {
-        var phone = await SippPhone.StartAsync(scenario, user);
-        _owned.Add(phone);
-        return phone;
+        _owned.Add(owned);
+        return owned;
     }
 
     /// <summary>Boots the reference service (phones bound to demo addresses), then the gateway, and waits until the gateway
@@ -121,6 +126,7 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         s["Gateway:Events:PubSubService"] = prosody.PubSubComponent;
         s["Gateway:Events:RetryDelay"] = "00:00:00.200";
         s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
+        foreach (var (key, value) in GatewaySettings) s[key] = value;
         if (OnKestrel) _gateway.StartOnKestrel();
         var client = _gateway.Client();
 
@@ -134,6 +140,20 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         Assert.StartsWith("subscribed to /me/" + _gatewayUser + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
         return client;
     }
+
+    /// <summary>Places a call with <c>POST /calls</c> (asserting 202 and its Location) and returns its id.</summary>
+    public static async Task<string> CreateCallAsync(HttpClient client, string from, string to)
+    {
+        var response = await client.PostJsonAsync("/calls", $$"""{"from":"{{from}}","to":"{{to}}"}""");
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /calls: {(int)response.StatusCode} {body}");
+        var id = (string)JsonNode.Parse(body)!["id"]!;
+        Assert.EndsWith("/calls/" + id, response.Headers.Location!.ToString(), StringComparison.Ordinal);
+        return id;
+    }
+
+    /// <summary>A <see cref="WaitForCallAsync"/> condition: the call is in <paramref name="state"/>.</summary>
+    public static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
 
     /// <summary>Polls <c>GET /calls/{id}</c> until <paramref name="until"/> holds (fails after <paramref name="seconds"/>).</summary>
     public static async Task<JsonObject> WaitForCallAsync(HttpClient client, string id, Func<JsonObject, bool> until, string what, int seconds = 30)

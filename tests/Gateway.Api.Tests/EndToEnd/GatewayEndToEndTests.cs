@@ -27,23 +27,11 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
 
     private Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings) => _stack.StartAsync(bindings);
 
-    private static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
-
     private static async Task<List<string>> EventTypesAsync(HttpClient client, string id)
     {
         var body = await (await client.GetAsync($"/calls/{id}/events", Ct)).JsonAsync();
         var items = (body["items"] ?? body["events"])!.AsArray();
         return [.. items.Select(e => (string)e!["type"]!)];
-    }
-
-    private static async Task<string> CreateAsync(HttpClient client, string from, string to)
-    {
-        var response = await client.PostJsonAsync("/calls", $$"""{"from":"{{from}}","to":"{{to}}"}""");
-        var body = await response.Content.ReadAsStringAsync(Ct);
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /calls: {(int)response.StatusCode} {body}");
-        var id = (string)JsonNode.Parse(body)!["id"]!;
-        Assert.EndsWith("/calls/" + id, response.Headers.Location!.ToString(), StringComparison.Ordinal);
-        return id;
     }
 
     [Fact]
@@ -53,7 +41,7 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         var bob = await PhoneAsync("answer", "bob");
         var client = await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
 
-        var id = await CreateAsync(client, Alice, Bob);
+        var id = await CreateCallAsync(client, Alice, Bob);
 
         var call = await WaitForCallAsync(client, id, State("connected"), "connected");
         Assert.Equal(id, (string?)call["callSetupId"]);
@@ -97,7 +85,7 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         var bob = await PhoneAsync("ring-forever", "bob");
         var client = await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
 
-        var id = await CreateAsync(client, Alice, Bob);
+        var id = await CreateCallAsync(client, Alice, Bob);
         await WaitForCallAsync(client, id, State("callee-ringing"), "callee-ringing");
 
         var hangup = await client.DeleteAsync($"/calls/{id}", Ct);
@@ -119,7 +107,7 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         var bob = await PhoneAsync("answer", "bob");
         var carol = await PhoneAsync("answer", "carol");
         var client = await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob), ("carol@activecalls.test", carol));
-        var id = await CreateAsync(client, Alice, Bob);
+        var id = await CreateCallAsync(client, Alice, Bob);
         await WaitForCallAsync(client, id, State("connected"), "connected");
 
         var transfer = await client.PostJsonAsync($"/calls/{id}/transfer", $$"""{"endpoint":"callee","target":"{{Carol}}"}""");

@@ -53,7 +53,14 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         ["Gateway:ApiKeys:2:Name"] = "admin",
         ["Gateway:ApiKeys:2:Hash"] = Sha256(AdminKey),
         ["Gateway:ApiKeys:2:Scopes:0"] = "*",
+        ["Gateway:Webhooks:AllowPrivateTargets"] = "true",
+        ["Gateway:Webhooks:RequireHttps"] = "false",
     };
+
+    /// <summary>A fresh SQLite file per factory, deleted with it unless a test pointed Gateway:Webhooks:DatabasePath elsewhere.</summary>
+    private readonly TempSqliteFile _webhookDatabase = new("gateway-webhooks");
+
+    public GatewayFactory() => Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase.Path;
 
     public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
 
@@ -79,6 +86,12 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         var client = CreateClient();
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _webhookDatabase.Dispose();
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
