@@ -13,6 +13,7 @@ public static class CallEventTypes
         .. Enum.GetValues<CallState>().Select(s => "call." + CallRegistry.StateName(s)),
         "call.hangup-requested",
         "call.transfer-requested",
+        "call.updated",
     ];
 }
 

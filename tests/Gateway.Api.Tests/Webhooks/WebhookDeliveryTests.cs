@@ -18,7 +18,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     private const string CallId = "ab12cd34";
     private const string OtherKey = "other-key-0123456789";
     private static readonly string[] CallEvents =
-        ["call.requested", "call.caller-ringing", "call.caller-answered", "call.callee-ringing", "call.connected", "call.ended"];
+        ["call.requested", "call.caller-ringing", "call.caller-answered", "call.callee-ringing", "call.connected", "call.updated", "call.ended"];
 
     private readonly List<IAsyncDisposable> _owned = [];
     private GatewayFactory _gateway = null!;
@@ -59,7 +59,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         return ((string)created["id"]!, (string)created["secret"]!);
     }
 
-    /// <summary>A click-to-call from alice to bob, from the create to both legs ending: six events.</summary>
+    /// <summary>A click-to-call from alice to bob, from the create to both legs ending: seven events (the setup leg ending while connected is call.updated).</summary>
     private void PlaceAndEndCall(string id = CallId)
     {
         var registry = _gateway.Registry;
@@ -89,11 +89,11 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
 
         PlaceAndEndCall();
 
-        var requests = await _receiver.WaitForAsync(r => r.Count >= 6, "the call's six events");
+        var requests = await _receiver.WaitForAsync(r => r.Count >= 7, "the call's seven events");
         var now = DateTimeOffset.UtcNow;
         Assert.All(requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, now)));
         Assert.All(requests, r => Assert.StartsWith("application/json", r.Header("content-type"), StringComparison.Ordinal));
-        Assert.Equal(6, requests.Select(r => r.Header("webhook-id")).Distinct().Count());
+        Assert.Equal(7, requests.Select(r => r.Header("webhook-id")).Distinct().Count());
         Assert.Equal(CallEvents, Types(requests));
         // The envelope's data is the event exactly as the REST API shows it.
         var events = (await (await _gateway.Client().GetAsync($"/calls/{CallId}/events", Ct)).JsonAsync())["items"]!.AsArray();
@@ -104,7 +104,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
             Assert.Equal((string?)events[i]!["occurredAt"], (string?)payload["timestamp"]);
         }
 
-        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.All(d => (string?)d!["state"] == "succeeded") && l.Count == 6, "all succeeded");
+        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.All(d => (string?)d!["state"] == "succeeded") && l.Count == 7, "all succeeded");
         Assert.All(log, d => Assert.Equal(1, (int)d!["attempts"]!));
         Assert.All(log, d => Assert.Equal(204, (int?)d!["lastStatusCode"]));
         Assert.Equal(requests.Select(r => r.Header("webhook-id")).Reverse(), log.Select(d => (string)d!["messageId"]!));
@@ -121,8 +121,8 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
 
         PlaceAndEndCall();
 
-        await _receiver.WaitForAsync(r => r.Count(x => x.Path == "/alice") == 6 && r.Count(x => x.Path == "/bob") == 6 && r.Count(x => x.Path == "/types") == 2,
-            "all six events at /alice and /bob, two at /types");
+        await _receiver.WaitForAsync(r => r.Count(x => x.Path == "/alice") == 7 && r.Count(x => x.Path == "/bob") == 7 && r.Count(x => x.Path == "/types") == 2,
+            "all seven events at /alice and /bob, two at /types");
         Assert.Equal(["call.connected", "call.ended"], Types(_receiver.Requests.Where(r => r.Path == "/types")));
         Assert.Equal(CallEvents, Types(_receiver.Requests.Where(r => r.Path == "/alice")));
         // An event is enqueued for every matching subscription in one go: those with an empty log were not matched.
@@ -130,8 +130,8 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         Assert.Empty(await DeliveriesAsync(other, key: OtherKey));
         Assert.DoesNotContain(_receiver.Requests, r => r.Path is "/carol" or "/other");
         Assert.Equal(2, (await DeliveriesAsync(typesOnly)).Count);
-        Assert.Equal(6, (await DeliveriesAsync(alice, key: GatewayFactory.AliceKey)).Count);
-        Assert.Equal(6, (await DeliveriesAsync(bob, key: GatewayFactory.DomainKey)).Count);
+        Assert.Equal(7, (await DeliveriesAsync(alice, key: GatewayFactory.AliceKey)).Count);
+        Assert.Equal(7, (await DeliveriesAsync(bob, key: GatewayFactory.DomainKey)).Count);
     }
 
     [Fact]
@@ -143,12 +143,12 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
 
         PlaceAndEndCall();
 
-        var requests = await _receiver.WaitForAsync(r => r.Count >= 8, "two failures and six deliveries");
+        var requests = await _receiver.WaitForAsync(r => r.Count >= 9, "two failures and seven deliveries");
         Assert.Equal(3, requests.Count(r => r.Header("webhook-id") == requests[0].Header("webhook-id")));
         Assert.Equal(CallEvents, Types(requests).Distinct());
         Assert.Equal(CallEvents, Types(requests.ToArray()[2..]));
         Assert.All(requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, DateTimeOffset.UtcNow)));
-        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 6 && l.All(d => (string?)d!["state"] == "succeeded"), "all succeeded");
+        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 7 && l.All(d => (string?)d!["state"] == "succeeded"), "all succeeded");
         Assert.Equal(3, (int)log[^1]!["attempts"]!);
         Assert.Equal(200, (int?)log[^1]!["lastStatusCode"]);
     }
@@ -164,7 +164,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var subscription = await EventuallyAsync(async () => await (await _gateway.Client().GetAsync($"/webhooks/{id}", Ct)).JsonAsync(),
             s => (string?)s["state"] == "disabled", "disabled");
         Assert.Equal("the endpoint answered 410 Gone", (string?)subscription["disabledReason"]);
-        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 6 && l.All(d => (string?)d!["state"] == "failed"), "all failed");
+        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 7 && l.All(d => (string?)d!["state"] == "failed"), "all failed");
         Assert.Single(_receiver.Requests);
 
         var redeliver = await _gateway.Client().PostJsonAsync($"/webhooks/{id}/deliveries/{(string)log[^1]!["id"]!}/redeliver", "");
@@ -236,7 +236,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
 
         PlaceAndEndCall();
 
-        var requests = await _receiver.WaitForAsync(r => r.Count == 6, "six events");
+        var requests = await _receiver.WaitForAsync(r => r.Count == 7, "seven events");
         var now = DateTimeOffset.UtcNow;
         Assert.All(requests, r => Assert.Equal(2, r.Header("webhook-signature").Split(' ').Length));
         Assert.All(requests, r => Assert.Null(StandardWebhookVerifier.Verify(oldSecret, r, now)));
@@ -248,16 +248,16 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     {
         var (id, _) = await SubscribeAsync(_receiver.Url());
         PlaceAndEndCall();
-        await EventuallyAsync(() => DeliveriesAsync(id, "?state=succeeded"), l => l.Count == 6, "six succeeded");
+        await EventuallyAsync(() => DeliveriesAsync(id, "?state=succeeded"), l => l.Count == 7, "seven succeeded");
 
         var first = await (await _gateway.Client().GetAsync($"/webhooks/{id}/deliveries?limit=4", Ct)).JsonAsync();
         var second = await (await _gateway.Client().GetAsync($"/webhooks/{id}/deliveries?limit=4&cursor={(string)first["nextCursor"]!}", Ct)).JsonAsync();
 
-        Assert.Equal(["ab12cd34.6", "ab12cd34.5", "ab12cd34.4", "ab12cd34.3"], first["items"]!.AsArray().Select(d => (string)d!["eventId"]!));
-        Assert.Equal(["ab12cd34.2", "ab12cd34.1"], second["items"]!.AsArray().Select(d => (string)d!["eventId"]!));
+        Assert.Equal(["ab12cd34.7", "ab12cd34.6", "ab12cd34.5", "ab12cd34.4"], first["items"]!.AsArray().Select(d => (string)d!["eventId"]!));
+        Assert.Equal(["ab12cd34.3", "ab12cd34.2", "ab12cd34.1"], second["items"]!.AsArray().Select(d => (string)d!["eventId"]!));
         Assert.Null(second["nextCursor"]);
         Assert.Empty(await DeliveriesAsync(id, "?state=pending"));
-        var one = await (await _gateway.Client().GetAsync($"/webhooks/{id}/deliveries/{(string)second["items"]![1]!["id"]!}", Ct)).JsonAsync();
+        var one = await (await _gateway.Client().GetAsync($"/webhooks/{id}/deliveries/{(string)second["items"]![2]!["id"]!}", Ct)).JsonAsync();
         Assert.Equal("call.requested", (string?)one["eventType"]);
         Assert.Equal(CallId, (string?)one["callId"]);
     }
@@ -277,7 +277,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var (id, secret) = await SubscribeAsync($"http://127.0.0.1:{port}/hook");
 
         PlaceAndEndCall();
-        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 6 && (int)l[^1]!["attempts"]! >= 2, "the first delivery retried");
+        var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 7 && (int)l[^1]!["attempts"]! >= 2, "the first delivery retried");
         Assert.All(log, d => Assert.Equal("pending", (string?)d!["state"]));
         Assert.Contains("refused", (string?)log[^1]!["lastError"], StringComparison.OrdinalIgnoreCase);
 
@@ -287,7 +287,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         _receiver = await WebhookReceiver.StartAsync(port);
         _owned.Add(_receiver);
 
-        var requests = await _receiver.WaitForAsync(r => r.Count == 6, "the six queued events");
+        var requests = await _receiver.WaitForAsync(r => r.Count == 7, "the seven queued events");
         Assert.Equal(CallEvents, Types(requests));
         Assert.All(requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, DateTimeOffset.UtcNow)));
         await EventuallyAsync(() => DeliveriesAsync(id), l => l.All(d => (string?)d!["state"] == "succeeded"), "all succeeded");
@@ -309,7 +309,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
 
         await ExecuteSqlAsync(database, "DROP TRIGGER refuse;");
 
-        var requests = await _receiver.WaitForAsync(r => r.Count == 6, "the six events once the store took writes again");
+        var requests = await _receiver.WaitForAsync(r => r.Count == 7, "the seven events once the store took writes again");
         Assert.Equal(CallEvents, Types(requests));
         Assert.All(requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, DateTimeOffset.UtcNow)));
         await EventuallyAsync(async () => await (await _gateway.Client(key: null).GetAsync("/health/ready", Ct)).JsonAsync(),
