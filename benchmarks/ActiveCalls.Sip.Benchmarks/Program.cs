@@ -185,7 +185,7 @@ internal static class Machine
         try
         {
             string local = ":" + port.ToString("X4", CultureInfo.InvariantCulture);
-            foreach (var line in File.ReadLines("/proc/net/udp").Skip(1))
+            foreach (var line in File.ReadAllLines("/proc/net/udp")[1..])
             {
                 var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (f.Length > 12 && f[1].EndsWith(local, StringComparison.Ordinal)) return long.Parse(f[^1], CultureInfo.InvariantCulture);

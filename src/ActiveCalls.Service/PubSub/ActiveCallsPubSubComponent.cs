@@ -430,7 +430,7 @@ public sealed class ActiveCallsPubSubComponent : IDisposable
 
         IReadOnlyList<StoredItem> items = Store.ItemsOf(LeavesOf(requester, target));
         if (wanted.Count > 0) items = [.. items.Where(i => wanted.Contains(i.Id))];
-        if (max is { } m && items.Count > m) items = [.. items.Skip(items.Count - m)];
+        if (max is { } m && items.Count > m) items = [.. items.TakeLast(m)];
 
         return IqResponse.Result(new XElement(Ns.PubSub + "pubsub",
             new XElement(Ns.PubSub + "items", new XAttribute("node", target.Node),

@@ -176,7 +176,7 @@ public sealed class SipDialog
         else
         {
             requestUri = _routeSet[0].Uri.Clone();
-            routes.AddRange(_routeSet.Skip(1).Select(r => r.ToString()));
+            routes.AddRange(_routeSet[1..].Select(r => r.ToString()));
             routes.Add(new NameAddress(RemoteTarget).ToString());
         }
         requestUri.Headers.Clear();

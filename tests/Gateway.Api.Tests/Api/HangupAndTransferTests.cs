@@ -21,7 +21,7 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _gateway.DisposeAsync();
 
-    private IReadOnlyList<SentIq> CommandsAfterCreate => [.. _gateway.Xmpp.Sent.Skip(1)];
+    private IReadOnlyList<SentIq> CommandsAfterCreate => [.. _gateway.Xmpp.Sent.ToArray()[1..]];
 
     private void Connect()
     {

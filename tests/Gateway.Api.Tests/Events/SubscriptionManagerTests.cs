@@ -159,7 +159,7 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         await EventuallyAsync(() => _peer.Operations().Contains("options " + Gw0), "a renewal");
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(4));
         var ops = _peer.Operations();
-        Assert.Equal(["command authorize-plain", "options " + Gw0], ops.Skip(4).Take(2));
+        Assert.Equal(["command authorize-plain", "options " + Gw0], ops.ToArray()[4..6]);
         Assert.Single(_peer.Subscriptions);
     }
 
