@@ -16,7 +16,7 @@
 #                   (0 = Prosody's own default: an ack request after every stanza it sends)
 #   harness options, passed through (defaults in brackets):
 #     --clients raw,raw-sm,lib,pool,lib-nosm  --concurrency 1,8,64  --sequential-count 2000
-#     --count 10000  --rounds 7  --warmup 5000  --pool-size 4  --quiet-busy 0.15  --quiet-wait 60
+#     --count 10000  --rounds 7  --slices 4  --warmup 5000  --pool-size 4  --quiet-busy 0.15  --quiet-wait 60
 set -euo pipefail
 
 # shellcheck source=deploy/lib/common.sh
@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1; shift ;;
     --smacks-max-unacked) require_value "$@"; prosody_args+=("$1" "$2"); shift 2 ;;
     -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --clients | --concurrency | --sequential-count | --count | --rounds | --warmup | --pool-size | --quiet-busy | --quiet-wait)
+    --clients | --concurrency | --sequential-count | --count | --rounds | --slices | --warmup | --pool-size | --quiet-busy | --quiet-wait)
       require_value "$@"; harness_args+=("$1" "$2"); shift 2 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac

@@ -60,34 +60,48 @@ try
         await target.RunAsync(options.Warmup, options.Concurrency.Max(), warmupRecorder, ct);
     }
 
-    var recorder = new LatencyRecorder(Math.Max(options.SequentialCount, options.Count));
+    var recorders = targets.ToDictionary(t => t, _ => new LatencyRecorder(Math.Max(options.SequentialCount, options.Count)));
     for (var round = 1; round <= options.Rounds; round++)
     {
-        // The clients' runs of one concurrency follow each other, so they see the same machine (this is a shared VM whose
-        // speed drifts by tens of percent over minutes); their order rotates each round, so no client always goes first.
+        // The clients' runs of one concurrency are cut into slices and interleaved (A B C, C B A, A B C, ...), so every
+        // client sees the same machine: this is a shared VM whose speed drifts by tens of percent within seconds. The
+        // starting order rotates each round, so no client always goes first.
         var order = targets.Skip((round - 1) % targets.Count).Concat(targets.Take((round - 1) % targets.Count)).ToArray();
         foreach (var concurrency in options.Concurrency)
         {
+            var count = concurrency == 1 ? options.SequentialCount : options.Count;
+            var slices = Math.Min(options.Slices, count);
+            // Other processes on the machine (builds, tests) must not land in a run: wait for a quiet moment.
+            var busyBefore = await meter.WaitForQuietAsync(options.QuietBusy, TimeSpan.FromSeconds(options.QuietWaitSeconds), ct);
+            if (busyBefore > options.QuietBusy) Log($"the machine stayed busy ({busyBefore:P0} of a core); measuring anyway");
+
+            var samples = targets.ToDictionary(t => t, _ => new List<(CpuSample Start, CpuSample End)>());
+            var acksBefore = targets.ToDictionary(t => t, t => t.Acks);
+            foreach (var target in targets) recorders[target].Clear();
+            var done = 0;
+            for (var slice = 0; slice < slices; slice++)
+            {
+                var sliceCount = count / slices + (slice < count % slices ? 1 : 0);
+                foreach (var target in slice % 2 == 0 ? order : order.AsEnumerable().Reverse())
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    await Task.Delay(50, ct);   // let the server drain acks and settle between runs
+                    var recorder = recorders[target];
+                    recorder.Offset = done;
+                    var before = meter.Take();
+                    await target.RunAsync(sliceCount, concurrency, recorder, ct);
+                    samples[target].Add((before, meter.Take()));
+                }
+                done += sliceCount;
+            }
+
             foreach (var target in order)
             {
-                var count = concurrency == 1 ? options.SequentialCount : options.Count;
-                recorder.Clear();
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                await Task.Delay(200, ct);   // let the server drain acks and settle between runs
-                // Other processes on the machine (builds, tests) must not land in a run: wait for a quiet moment.
-                var busyBefore = await meter.WaitForQuietAsync(options.QuietBusy, TimeSpan.FromSeconds(options.QuietWaitSeconds), ct);
-                if (busyBefore > options.QuietBusy) Log($"the machine stayed busy ({busyBefore:P0} of a core); measuring anyway");
-
-                var acksBefore = target.Acks;
-                var before = meter.Take();
-                await target.RunAsync(count, concurrency, recorder, ct);
-                var after = meter.Take();
-                var acks = target.Acks is { } a1 && acksBefore is { } a0 ? Difference(a1, a0) : (StreamManagementStatistics?)null;
-
-                var cpu = meter.Between(before, after);
-                var seconds = TimeSpanSeconds(before, after);
-                var result = new RunResult(target.Name, concurrency, count, round, seconds, count / seconds, recorder.Summarize(count), cpu, acks);
+                var acks = target.Acks is { } a1 && acksBefore[target] is { } a0 ? Difference(a1, a0) : (StreamManagementStatistics?)null;
+                var cpu = meter.Between(samples[target]);
+                var seconds = samples[target].Sum(s => TimeSpanSeconds(s.Start, s.End));
+                var result = new RunResult(target.Name, concurrency, count, round, seconds, count / seconds, recorders[target].Summarize(count), cpu, acks);
                 results.Add(result);
                 Log($"round {round} {target.Name,-8} K={concurrency,-3} {result.Rate,9:N0} rt/s  p50 {result.Latency.P50Ms:0.000} ms  p99 {result.Latency.P99Ms:0.000} ms  " +
                     $"max {result.Latency.MaxMs:0.0} ms  harness {cpu.Harness:P0}  prosody {Percent(cpu.Prosody)}  other {Percent(cpu.Other)}" +
@@ -153,6 +167,7 @@ namespace Gateway.Xmpp.Benchmarks
               --sequential-count N  round trips of a run with concurrency 1         [2000]
               --count N             round trips of a run with concurrency > 1       [10000]
               --rounds N            repetitions of every run (median reported)      [7]
+              --slices N            a run is cut into N slices, interleaved with the other clients' [4]
               --warmup N            warm-up round trips per client                  [5000]
               --pool-size N         connections of the pool                         [4]
               --prosody-pid PID     Prosody's pid, to report its CPU use
@@ -175,6 +190,7 @@ namespace Gateway.Xmpp.Benchmarks
         // raw is taken per round.
         public int Count { get; private set; } = 10000;
         public int Rounds { get; private set; } = 7;
+        public int Slices { get; private set; } = 4;
         public int Warmup { get; private set; } = 5000;
         public int PoolSize { get; private set; } = 4;
         public int? ProsodyPid { get; private set; }
@@ -227,6 +243,7 @@ namespace Gateway.Xmpp.Benchmarks
                     case "--sequential-count": o.SequentialCount = Number(1); break;
                     case "--count": o.Count = Number(1); break;
                     case "--rounds": o.Rounds = Number(1); break;
+                    case "--slices": o.Slices = Number(1); break;
                     case "--warmup": o.Warmup = Number(0); break;
                     case "--pool-size": o.PoolSize = Number(1); break;
                     case "--prosody-pid": o.ProsodyPid = Number(1); break;
