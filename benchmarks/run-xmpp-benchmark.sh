@@ -3,17 +3,20 @@
 # from one XmppClient connection and from an XmppClientPool, measured in the same run against a
 # raw-socket client, so the library's cost is a ratio. See docs/benchmarks.md.
 #
-# Starts a private Prosody with deploy/prosody/start.sh (its configuration unchanged) in a temporary
+# Starts a private Prosody with deploy/prosody/start.sh (the deploy configuration) in a temporary
 # directory on free loopback ports, registers the benchmark accounts, runs
 # benchmarks/Gateway.Xmpp.Benchmarks in Release, prints a markdown report, and stops Prosody.
+# Every client, raw or library, runs against that one server in the same run.
 #
-#   benchmarks/run-xmpp-benchmark.sh [--output FILE] [--keep] [harness options]
+#   benchmarks/run-xmpp-benchmark.sh [--output FILE] [--keep] [--smacks-max-unacked N] [harness options]
 #
 #   --output FILE   also write the markdown report to FILE
 #   --keep          keep the temporary run directory (Prosody's config and log) after the run
+#   --smacks-max-unacked N  Prosody's smacks_max_unacked_stanzas instead of the deploy value
+#                   (0 = Prosody's own default: an ack request after every stanza it sends)
 #   harness options, passed through (defaults in brackets):
-#     --clients raw,lib,pool,lib-nosm (also: raw-sm)  --concurrency 1,8,64  --sequential-count 2000
-#     --count 10000  --rounds 7  --warmup 5000  --pool-size 4  --quiet-busy 0.15  --quiet-wait 60
+#     --clients raw,raw-sm,lib,pool,lib-nosm  --concurrency 1,8,64  --sequential-count 2000
+#     --count 10000  --rounds 7  --slices 4  --warmup 5000  --pool-size 4  --quiet-busy 0.15  --quiet-wait 60
 set -euo pipefail
 
 # shellcheck source=deploy/lib/common.sh
@@ -21,13 +24,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/../deploy/lib/common.sh"
 
 OUTPUT=""
 KEEP=0
+prosody_args=()
 harness_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --output) require_value "$@"; OUTPUT="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --clients | --concurrency | --sequential-count | --count | --rounds | --warmup | --pool-size | --quiet-busy | --quiet-wait)
+    --smacks-max-unacked) require_value "$@"; prosody_args+=("$1" "$2"); shift 2 ;;
+    -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --clients | --concurrency | --sequential-count | --count | --rounds | --slices | --warmup | --pool-size | --quiet-busy | --quiet-wait)
       require_value "$@"; harness_args+=("$1" "$2"); shift 2 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
@@ -67,7 +72,7 @@ for attempt in 1 2 3; do
   [[ "$C2S_PORT" != "$COMPONENT_PORT" ]] || continue
   # --watch-pid: Prosody goes away with this script even if the script is killed.
   if "$REPO_ROOT/deploy/prosody/start.sh" --dir "$PROSODY_DIR" --c2s-port "$C2S_PORT" \
-    --component-port "$COMPONENT_PORT" --watch-pid $$ >"$RUN_DIR/start.log" 2>&1; then
+    --component-port "$COMPONENT_PORT" --watch-pid $$ "${prosody_args[@]}" >"$RUN_DIR/start.log" 2>&1; then
     started=1
     break
   fi
@@ -87,8 +92,10 @@ done
 cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 prosody_version="$(dpkg-query -W -f='${Version}' prosody 2>/dev/null || echo unknown)"
 lua_version="$(tr '\0' ' ' <"/proc/$PROSODY_PID/cmdline" | awk '{print $1}')"
+max_unacked="$(sed -n 's/^smacks_max_unacked_stanzas = //p' "$PROSODY_DIR/prosody.cfg.lua")"
 header="Machine: $(nproc) CPUs ($cpu_model), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r); \
-.NET SDK $(dotnet --version); Prosody $prosody_version ($lua_version), configuration of deploy/prosody/start.sh."
+.NET SDK $(dotnet --version); Prosody $prosody_version ($lua_version), configuration of deploy/prosody/start.sh \
+with smacks_max_unacked_stanzas = ${max_unacked:-?}."
 log "$header"
 log "Prosody pid $PROSODY_PID on 127.0.0.1:$C2S_PORT; run directory $RUN_DIR"
 

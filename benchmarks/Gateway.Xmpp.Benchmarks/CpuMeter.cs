@@ -13,19 +13,24 @@ public sealed class CpuMeter(int? prosodyPid)
     public CpuSample Take() => new(Stopwatch.GetTimestamp(), Environment.CpuUsage.TotalTime, ProsodyTime(), MachineBusyTime(), ProsodyIo(),
         GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0));
 
-    public CpuUsage Between(CpuSample start, CpuSample end)
+    /// <summary>CPU use over the given intervals together (the slices of one client's run).</summary>
+    public CpuUsage Between(IReadOnlyList<(CpuSample Start, CpuSample End)> intervals)
     {
-        var wall = Stopwatch.GetElapsedTime(start.Timestamp, end.Timestamp);
-        return new CpuUsage(
-            (end.Harness - start.Harness) / wall,
-            start.Prosody is { } p0 && end.Prosody is { } p1 ? (p1 - p0) / wall : null,
-            start.Machine is { } m0 && end.Machine is { } m1 ? (m1 - m0) / wall : null,
-            end.Harness - start.Harness,
-            start.Prosody is { } q0 && end.Prosody is { } q1 ? q1 - q0 : null,
-            start.ProsodyIo is { } i0 && end.ProsodyIo is { } i1 ? i1 - i0 : null,
-            end.Allocated - start.Allocated,
-            end.Gen0Collections - start.Gen0Collections);
+        var wall = Sum(intervals, (a, b) => Stopwatch.GetElapsedTime(a.Timestamp, b.Timestamp));
+        var harness = Sum(intervals, (a, b) => b.Harness - a.Harness);
+        var prosody = intervals.All(i => i.Start.Prosody is not null && i.End.Prosody is not null)
+            ? Sum(intervals, (a, b) => b.Prosody!.Value - a.Prosody!.Value) : (TimeSpan?)null;
+        var machine = intervals.All(i => i.Start.Machine is not null && i.End.Machine is not null)
+            ? Sum(intervals, (a, b) => b.Machine!.Value - a.Machine!.Value) : (TimeSpan?)null;
+        var io = intervals.All(i => i.Start.ProsodyIo is not null && i.End.ProsodyIo is not null)
+            ? intervals.Select(i => i.End.ProsodyIo!.Value - i.Start.ProsodyIo!.Value).Aggregate((x, y) => x + y) : (IoCounters?)null;
+        return new CpuUsage(harness / wall, prosody / wall, machine / wall, harness, prosody, io,
+            intervals.Sum(i => i.End.Allocated - i.Start.Allocated),
+            intervals.Sum(i => i.End.Gen0Collections - i.Start.Gen0Collections));
     }
+
+    private static TimeSpan Sum(IEnumerable<(CpuSample Start, CpuSample End)> intervals, Func<CpuSample, CpuSample, TimeSpan> delta) =>
+        intervals.Aggregate(TimeSpan.Zero, (total, i) => total + delta(i.Start, i.End));
 
     /// <summary>Prosody's read and write system calls and bytes (/proc/PID/io). Its TLS library reads and writes the socket
     /// with read(2)/write(2), so these count the TLS reads and writes the server made.</summary>
@@ -94,6 +99,9 @@ public readonly record struct IoCounters(long Reads, long Writes, long BytesRead
 {
     public static IoCounters operator -(IoCounters a, IoCounters b) =>
         new(a.Reads - b.Reads, a.Writes - b.Writes, a.BytesRead - b.BytesRead, a.BytesWritten - b.BytesWritten);
+
+    public static IoCounters operator +(IoCounters a, IoCounters b) =>
+        new(a.Reads + b.Reads, a.Writes + b.Writes, a.BytesRead + b.BytesRead, a.BytesWritten + b.BytesWritten);
 }
 
 /// <summary>CPU use over a run, as a fraction of one core (1.0 = one core fully busy), and absolute CPU time.</summary>

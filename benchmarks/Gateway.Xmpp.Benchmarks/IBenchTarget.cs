@@ -1,3 +1,5 @@
+using Gateway.Xmpp.Client;
+
 namespace Gateway.Xmpp.Benchmarks;
 
 /// <summary>One client under test. Every target sends the same ping IQ to the same server and waits for its result.</summary>
@@ -10,6 +12,9 @@ public interface IBenchTarget : IAsyncDisposable
     string Description { get; }
 
     Task ConnectAsync(CancellationToken cancellationToken);
+
+    /// <summary>XEP-0198 acks exchanged so far (summed over connections); null when the target does not speak XEP-0198.</summary>
+    StreamManagementStatistics? Acks { get; }
 
     /// <summary>Performs <paramref name="count"/> ping round trips with at most <paramref name="concurrency"/> outstanding at
     /// any time, recording round trip i's latency in slot i of <paramref name="latencies"/>.</summary>

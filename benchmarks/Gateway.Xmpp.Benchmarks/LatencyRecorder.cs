@@ -10,7 +10,10 @@ public sealed class LatencyRecorder(int capacity)
 
     public int Capacity => _ticks.Length;
 
-    public void Record(int index, long ticks) => _ticks[index] = ticks;
+    /// <summary>Where the next run's round trip 0 goes: a run in slices fills one recorder slice after slice.</summary>
+    public int Offset { get; set; }
+
+    public void Record(int index, long ticks) => _ticks[Offset + index] = ticks;
 
     /// <summary>Nearest-rank percentiles (and the maximum) of the first <paramref name="count"/> slots, in milliseconds.</summary>
     public LatencySummary Summarize(int count)
@@ -22,7 +25,11 @@ public sealed class LatencyRecorder(int capacity)
         return new LatencySummary(Ms(Percentile(sorted, 0.50)), Ms(Percentile(sorted, 0.99)), Ms(sorted[^1]));
     }
 
-    public void Clear() => Array.Clear(_ticks);
+    public void Clear()
+    {
+        Array.Clear(_ticks);
+        Offset = 0;
+    }
 
     private static long Percentile(long[] sorted, double p) => sorted[Math.Max(0, (int)Math.Ceiling(p * sorted.Length) - 1)];
 

@@ -21,6 +21,7 @@ public abstract class IqSenderTarget : IBenchTarget
 
     public abstract Task ConnectAsync(CancellationToken cancellationToken);
     public abstract ValueTask DisposeAsync();
+    public abstract StreamManagementStatistics? Acks { get; }
 
     /// <summary>Replies the library dropped (late, duplicated or from a wrong sender): must stay 0.</summary>
     public abstract long UnmatchedReplies { get; }
@@ -57,6 +58,7 @@ public sealed class LibraryClientTarget(string name, XmppClientOptions options) 
         $"XmppClient.SendIqAsync, one connection, XEP-0198 {(options.EnableStreamManagement ? "on (default)" : "off")}";
     protected override IIqSender Sender => _client;
     public override long UnmatchedReplies => _client.UnmatchedIqReplies;
+    public override StreamManagementStatistics? Acks => _client.StreamManagementStatistics;
 
     public override Task ConnectAsync(CancellationToken cancellationToken) => _client.StartAsync(cancellationToken);
 
@@ -72,6 +74,13 @@ public sealed class LibraryPoolTarget(string name, XmppClientOptions template, i
     public override string Description => $"XmppClientPool.SendIqAsync, {size} connections, defaults (XEP-0198 on)";
     protected override IIqSender Sender => _pool;
     public override long UnmatchedReplies => _pool.Connections.Sum(c => c.UnmatchedIqReplies);
+
+    public override StreamManagementStatistics? Acks =>
+        _pool.Connections.Select(c => c.StreamManagementStatistics).Aggregate((StreamManagementStatistics?)null, (sum, next) =>
+            next is not { } n ? sum
+            : sum is not { } s ? n
+            : new StreamManagementStatistics(s.AckRequestsReceived + n.AckRequestsReceived, s.AcksSent + n.AcksSent,
+                s.AckRequestsSent + n.AckRequestsSent, s.AcksReceived + n.AcksReceived, s.Unacked + n.Unacked, s.InconsistentAcks + n.InconsistentAcks));
 
     public override async Task ConnectAsync(CancellationToken cancellationToken)
     {

@@ -42,6 +42,7 @@ foreach (var name in options.Clients)
 
 var meter = new CpuMeter(options.ProsodyPid);
 var results = new List<RunResult>();
+var loadBefore = LoadAverage();
 try
 {
     foreach (var target in targets)
@@ -59,37 +60,54 @@ try
         await target.RunAsync(options.Warmup, options.Concurrency.Max(), warmupRecorder, ct);
     }
 
-    var recorder = new LatencyRecorder(Math.Max(options.SequentialCount, options.Count));
+    var recorders = targets.ToDictionary(t => t, _ => new LatencyRecorder(Math.Max(options.SequentialCount, options.Count)));
     for (var round = 1; round <= options.Rounds; round++)
     {
-        // The clients' runs of one concurrency follow each other, so they see the same machine (this is a shared VM whose
-        // speed drifts by tens of percent over minutes); their order rotates each round, so no client always goes first.
+        // The clients' runs of one concurrency are cut into slices and interleaved (A B C, C B A, A B C, ...), so every
+        // client sees the same machine: this is a shared VM whose speed drifts by tens of percent within seconds. The
+        // starting order rotates each round, so no client always goes first.
         var order = targets.Skip((round - 1) % targets.Count).Concat(targets.Take((round - 1) % targets.Count)).ToArray();
         foreach (var concurrency in options.Concurrency)
         {
+            var count = concurrency == 1 ? options.SequentialCount : options.Count;
+            var slices = Math.Min(options.Slices, count);
+            // Other processes on the machine (builds, tests) must not land in a run: wait for a quiet moment.
+            var busyBefore = await meter.WaitForQuietAsync(options.QuietBusy, TimeSpan.FromSeconds(options.QuietWaitSeconds), ct);
+            if (busyBefore > options.QuietBusy) Log($"the machine stayed busy ({busyBefore:P0} of a core); measuring anyway");
+
+            var samples = targets.ToDictionary(t => t, _ => new List<(CpuSample Start, CpuSample End)>());
+            var acksBefore = targets.ToDictionary(t => t, t => t.Acks);
+            foreach (var target in targets) recorders[target].Clear();
+            var done = 0;
+            for (var slice = 0; slice < slices; slice++)
+            {
+                var sliceCount = count / slices + (slice < count % slices ? 1 : 0);
+                foreach (var target in slice % 2 == 0 ? order : order.AsEnumerable().Reverse())
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    await Task.Delay(50, ct);   // let the server drain acks and settle between runs
+                    var recorder = recorders[target];
+                    recorder.Offset = done;
+                    var before = meter.Take();
+                    await target.RunAsync(sliceCount, concurrency, recorder, ct);
+                    samples[target].Add((before, meter.Take()));
+                }
+                done += sliceCount;
+            }
+
             foreach (var target in order)
             {
-                var count = concurrency == 1 ? options.SequentialCount : options.Count;
-                recorder.Clear();
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                await Task.Delay(200, ct);   // let the server drain acks and settle between runs
-                // Other processes on the machine (builds, tests) must not land in a run: wait for a quiet moment.
-                var busyBefore = await meter.WaitForQuietAsync(options.QuietBusy, TimeSpan.FromSeconds(options.QuietWaitSeconds), ct);
-                if (busyBefore > options.QuietBusy) Log($"the machine stayed busy ({busyBefore:P0} of a core); measuring anyway");
-
-                var before = meter.Take();
-                await target.RunAsync(count, concurrency, recorder, ct);
-                var after = meter.Take();
-
-                var cpu = meter.Between(before, after);
-                var seconds = TimeSpanSeconds(before, after);
-                var result = new RunResult(target.Name, concurrency, count, round, seconds, count / seconds, recorder.Summarize(count), cpu);
+                var acks = target.Acks is { } a1 && acksBefore[target] is { } a0 ? Difference(a1, a0) : (StreamManagementStatistics?)null;
+                var cpu = meter.Between(samples[target]);
+                var seconds = samples[target].Sum(s => TimeSpanSeconds(s.Start, s.End));
+                var result = new RunResult(target.Name, concurrency, count, round, seconds, count / seconds, recorders[target].Summarize(count), cpu, acks);
                 results.Add(result);
                 Log($"round {round} {target.Name,-8} K={concurrency,-3} {result.Rate,9:N0} rt/s  p50 {result.Latency.P50Ms:0.000} ms  p99 {result.Latency.P99Ms:0.000} ms  " +
                     $"max {result.Latency.MaxMs:0.0} ms  harness {cpu.Harness:P0}  prosody {Percent(cpu.Prosody)}  other {Percent(cpu.Other)}" +
                     $"  alloc {cpu.Allocated / count} B/rt gen0 {cpu.Gen0Collections}" +
-                    (cpu.ProsodyIo is { } io ? $"  prosody reads/rt {(double)io.Reads / count:0.00} writes/rt {(double)io.Writes / count:0.00} in {io.BytesRead / count} B/rt out {io.BytesWritten / count} B/rt" : ""));
+                    (cpu.ProsodyIo is { } io ? $"  prosody reads/rt {(double)io.Reads / count:0.00} writes/rt {(double)io.Writes / count:0.00} in {io.BytesRead / count} B/rt out {io.BytesWritten / count} B/rt" : "") +
+                    (acks is { } ack ? $"  <r/> in {ack.AckRequestsReceived} <a/> out {ack.AcksSent} <r/> out {ack.AckRequestsSent} <a/> in {ack.AcksReceived}" : ""));
             }
         }
     }
@@ -106,12 +124,23 @@ finally
     }
 }
 
-var report = Report.Markdown(options, targets, results);
+var report = Report.Markdown(options, targets, results, loadBefore, LoadAverage());
 Console.WriteLine(report);
 if (options.MarkdownPath is not null) await File.WriteAllTextAsync(options.MarkdownPath, report, CancellationToken.None);
 return 0;
 
 static double TimeSpanSeconds(CpuSample a, CpuSample b) => System.Diagnostics.Stopwatch.GetElapsedTime(a.Timestamp, b.Timestamp).TotalSeconds;
+
+static StreamManagementStatistics Difference(StreamManagementStatistics after, StreamManagementStatistics before) => new(
+    after.AckRequestsReceived - before.AckRequestsReceived, after.AcksSent - before.AcksSent,
+    after.AckRequestsSent - before.AckRequestsSent, after.AcksReceived - before.AcksReceived, after.Unacked, after.InconsistentAcks);
+
+// The 1, 5 and 15 minute load averages: how busy the shared machine was around the run.
+static string LoadAverage()
+{
+    try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+    catch (IOException) { return "n/a"; }
+}
 
 static string Percent(double? fraction) => fraction is { } f ? f.ToString("P0", CultureInfo.InvariantCulture) : "n/a";
 
@@ -119,7 +148,8 @@ static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:m
 
 namespace Gateway.Xmpp.Benchmarks
 {
-    public sealed record RunResult(string Client, int Concurrency, int Count, int Round, double Seconds, double Rate, LatencySummary Latency, CpuUsage Cpu);
+    public sealed record RunResult(string Client, int Concurrency, int Count, int Round, double Seconds, double Rate, LatencySummary Latency, CpuUsage Cpu,
+        StreamManagementStatistics? Acks);
 
     public sealed class BenchOptions
     {
@@ -132,11 +162,12 @@ namespace Gateway.Xmpp.Benchmarks
               --ca FILE             dev CA certificate to trust
               --user-prefix NAME    accounts are NAME-raw (raw, raw-sm), NAME-lib, NAME-nosm, NAME-pool  [bench]
               --password PASSWORD   password of those accounts
-              --clients LIST        any of raw,raw-sm,lib,pool,lib-nosm             [raw,lib,pool,lib-nosm]
+              --clients LIST        any of raw,raw-sm,lib,pool,lib-nosm             [all five]
               --concurrency LIST    outstanding requests per run                   [1,8,64]
               --sequential-count N  round trips of a run with concurrency 1         [2000]
               --count N             round trips of a run with concurrency > 1       [10000]
               --rounds N            repetitions of every run (median reported)      [7]
+              --slices N            a run is cut into N slices, interleaved with the other clients' [4]
               --warmup N            warm-up round trips per client                  [5000]
               --pool-size N         connections of the pool                         [4]
               --prosody-pid PID     Prosody's pid, to report its CPU use
@@ -152,13 +183,14 @@ namespace Gateway.Xmpp.Benchmarks
         public string CaPath { get; private set; } = "";
         public string UserPrefix { get; private set; } = "bench";
         public string Password { get; private set; } = "";
-        public IReadOnlyList<string> Clients { get; private set; } = ["raw", "lib", "pool", "lib-nosm"];
+        public IReadOnlyList<string> Clients { get; private set; } = ["raw", "raw-sm", "lib", "pool", "lib-nosm"];
         public IReadOnlyList<int> Concurrency { get; private set; } = [1, 8, 64];
         public int SequentialCount { get; private set; } = 2000;
         // Many short rounds rather than a few long ones: the VM's speed swings by ±25 % within seconds, and the ratio to
         // raw is taken per round.
         public int Count { get; private set; } = 10000;
         public int Rounds { get; private set; } = 7;
+        public int Slices { get; private set; } = 4;
         public int Warmup { get; private set; } = 5000;
         public int PoolSize { get; private set; } = 4;
         public int? ProsodyPid { get; private set; }
@@ -211,6 +243,7 @@ namespace Gateway.Xmpp.Benchmarks
                     case "--sequential-count": o.SequentialCount = Number(1); break;
                     case "--count": o.Count = Number(1); break;
                     case "--rounds": o.Rounds = Number(1); break;
+                    case "--slices": o.Slices = Number(1); break;
                     case "--warmup": o.Warmup = Number(0); break;
                     case "--pool-size": o.PoolSize = Number(1); break;
                     case "--prosody-pid": o.ProsodyPid = Number(1); break;
@@ -236,13 +269,14 @@ namespace Gateway.Xmpp.Benchmarks
         /// <summary>Other processes using more than this (a share of one core) during a run make it suspect.</summary>
         public const double DisturbedAbove = 0.25;
 
-        public static string Markdown(BenchOptions options, IReadOnlyList<IBenchTarget> targets, IReadOnlyList<RunResult> results)
+        public static string Markdown(BenchOptions options, IReadOnlyList<IBenchTarget> targets, IReadOnlyList<RunResult> results, string loadBefore, string loadAfter)
         {
             var inv = CultureInfo.InvariantCulture;
             var w = new StringWriter(inv);
             w.WriteLine($"Runtime: {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical CPUs, " +
                         $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC; {options.Rounds} rounds, median reported (min–max of the rounds in brackets); " +
-                        "vs raw is the median of the per-round ratios to the raw client's run at the same K.");
+                        "vs raw is the median of the per-round ratios to the raw client's run at the same K. " +
+                        $"Load average (1/5/15 min) before the first run {loadBefore}, after the last {loadAfter}.");
             w.WriteLine();
             foreach (var t in targets) w.WriteLine($"- `{t.Name}`: {t.Description}");
             w.WriteLine();
@@ -279,10 +313,12 @@ namespace Gateway.Xmpp.Benchmarks
 
             w.WriteLine();
             w.WriteLine("Per round trip (medians): the client's managed allocations and gen-0 collections per 10,000 round trips; " +
-                        "Prosody's read(2)/write(2) calls on its TLS sockets and the TLS bytes they moved (from /proc/PID/io).");
+                        "Prosody's read(2)/write(2) calls on its TLS sockets and the TLS bytes they moved (from /proc/PID/io); " +
+                        "XEP-0198 elements per 100 round trips, as the client counted them: Prosody's ack requests (<r/>) and the client's answers (<a/>), " +
+                        "the client's own requests and Prosody's answers (– without XEP-0198).");
             w.WriteLine();
-            w.WriteLine("| client | K | client alloc B/rt | gen-0 GCs /10k rt | Prosody reads/rt | Prosody writes/rt | bytes to Prosody/rt | bytes from Prosody/rt |");
-            w.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|");
+            w.WriteLine("| client | K | client alloc B/rt | gen-0 GCs /10k rt | Prosody reads/rt | Prosody writes/rt | bytes to Prosody/rt | bytes from Prosody/rt | <r/> from Prosody /100 rt | <a/> to Prosody /100 rt | <r/> to Prosody /100 rt | <a/> from Prosody /100 rt |");
+            w.WriteLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
             foreach (var k in options.Concurrency)
             foreach (var t in targets)
             {
@@ -290,9 +326,12 @@ namespace Gateway.Xmpp.Benchmarks
                 if (runs.Length == 0) continue;
                 string Io(Func<IoCounters, long> f, string format) => runs.All(r => r.Cpu.ProsodyIo is not null)
                     ? Median(runs.Select(r => (double)f(r.Cpu.ProsodyIo!.Value) / r.Count)).ToString(format, inv) : "n/a";
+                string Acks(Func<StreamManagementStatistics, long> f) => runs.All(r => r.Acks is not null)
+                    ? Median(runs.Select(r => f(r.Acks!.Value) * 100.0 / r.Count)).ToString("0.0", inv) : "–";
                 w.WriteLine(string.Create(inv,
                     $"| {t.Name} | {k} | {Median(runs.Select(r => (double)r.Cpu.Allocated / r.Count)):N0} | {Median(runs.Select(r => r.Cpu.Gen0Collections * 10_000.0 / r.Count)):0.0} | " +
-                    $"{Io(io => io.Reads, "0.00")} | {Io(io => io.Writes, "0.00")} | {Io(io => io.BytesRead, "0")} | {Io(io => io.BytesWritten, "0")} |"));
+                    $"{Io(io => io.Reads, "0.00")} | {Io(io => io.Writes, "0.00")} | {Io(io => io.BytesRead, "0")} | {Io(io => io.BytesWritten, "0")} | " +
+                    $"{Acks(a => a.AckRequestsReceived)} | {Acks(a => a.AcksSent)} | {Acks(a => a.AckRequestsSent)} | {Acks(a => a.AcksReceived)} |"));
             }
             return w.ToString();
         }

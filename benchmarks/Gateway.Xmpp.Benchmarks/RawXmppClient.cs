@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Gateway.Xmpp.Client;
 
 namespace Gateway.Xmpp.Benchmarks;
 
@@ -14,16 +15,16 @@ namespace Gateway.Xmpp.Benchmarks;
 /// XML parser, no object model, no per-request task, no timers and no XEP-0198.
 /// </summary>
 /// <remarks>With <c>streamManagement</c> it also speaks XEP-0198 the way the library does, in the fewest bytes: it enables
-/// it after binding, answers each <c>&lt;r/&gt;</c> with <c>&lt;a h='…'/&gt;</c> in its next write, and asks for an ack with
-/// <c>&lt;r/&gt;</c> at the end of a write once 5 stanzas went out since the last request (the library's window). That
-/// isolates what the protocol costs the server from what the library's code costs.
+/// it after binding, answers the <c>&lt;r/&gt;</c>s of a read with one <c>&lt;a h='…'/&gt;</c> in its next write, and ends a
+/// write with <c>&lt;r/&gt;</c> once <see cref="StreamManagementState.AckRequestWindow"/> stanzas went out since its last
+/// request, if that one was answered (the library's policy). That isolates what the protocol costs the server from what
+/// the library's code costs.
 /// Each reply is checked: it must be an <c>&lt;iq type='result'/&gt;</c> whose id is a ping that is outstanding and
 /// not yet answered. Anything else in the stream (which Prosody does not send to a client that sent no presence) fails the
 /// run rather than being skipped. Prosody writes attributes with single quotes; a server that did not would fail loudly.</remarks>
 public sealed class RawXmppClient(string name, string host, int port, string domain, string user, string password,
     string resource, string caPath, bool streamManagement) : IBenchTarget
 {
-    private const int AckRequestWindow = 5;
     private const int IdDigits = 24; // as long as the library's ids (12 random bytes in hex), so the stanzas are the same size
     private readonly byte[] _prefix = Encoding.UTF8.GetBytes("<iq type='get' id='");
     private readonly byte[] _suffix = Encoding.UTF8.GetBytes($"' to='{domain}'><ping xmlns='urn:xmpp:ping'/></iq>");
@@ -36,11 +37,17 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
     private uint _inbound;            // XEP-0198: stanzas received since <enable/>
     private bool _ackOwed;            // XEP-0198: an <r/> came in and waits for its <a/>
     private int _sinceLastRequest;    // XEP-0198: stanzas sent since our last <r/>
+    private bool _requestOutstanding; // XEP-0198: our last <r/> is not answered yet
+    private long _ackRequestsReceived, _acksSent, _ackRequestsSent, _acksReceived;
 
     public string Name => name;
     public string Description => streamManagement
-        ? "raw socket client (SslStream, string scan) with XEP-0198 as the library uses it: acks answered, <r/> every 5 stanzas"
+        ? $"raw socket client (SslStream, string scan) with XEP-0198 as the library uses it: one <a/> per read that brought <r/>, <r/> every {StreamManagementState.AckRequestWindow} stanzas, one at a time"
         : "raw socket client (SslStream, string scan, no XEP-0198)";
+
+    public StreamManagementStatistics? Acks => streamManagement
+        ? new StreamManagementStatistics(_ackRequestsReceived, _acksSent, _ackRequestsSent, _acksReceived, 0, 0)
+        : null;
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
@@ -122,6 +129,7 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
         {
             length += Encoding.UTF8.GetBytes($"<a xmlns='urn:xmpp:sm:3' h='{_inbound}'/>", _out);
             _ackOwed = false;
+            _acksSent++;
         }
         var now = Stopwatch.GetTimestamp();
         for (var i = 0; i < howMany; i++)
@@ -134,10 +142,12 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
             length += _suffix.Length;
             sentAt[sent + i] = now;
         }
-        if (streamManagement && (_sinceLastRequest += howMany) >= AckRequestWindow)
+        if (streamManagement && (_sinceLastRequest += howMany) >= StreamManagementState.AckRequestWindow && !_requestOutstanding)
         {
             length += Encoding.UTF8.GetBytes("<r xmlns='urn:xmpp:sm:3'/>", _out.AsSpan(length));
             _sinceLastRequest = 0;
+            _requestOutstanding = true;
+            _ackRequestsSent++;
         }
         await ssl.WriteAsync(_out.AsMemory(0, length), cancellationToken);
         await ssl.FlushAsync(cancellationToken);
@@ -167,8 +177,17 @@ public sealed class RawXmppClient(string name, string host, int port, string dom
             var tag = stanza[..(gt + 1)];
             if (streamManagement && tag[^2] == (byte)'/' && tag.IndexOf("'urn:xmpp:sm:3'"u8) > 0)
             {
-                if (tag.StartsWith("<r "u8)) _ackOwed = true;
-                else if (!tag.StartsWith("<a "u8)) throw Unexpected(tag);
+                if (tag.StartsWith("<r "u8))
+                {
+                    _ackOwed = true;
+                    _ackRequestsReceived++;
+                }
+                else if (tag.StartsWith("<a "u8))
+                {
+                    _requestOutstanding = false;
+                    _acksReceived++;
+                }
+                else throw Unexpected(tag);
                 position += lt + gt + 1;
                 continue;
             }

@@ -28,6 +28,8 @@ usage: deploy/prosody/start.sh [options]
   --secret SECRET        component secret for the three components
                          [kept in DIR/component.secret; generated on first start]
   --log-level LEVEL      debug | info | warn | error                          [info]
+  --smacks-max-unacked N XEP-0198: stanzas sent to a client before Prosody asks it for an ack
+                         (smacks_max_unacked_stanzas; Prosody's own default is 0)  [10]
   --watch-pid PID        stop Prosody when process PID exits (used by test fixtures)
   --timeout SECONDS      how long to wait for the ports                       [30]
   --configure-only       write the config, certificates and secret, then exit without starting
@@ -43,6 +45,7 @@ C2S_PORT=15222
 COMPONENT_PORT=15347
 SECRET=""
 LOG_LEVEL="info"
+SMACKS_MAX_UNACKED=10
 WATCH_PID=""
 TIMEOUT=30
 INTERFACE="127.0.0.1"
@@ -56,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --component-port) require_value "$@"; COMPONENT_PORT="$2"; shift 2 ;;
     --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
     --log-level) require_value "$@"; LOG_LEVEL="$2"; shift 2 ;;
+    --smacks-max-unacked) require_value "$@"; SMACKS_MAX_UNACKED="$2"; shift 2 ;;
     --watch-pid) require_value "$@"; WATCH_PID="$2"; shift 2 ;;
     --timeout) require_value "$@"; TIMEOUT="$2"; shift 2 ;;
     --interface) require_value "$@"; INTERFACE="$2"; shift 2 ;;
@@ -73,6 +77,9 @@ valid_port "$C2S_PORT" || die "--c2s-port must be a port number (got '$C2S_PORT'
 valid_port "$COMPONENT_PORT" || die "--component-port must be a port number (got '$COMPONENT_PORT')"
 [[ "$C2S_PORT" != "$COMPONENT_PORT" ]] || die "--c2s-port and --component-port must differ"
 [[ "$LOG_LEVEL" =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug, info, warn or error"
+if [[ ! "$SMACKS_MAX_UNACKED" =~ ^[0-9]{1,3}$ ]] || ((10#$SMACKS_MAX_UNACKED >= 400)); then
+  die "--smacks-max-unacked must be a whole number below 400 (Prosody keeps at most 500 unacknowledged stanzas)"
+fi
 [[ -z "$WATCH_PID" || "$WATCH_PID" =~ ^[0-9]+$ ]] || die "--watch-pid must be a process id"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "--timeout must be a whole number of seconds"
 [[ "$DIR" != *[\"\\$'\n']* ]] || die "--dir must not contain quotes, backslashes or newlines"
@@ -170,6 +177,7 @@ NEW_CONFIG="$(sed \
   -e "s|@@LOG_LEVEL@@|$LOG_LEVEL|g" \
   -e "s|@@INTERFACE@@|$INTERFACE|g" \
   -e "s|@@LOG_TO@@|$([[ "$MODE" == "foreground" ]] && echo stdout || echo file)|g" \
+  -e "s|@@SMACKS_MAX_UNACKED@@|$((10#$SMACKS_MAX_UNACKED))|g" \
   "$TEMPLATE")"
 
 running_pid() {

@@ -72,12 +72,8 @@ public sealed class XmppClient : XmppConnection
                 new XAttribute("h", previous.Inbound), new XAttribute("previd", previous.ResumptionId!)), cancellationToken);
             var answer = await reader.ReadElementAsync(cancellationToken);
             if (answer.Name == Ns.StreamManagement + "resumed" && uint.TryParse((string?)answer.Attribute("h"), out var h))
-            {
-                previous.OnAck(h);
-                return new NegotiatedStream(transport, reader, LocalJid, previous, Resumed: true, previous.TakeUnacked(), []);
-            }
-            if (uint.TryParse((string?)answer.Attribute("h"), out var failedH)) previous.OnAck(failedH);
-            lost = previous.TakeUnacked();
+                return new NegotiatedStream(transport, reader, LocalJid, previous, Resumed: true, previous.Resume(h), []);
+            lost = previous.TakeUnacked(uint.TryParse((string?)answer.Attribute("h"), out var failedH) ? failedH : null);
             Logger.LogInformation("XEP-0198 resumption refused ({Answer}); {Count} unacknowledged stanzas are lost", answer.Name.LocalName, lost.Count);
         }
 

@@ -18,8 +18,7 @@ namespace Gateway.Xmpp.Client;
 /// </summary>
 public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSource, IAsyncDisposable
 {
-    private const int AckRequestWindow = 5;
-    private static readonly byte[] AckRequest = "<r xmlns='urn:xmpp:sm:3'/>"u8.ToArray();
+    private static readonly Outbound WakeWriter = new([], null, null);
 
     private readonly XmppConnectionOptions _options;
     private readonly IqTracker _tracker;
@@ -60,6 +59,9 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
 
     /// <summary>The XEP-0198 state of the last session, which a client may resume.</summary>
     protected StreamManagementState? StreamManagement { get; private set; }
+
+    /// <summary>XEP-0198 acks exchanged on the current session (carried across resumptions); null without XEP-0198.</summary>
+    public StreamManagementStatistics? StreamManagementStatistics => StreamManagement?.Statistics;
 
     /// <summary>Connects, negotiating with up to <see cref="XmppConnectionOptions.MaxInitialAttempts"/> attempts, then keeps the
     /// connection alive in the background. Throws the last error when every first attempt failed (the connection is then
@@ -154,7 +156,7 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         if (session is not null && _state == ConnectionState.Established)
         {
             // A clean close ends the XEP-0198 session on the server too, so nothing waits for a resume that never comes.
-            session.Outbox.Writer.TryWrite(new Outbound(XmppStreamWriter.StreamFooter, null, null));
+            session.Outbox.Writer.TryWrite(new Outbound(XmppStreamWriter.StreamFooter, null, null, EndsStream: true));
             session.Outbox.Writer.TryComplete();
             await Task.WhenAny(session.WriterTask, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None));
         }
@@ -371,11 +373,14 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         switch (element.Name.LocalName)
         {
             case "r":
-                session.Outbox.Writer.TryWrite(new Outbound(XmppStreamWriter.Serialize(
-                    new XElement(Ns.StreamManagement + "a", new XAttribute("h", sm.Inbound))), null, null));
+                // The answer is written by the writer in its next flush, with whatever else is queued. When the queue is
+                // full the writer is busy and will flush soon anyway, so a failed wake-up loses nothing.
+                if (sm.OnAckRequested()) session.Outbox.Writer.TryWrite(WakeWriter);
                 break;
             case "a" when uint.TryParse((string?)element.Attribute("h"), out var h):
-                sm.OnAck(h);
+                if (!sm.OnAck(h))
+                    Logger.LogWarning("The server acknowledged {H} stanzas, more than were sent ({Acknowledged} acknowledged, {Unacked} waiting)",
+                        h, sm.Acknowledged, sm.UnackedCount);
                 break;
         }
     }
@@ -529,6 +534,8 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         lock (_subscriptionGate) _subscriptions = _subscriptions.Where(s => s != subscription).ToArray();
     }
 
+    /// <summary>One write per batch of queued stanzas, so a burst costs the server one read. XEP-0198 elements ride in the
+    /// same write: the answer to the server's <c>&lt;r/&gt;</c> and our own request, after the stanzas they cover.</summary>
     private async Task WriteLoopAsync(LiveSession session)
     {
         var sm = session.Negotiated.StreamManagement;
@@ -536,19 +543,29 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         var reader = session.Outbox.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(session.Token))
+            var ended = false;
+            while (!ended && await reader.WaitToReadAsync(session.Token))
             {
                 buffer.ResetWrittenCount();
                 while (buffer.WrittenCount < 64 * 1024 && reader.TryRead(out var item))
                 {
+                    if (item.EndsStream)
+                    {
+                        // XEP-0198 §4: an ack right before a clean close, so the server does not bounce or re-send what we had.
+                        if (sm is not null) StreamManagementWire.WriteAck(buffer, sm.Inbound);
+                        buffer.Write(item.Bytes);
+                        ended = true;
+                        break;
+                    }
                     buffer.Write(item.Bytes);
                     if (sm is not null && item.Stanza is not null && StreamManagementState.Counts(item.Stanza)) sm.OnSent(item.Stanza);
                 }
-                if (sm is not null && sm.SinceLastRequest >= AckRequestWindow)
+                if (sm is not null && !ended)
                 {
-                    buffer.Write(AckRequest);
-                    sm.OnAckRequested();
+                    if (sm.TryTakeOwedAck(out var h)) StreamManagementWire.WriteAck(buffer, h);
+                    if (sm.TryBeginAckRequest()) buffer.Write(StreamManagementWire.AckRequest);
                 }
+                if (buffer.WrittenCount == 0) continue;
                 var stream = session.Negotiated.Transport.Stream;
                 await stream.WriteAsync(buffer.WrittenMemory, session.Token);
                 await stream.FlushAsync(session.Token);
@@ -570,12 +587,9 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         {
             while (await timer.WaitForNextTickAsync(session.Token))
             {
+                // Stanzas sent in a lull stay unconfirmed until the window fills; ask once the writer has gone quiet.
+                if (session.Negotiated.StreamManagement?.RequestAckIfIdle() == true) session.Outbox.Writer.TryWrite(WakeWriter);
                 if (Time.GetUtcNow() - session.LastReceived < _options.PingInterval) continue;
-                if (session.Negotiated.StreamManagement is { SinceLastRequest: > 0 } sm)
-                {
-                    sm.OnAckRequested();
-                    session.Outbox.Writer.TryWrite(new Outbound(AckRequest, null, null));
-                }
                 try
                 {
                     await SendIqAsync(PingTarget, IqType.Get, new XElement(Ns.Ping + "ping"), _options.PingTimeout, session.Token);
@@ -608,7 +622,9 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         IReadOnlyList<XElement> SendFirst,
         IReadOnlyList<XElement> Lost);
 
-    private sealed record Outbound(byte[] Bytes, XElement? Stanza, Action<Exception>? OnDropped);
+    /// <summary>Queued bytes; <c>Stanza</c> when XEP-0198 counts them; <c>EndsStream</c> for the closing tag, after which
+    /// nothing more is written.</summary>
+    private sealed record Outbound(byte[] Bytes, XElement? Stanza, Action<Exception>? OnDropped, bool EndsStream = false);
 
     private sealed class LiveSession(NegotiatedStream negotiated, Channel<Outbound> outbox, DateTimeOffset now) : IDisposable
     {

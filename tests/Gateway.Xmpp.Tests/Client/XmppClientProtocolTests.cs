@@ -60,6 +60,12 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
         return (client, peer);
     }
 
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 400 && !condition(); i++) await Task.Delay(25);
+        Assert.True(condition());
+    }
+
     private async Task<XmppLifecycleEvent> WaitForLifecycleAsync(LifecycleKind kind, int occurrence = 1)
     {
         for (var i = 0; i < 400; i++)
@@ -324,11 +330,52 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
 
         var resent = await second.ReadUntilAsync(e => e.Name.LocalName == "iq");
         Assert.Equal((string?)original.Attribute("id"), (string?)resent.Attribute("id"));
-        await second.SendAsync($"<iq type='result' id='{resent.Attribute("id")!.Value}' from='commands.active-calls.example.com'/>");
+        await second.SendAsync($"<iq type='result' id='{resent.Attribute("id")!.Value}' from='commands.active-calls.example.com'/><r xmlns='urn:xmpp:sm:3'/>");
         await request;
+        // The inbound count goes on from the h of <resume/>: the reply is stanza 1 of the resumed session.
+        Assert.Equal("1", (string?)(await second.ReadUntilAsync(e => e.Name == Ns.StreamManagement + "a")).Attribute("h"));
         await WaitForLifecycleAsync(LifecycleKind.Resumed);
         Assert.DoesNotContain(_lifecycle, e => e.Kind == LifecycleKind.Destroyed);
         Assert.Equal(Jid.Parse("alice@example.com/r1"), client.LocalJid);
+    }
+
+    [Fact]
+    public async Task AResumeAfterACutMidBurstResendsExactlyWhatTheServerHadNotHandled()
+    {
+        var (client, peer) = await ConnectAsync(o => o.PingInterval = TimeSpan.FromHours(1));
+        Assert.Equal(Ns.StreamManagement + "r", (await peer.ReadElementAsync()).Name);   // after the presence, never answered
+        var service = Jid.Parse("commands.active-calls.example.com");
+        var requests = Enumerable.Range(0, 30)
+            .Select(_ => client.SendIqAsync(service, IqType.Get, new XElement(Ns.DiscoInfo + "query"))).ToArray();
+        var ids = new List<string>();
+        while (ids.Count < 30) ids.Add((string)(await peer.ReadUntilAsync(e => e.Name.LocalName == "iq")).Attribute("id")!);
+        // The server answers 5; it had handled only 12 of the 30 (plus the presence) when the link broke.
+        await peer.SendAsync(string.Concat(ids.Take(5).Select(id => $"<iq type='result' id='{id}' from='commands.active-calls.example.com'/>")));
+        await Task.WhenAll(requests.Take(5));
+        var accept = _server.AcceptAsync();
+        peer.Abort();
+
+        await using var second = await accept;
+        await second.OpenStreamAsync(FakeLogin.PlainMechanism);
+        await second.ReadElementAsync();
+        await second.SendAsync("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+        await second.OpenStreamAsync(FakeLogin.BindAndSm);
+        var resume = await second.ReadElementAsync();
+        Assert.Equal("5", (string?)resume.Attribute("h"));   // the five replies it read
+        await second.SendAsync("<resumed xmlns='urn:xmpp:sm:3' previd='sm-1' h='13'/>");
+
+        // Exactly the 18 the server had not handled go out again, in their order, with their ids.
+        var resent = new List<string>();
+        while (resent.Count < 18) resent.Add((string)(await second.ReadUntilAsync(e => e.Name.LocalName == "iq")).Attribute("id")!);
+        Assert.Equal(ids.GetRange(12, 18), resent);
+        await second.SendAsync(string.Concat(ids.GetRange(5, 25).Select(id => $"<iq type='result' id='{id}' from='commands.active-calls.example.com'/>"))
+                               + "<r xmlns='urn:xmpp:sm:3'/>");
+        await Task.WhenAll(requests);
+        // Its count goes on from the h it resumed with: 5 before the cut, 25 after.
+        Assert.Equal("30", (string?)(await second.ReadUntilAsync(e => e.Name == Ns.StreamManagement + "a")).Attribute("h"));
+        Assert.Equal(0, client.UnmatchedIqReplies);
+        await WaitForLifecycleAsync(LifecycleKind.Resumed);
+        Assert.DoesNotContain(_lifecycle, e => e.Kind == LifecycleKind.Destroyed);
     }
 
     [Fact]
@@ -367,6 +414,104 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
         await peer.SendAsync("<message from='pubsub.example.com'><body>1</body></message><message from='pubsub.example.com'><body>2</body></message><r xmlns='urn:xmpp:sm:3'/>");
         var ack = await peer.ReadUntilAsync(e => e.Name.LocalName == "a");
         Assert.Equal("2", (string?)ack.Attribute("h"));
+    }
+
+    [Fact]
+    public async Task AcksAnsweringABurstAreCumulativeAndTheLastCountsEveryStanza()
+    {
+        var (client, peer) = await ConnectAsync();
+        await using var _ = peer;
+        await peer.SendAsync("<message from='pubsub.example.com'><body>1</body></message><message from='pubsub.example.com'><body>2</body></message>" +
+                             "<r xmlns='urn:xmpp:sm:3'/><message from='pubsub.example.com'><body>3</body></message><r xmlns='urn:xmpp:sm:3'/>");
+        // Requests that reach the client before its writer flushes share one answer; either way no answer is ever stale.
+        var answers = new List<uint>();
+        while (answers.LastOrDefault() != 3)
+            answers.Add(uint.Parse((string)(await peer.ReadUntilAsync(e => e.Name == Ns.StreamManagement + "a")).Attribute("h")!));
+        Assert.InRange(answers.Count, 1, 2);
+        Assert.Equal(answers.Order(), answers);
+        await WaitUntilAsync(() => client.StreamManagementStatistics is { AckRequestsReceived: 2, AcksSent: >= 1 and <= 2 });
+    }
+
+    [Fact]
+    public async Task TheInitialPresenceIsFollowedByAnAckRequest()
+    {
+        var (client, peer) = await ConnectAsync();
+        await using var _ = peer;
+        Assert.Equal(Ns.StreamManagement + "r", (await peer.ReadElementAsync()).Name);
+        await peer.SendAsync("<a xmlns='urn:xmpp:sm:3' h='1'/>");
+        await WaitUntilAsync(() => client.StreamManagementStatistics is { AcksReceived: 1, Unacked: 0 });
+    }
+
+    [Fact]
+    public async Task IqsAreAckedPerWindowAndAnUnansweredRequestIsNeverRepeated()
+    {
+        // No idle ticks: only the window may bring a request here.
+        var (client, peer) = await ConnectAsync(o => o.PingInterval = TimeSpan.FromHours(1));
+        await using var _ = peer;
+        Assert.Equal(Ns.StreamManagement + "r", (await peer.ReadElementAsync()).Name);   // after the presence, unanswered
+
+        var service = Jid.Parse("commands.active-calls.example.com");
+        var requests = Enumerable.Range(0, 3 * StreamManagementState.AckRequestWindow)
+            .Select(_ => client.SendIqAsync(service, IqType.Get, new XElement(Ns.DiscoInfo + "query"))).ToArray();
+        var ids = new List<string>();
+        while (ids.Count < requests.Length)
+        {
+            var element = await peer.ReadElementAsync();
+            Assert.Equal("iq", element.Name.LocalName);   // no second <r/> while the first is unanswered
+            ids.Add((string)element.Attribute("id")!);
+        }
+
+        // The answer (presence + 30 IQs) frees the next request, which rides on the next flush: here the reply to a ping.
+        await peer.SendAsync($"<a xmlns='urn:xmpp:sm:3' h='{1 + requests.Length}'/><iq type='get' id='p1' from='example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
+        Assert.Equal("p1", (string?)(await peer.ReadElementAsync()).Attribute("id"));
+        Assert.Equal(Ns.StreamManagement + "r", (await peer.ReadElementAsync()).Name);
+
+        await peer.SendAsync(string.Concat(ids.Select(id => $"<iq type='result' id='{id}' from='commands.active-calls.example.com'/>")));
+        await Task.WhenAll(requests);
+        Assert.Equal(new StreamManagementStatistics(AckRequestsReceived: 0, AcksSent: 0, AckRequestsSent: 2, AcksReceived: 1, Unacked: 1, InconsistentAcks: 0),
+            client.StreamManagementStatistics);
+    }
+
+    [Fact]
+    public async Task AStanzaSentInALullIsAckedOnceTheStreamGoesQuiet()
+    {
+        var (client, peer) = await ConnectAsync(o => o.PingInterval = TimeSpan.FromMilliseconds(400));
+        await using var _ = peer;
+        Assert.Equal(Ns.StreamManagement + "r", (await peer.ReadElementAsync()).Name);
+        await peer.SendAsync("<a xmlns='urn:xmpp:sm:3' h='1'/>");
+
+        // One IQ is far below the window; nothing else goes out, so the client asks by itself once it is idle.
+        var request = client.SendIqAsync(Jid.Parse("commands.active-calls.example.com"), IqType.Get, new XElement(Ns.DiscoInfo + "query"));
+        var sent = await peer.ReadUntilAsync(e => e.Name.LocalName == "iq" && e.Element(Ns.DiscoInfo + "query") is not null);
+        // Liveness pings may go out meanwhile (each is answered); they are stanzas too, but far fewer than a window's worth
+        // come before the request: it is the lull, not the window, that brings it.
+        var stanzasBefore = 1;
+        while (await peer.ReadElementAsync() is var element && element.Name != Ns.StreamManagement + "r")
+        {
+            Assert.NotNull(element.Element(Ns.Ping + "ping"));
+            stanzasBefore++;
+            await peer.SendAsync($"<iq type='result' id='{element.Attribute("id")!.Value}' from='example.com'/>");
+        }
+        Assert.InRange(stanzasBefore, 1, StreamManagementState.AckRequestWindow - 1);
+        await peer.SendAsync($"<iq type='result' id='{sent.Attribute("id")!.Value}' from='commands.active-calls.example.com'/>");
+        await request;
+    }
+
+    [Fact]
+    public async Task AClosingClientAcksWhatItReceivedRightBeforeItsStreamFooter()
+    {
+        var (client, peer) = await ConnectAsync();
+        await using var _ = peer;
+        await peer.SendAsync("<message from='pubsub.example.com'><body>1</body></message><message from='pubsub.example.com'><body>2</body></message>" +
+                             "<iq type='get' id='p1' from='example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
+        await peer.ReadUntilAsync(e => (string?)e.Attribute("id") == "p1");
+
+        await client.DisposeAsync();
+
+        var ack = await peer.ReadUntilAsync(e => e.Name.Namespace == Ns.StreamManagement && e.Name.LocalName != "r");
+        Assert.Equal(Ns.StreamManagement + "a", ack.Name);
+        Assert.Equal("3", (string?)ack.Attribute("h"));
+        Assert.IsType<XmlStreamEvent.StreamClosed>(await peer.ReadEventAsync());
     }
 
     [Fact]
