@@ -107,7 +107,10 @@ public sealed class CallStreamResult : IResult, IStatusCodeHttpResult, IEndpoint
         // Reverse proxies (nginx) must pass each message on at once.
         response.Headers["X-Accel-Buffering"] = "no";
         httpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var aborted = httpContext.RequestAborted;
+        // The stream ends when the client goes or the gateway stops (the client then reconnects with its Last-Event-ID).
+        var stopping = httpContext.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, stopping);
+        var aborted = ended.Token;
         using var sink = new ServerSentEventsSink(response.BodyWriter, _json, _options.HeartbeatInterval);
         try
         {
@@ -116,7 +119,7 @@ public sealed class CallStreamResult : IResult, IStatusCodeHttpResult, IEndpoint
         }
         catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
-            // The client went away mid-write.
+            // The client went away mid-write, or the gateway is stopping.
         }
     }
 

@@ -1,149 +1,30 @@
-extern alias service;
-
-using System.Globalization;
 using System.Net;
-using System.Text.Json.Nodes;
 using ActiveCalls.Sip.CallControl;
 using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using ServiceHosting = service::ActiveCalls.Service.Hosting.ActiveCallsServiceExtensions;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 
 namespace Gateway.Api.Tests.EndToEnd;
 
-/// <summary>
-/// The whole system in-process: a real Prosody, the reference Active-Calls service (its three components and SIP engine)
-/// calling real sipp phones, and the gateway with its real XMPP pool. Call states come only from the gateway's own PubSub
-/// subscription (authorize-plain for alice@activecalls.test with auth-for-all: alice, bob, carol).
-/// </summary>
+/// <summary>The REST API end to end (<see cref="EndToEndStack"/>: real Prosody, reference service, sipp phones, gateway).</summary>
 [Collection(ProsodyCollection.Name)]
 public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
 {
-    private const string Alice = "sip:alice@activecalls.test";
-    private const string Bob = "sip:bob@activecalls.test";
-    private const string Carol = "sip:carol@activecalls.test";
-    private readonly List<IAsyncDisposable> _owned = [];
-    private IHost? _service;
-    private GatewayFactory? _gateway;
+    private readonly EndToEndStack _stack = new(prosody);
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_gateway is not null) await _gateway.DisposeAsync();
-        if (_service is not null)
-        {
-            await _service.StopAsync(CancellationToken.None);
-            _service.Dispose();
-        }
-        foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _stack.DisposeAsync();
 
-    private static string RepositoryFile(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine([dir.FullName, .. parts]);
-        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
-    }
+    private Task<SippPhone> PhoneAsync(string scenario, string user) => _stack.PhoneAsync(scenario, user);
 
-    private async Task<SippPhone> PhoneAsync(string scenario, string user)
-    {
-        var phone = await SippPhone.StartAsync(scenario, user);
-        _owned.Add(phone);
-        return phone;
-    }
+    private Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings) =>
+        _stack.StartAsync(kestrel: false, bindings);
 
-    /// <summary>Boots the reference service (phones bound to demo addresses), then the gateway, and waits until the gateway
-    /// is ready: every pooled connection up and its call-events subscription active.</summary>
-    private async Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings)
-    {
-        var settings = new Dictionary<string, string?>
-        {
-            ["ActiveCalls:Domain"] = prosody.Domain,
-            ["ActiveCalls:XmppHost"] = prosody.Host,
-            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
-            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
-            ["ActiveCalls:UsersFile"] = RepositoryFile("src", "ActiveCalls.Service", "users.dev.json"),
-            ["Sip:BindAddress"] = "127.0.0.1",
-            ["Sip:Port"] = "0",
-            ["Sip:LocalDomains:0"] = prosody.Domain,
-            ["Sip:RingTimeout"] = "00:00:20",
-        };
-        foreach (var (address, phone) in bindings) settings[$"Sip:Contacts:{address}"] = $"127.0.0.1:{phone.Port}";
-        // Its own content root: the test output also holds the gateway's appsettings.json.
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Path.GetTempPath() });
-        builder.Configuration.AddInMemoryCollection(settings);
-        ServiceHosting.AddActiveCallsService(builder);
-        _service = builder.Build();
-        await _service.StartAsync(Ct);
-
-        var user = "gw" + Guid.NewGuid().ToString("N")[..8];
-        await prosody.RegisterAsync(user, "gateway-password-1");
-        _gateway = new GatewayFactory { RealXmpp = true };
-        var s = _gateway.Settings;
-        s["Gateway:Xmpp:Jid"] = $"{user}@{prosody.Domain}";
-        s["Gateway:Xmpp:Password"] = "gateway-password-1";
-        s["Gateway:Xmpp:Host"] = prosody.Host;
-        s["Gateway:Xmpp:Port"] = prosody.C2sPort.ToString(CultureInfo.InvariantCulture);
-        s["Gateway:Xmpp:TrustedCertificatePath"] = prosody.CaCertificatePath;
-        s["Gateway:Xmpp:PoolSize"] = "2";
-        s["Gateway:Xmpp:InstanceName"] = "e2e";
-        s["Gateway:Xmpp:IqTimeout"] = "00:00:05";
-        s["Gateway:Components:Commands"] = prosody.ActiveCallsComponent;
-        s["Gateway:Events:SipAddress"] = "alice@activecalls.test";
-        s["Gateway:Events:Password"] = "alice-dev-password";
-        s["Gateway:Events:AuthComponent"] = prosody.AuthComponent;
-        s["Gateway:Events:PubSubService"] = prosody.PubSubComponent;
-        s["Gateway:Events:RetryDelay"] = "00:00:00.200";
-        s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
-        var client = _gateway.Client();
-
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        JsonObject health;
-        while ((string?)(health = await (await client.GetAsync("/health/ready", Ct)).JsonAsync())["status"] != "Healthy")
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "gateway not ready: " + health);
-            await Task.Delay(200, Ct);
-        }
-        Assert.StartsWith("subscribed to /me/" + user + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
-        return client;
-    }
-
-    private static async Task<JsonObject> WaitForCallAsync(HttpClient client, string id, Func<JsonObject, bool> until, string what, int seconds = 30)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            var response = await client.GetAsync($"/calls/{id}", Ct);
-            var call = response.StatusCode == HttpStatusCode.OK ? await response.JsonAsync() : null;
-            if (call is not null && until(call)) return call;
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(seconds), $"call {id} never {what}: {call?.ToJsonString() ?? response.StatusCode.ToString()}");
-            await Task.Delay(100, Ct);
-        }
-    }
-
-    private static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
-
-    private static async Task<List<string>> EventTypesAsync(HttpClient client, string id)
-    {
-        var body = await (await client.GetAsync($"/calls/{id}/events", Ct)).JsonAsync();
-        var items = (body["items"] ?? body["events"])!.AsArray();
-        return [.. items.Select(e => (string)e!["type"]!)];
-    }
-
-    private static async Task<string> CreateAsync(HttpClient client, string from, string to)
-    {
-        var response = await client.PostJsonAsync("/calls", $$"""{"from":"{{from}}","to":"{{to}}"}""");
-        var body = await response.Content.ReadAsStringAsync(Ct);
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /calls: {(int)response.StatusCode} {body}");
-        var id = (string)JsonNode.Parse(body)!["id"]!;
-        Assert.EndsWith("/calls/" + id, response.Headers.Location!.ToString(), StringComparison.Ordinal);
-        return id;
-    }
+    private static Task<List<string>> EventTypesAsync(HttpClient client, string id) => EventsAsync(client, id);
 
     [Fact]
     public async Task ACallPlacedThroughTheGatewayConnectsShowsItsEventsInOrderAndDeleteHangsUpBothPhones()
@@ -161,7 +42,7 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         // The id is the call-setup-id the service's engine placed the call with: every leg it published carries it.
         Assert.All(legs, l => Assert.Equal(id, (string?)l!["callSetupId"]));
         Assert.Contains(legs, l => (string?)l!["role"] == "callee" && (string?)l!["dialogState"] == "confirmed" && (bool)l!["active"]!);
-        Assert.Equal(1, _service!.Services.GetRequiredService<ThirdPartyCallControlEngine>().ActiveCallCount);
+        Assert.Equal(1, _stack.Service!.Services.GetRequiredService<ThirdPartyCallControlEngine>().ActiveCallCount);
         Assert.Equal(["call.requested", "call.caller-ringing", "call.caller-answered", "call.callee-ringing", "call.connected"],
             await EventTypesAsync(client, id));
 
