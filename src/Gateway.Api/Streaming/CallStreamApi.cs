@@ -50,7 +50,7 @@ public static class CallStreamApi
     }
 
     public static async Task<Results<CallStreamResult, ValidationProblem, ProblemHttpResult>> StreamCalls(
-        HttpContext context, CallStreamService streams, IOptions<StreamingOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
+        HttpContext context, CallStreamService streams, IOptions<StreamingOptions> options,
         [Description("all (default), address or call.")] string? scope = null,
         [Description("With scope=address: the SIP address (user@domain or sip:user@domain).")] string? address = null,
         [Description("With scope=call: the call's id or the SIP Call-ID of one of its legs.")] string? callId = null,
@@ -65,7 +65,7 @@ public static class CallStreamApi
             {
                 Scope = scope, Address = address, CallId = callId, AfterCursor = string.IsNullOrEmpty(resume) ? null : resume,
             });
-            return new CallStreamResult(connection, options.Value, json.Value.SerializerOptions);
+            return new CallStreamResult(connection, options.Value, streams.SseJson);
         }
         catch (CallStreamException e)
         {

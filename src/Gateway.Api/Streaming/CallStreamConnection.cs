@@ -279,7 +279,7 @@ public sealed class CallStreamConnection : IAsyncDisposable
                 foreach (var e in events.Items)
                 {
                     if (subscription.IsClosed) break;
-                    await sink.SendEventAsync(new CallEventMessage(subscription.Id, e.Cursor, e.Event), ct);
+                    await sink.SendEventAsync(new CallEventMessage(subscription.Id, e.Cursor, e.Event) { Logged = e }, ct);
                     _metrics.EventSent(Transport);
                 }
                 return false;

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
 using Microsoft.Extensions.Options;
@@ -34,9 +35,13 @@ public sealed class CallStreamException(CallStreamErrorKind kind, string message
 /// after a cursor (a snapshot flagged <c>reset</c> when they cannot be replayed).
 /// </summary>
 public sealed class CallStreamService(
-    CallRegistry registry, CallEventLog log, IOptions<StreamingOptions> options, CallStreamMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
+    CallRegistry registry, CallEventLog log, IOptions<StreamingOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
+    CallStreamMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
 {
     private readonly StreamingOptions _options = options.Value;
+
+    /// <summary>The REST API's JSON settings plus <see cref="CallEventMessageConverter"/>: what SSE data lines are written with.</summary>
+    public JsonSerializerOptions SseJson { get; } = new(json.Value.SerializerOptions) { Converters = { new CallEventMessageConverter() } };
     private readonly ILogger _logger = loggerFactory.CreateLogger<CallStreamService>();
     private readonly ILogger _connectionLogger = loggerFactory.CreateLogger<CallStreamConnection>();
 

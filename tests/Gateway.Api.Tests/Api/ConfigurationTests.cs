@@ -24,6 +24,10 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:ApiKeys:0:Hash", "alice-key-0123456789", "not the key itself")]
     [InlineData("Gateway:ApiKeys:0:Scopes:0", "alice@*", "is not \"user@domain\"")]
     [InlineData("Gateway:Http:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes must be between")]
+    [InlineData("Gateway:Streaming:ReplayWindow", "0", "Gateway:Streaming:ReplayWindow must be between")]
+    [InlineData("Gateway:Streaming:ConnectionBuffer", "0", "Gateway:Streaming:ConnectionBuffer must be between")]
+    [InlineData("Gateway:Streaming:HeartbeatInterval", "00:00:00", "Gateway:Streaming:HeartbeatInterval must be between")]
+    [InlineData("Gateway:Streaming:StatefulReconnectBufferBytes", "100", "StatefulReconnectBufferBytes must be between")]
     public async Task InvalidSettingsStopTheGatewayAtStartWithAClearMessage(string key, string value, string expected)
     {
         // The same composition as Program.cs, on a test server (WebApplicationFactory hides start-up failures behind its own).
@@ -36,10 +40,14 @@ public sealed class ConfigurationTests
         builder.Services.RemoveAll<IXmppPool>();
         builder.Services.AddSingleton<IXmppPool>(new FakeXmppPool());
         await using var app = builder.Build();
-        app.UseGatewayApi();
-        app.MapGatewayEndpoints();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(Ct));
+        // Mapping the SignalR hub already reads the streaming options, so start-up here is mapping and starting.
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
+        {
+            app.UseGatewayApi();
+            app.MapGatewayEndpoints();
+            return app.StartAsync(Ct);
+        });
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
