@@ -9,7 +9,9 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 
 namespace Gateway.Api.Streaming;
 
@@ -44,9 +46,28 @@ public static class CallStreamApi
                 "only what was missed. A client too slow for its buffer gets 'event: dropped' and the response ends; " +
                 "reconnecting resumes after its id. Comment lines (': heartbeat') keep an idle stream open.")
             .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .AddOpenApiOperationTransformer(DescribeStreamAsync);
 
         return group;
+    }
+
+    /// <summary>The 200 response carries three kinds of message: its schema is one of the three.</summary>
+    private static async Task DescribeStreamAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (operation.Responses?.TryGetValue("200", out var ok) != true || ok!.Content?.TryGetValue("text/event-stream", out var media) != true || context.Document is null)
+            return;
+        var kinds = new List<IOpenApiSchema>();
+        foreach (var type in new[] { typeof(CallSnapshotMessage), typeof(CallEventMessage), typeof(EventsDroppedMessage) })
+        {
+            var schema = await context.GetOrCreateSchemaAsync(type, null, cancellationToken);
+            // The generator inlines the calls of a snapshot; they are the REST API's CallResource.
+            if (schema.Properties?.TryGetValue("calls", out var calls) == true && calls is OpenApiSchema array)
+                array.Items = new OpenApiSchemaReference(nameof(Calls.CallResource), context.Document);
+            context.Document.AddComponent(type.Name, schema);
+            kinds.Add(new OpenApiSchemaReference(type.Name, context.Document));
+        }
+        media!.Schema = new OpenApiSchema { OneOf = kinds };
     }
 
     public static async Task<Results<CallStreamResult, ValidationProblem, ProblemHttpResult>> StreamCalls(
@@ -126,7 +147,12 @@ public sealed class CallStreamResult : IResult, IStatusCodeHttpResult, IEndpoint
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(CallEventMessage), ["text/event-stream"]));
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(CallEventMessage), ["text/event-stream"])
+        {
+            Description = "The stream: 'event: snapshot' (CallSnapshotMessage), then 'event: call' (CallEventMessage) per event, and " +
+                          "'event: dropped' (EventsDroppedMessage) before the server ends a stream that fell behind; every message has " +
+                          "'id: {cursor}' and one line of JSON 'data:'.",
+        });
     }
 }
 
