@@ -52,7 +52,7 @@ public static class CallStreamApi
         return group;
     }
 
-    /// <summary>The 200 response carries three kinds of message: its schema is one of the three.</summary>
+    /// <summary>The 200 response carries three kinds of message: its schema is one of the three, and says so.</summary>
     private static async Task DescribeStreamAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         if (operation.Responses?.TryGetValue("200", out var ok) != true || ok!.Content?.TryGetValue("text/event-stream", out var media) != true || context.Document is null)
@@ -68,6 +68,10 @@ public static class CallStreamApi
             kinds.Add(new OpenApiSchemaReference(type.Name, context.Document));
         }
         media!.Schema = new OpenApiSchema { OneOf = kinds };
+        if (ok is OpenApiResponse response)
+            response.Description = "The stream: 'event: snapshot' (CallSnapshotMessage), then 'event: call' (CallEventMessage) per event, and " +
+                                   "'event: dropped' (EventsDroppedMessage) before the server ends a stream that fell behind; every message " +
+                                   "has 'id: {cursor}' and one line of JSON 'data:'.";
     }
 
     public static async Task<Results<CallStreamResult, ValidationProblem, ProblemHttpResult>> StreamCalls(
@@ -147,12 +151,7 @@ public sealed class CallStreamResult : IResult, IStatusCodeHttpResult, IEndpoint
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(CallEventMessage), ["text/event-stream"])
-        {
-            Description = "The stream: 'event: snapshot' (CallSnapshotMessage), then 'event: call' (CallEventMessage) per event, and " +
-                          "'event: dropped' (EventsDroppedMessage) before the server ends a stream that fell behind; every message has " +
-                          "'id: {cursor}' and one line of JSON 'data:'.",
-        });
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(CallEventMessage), ["text/event-stream"]));
     }
 }
 
