@@ -54,6 +54,7 @@ internal sealed class FanOutOptions
     public string GatewayDll { get; private set; } = "";
     public string RepositoryRoot { get; private set; } = "";
     public bool Keep { get; private set; }
+    public bool StatefulReconnect { get; private set; } = true;
 
     public static FanOutOptions? Parse(string[] args)
     {
@@ -72,9 +73,10 @@ internal sealed class FanOutOptions
                 case "--connect-parallelism": o.ConnectParallelism = Number(); break;
                 case "--gateway-dll": o.GatewayDll = Path.GetFullPath(Next()); break;
                 case "--keep": o.Keep = true; break;
+                case "--no-stateful-reconnect": o.StatefulReconnect = false; break;
                 default:
                     Console.Error.WriteLine("usage: Gateway.Streaming.Benchmarks --gateway-dll PATH [--clients 1000] [--rounds 3] " +
-                                            "[--notifications 40] [--warmup 10] [--pause-ms 250] [--connect-parallelism 50] [--keep]");
+                                            "[--notifications 40] [--warmup 10] [--pause-ms 250] [--connect-parallelism 50] [--no-stateful-reconnect] [--keep]");
                     return null;
             }
         }
@@ -123,7 +125,8 @@ internal sealed class Delivery(string dialog, string type, int clients)
     }
 }
 
-internal sealed record RoundResult(int Round, int Notifications, long[] FromApply, long[] FromPublish, long[] LastClient, double GatewayCpuMsPerNotification)
+internal sealed record RoundResult(int Round, int Notifications, long[] FromApply, long[] FromPublish, long[] LastClient,
+    double GatewayCpuMsPerNotification, double ClientsCpuMsPerNotification)
 {
     public static double Ms(long ticks) => ticks / (double)TimeSpan.TicksPerMillisecond;
 
@@ -165,18 +168,23 @@ internal sealed class FanOutBench(FanOutOptions o, BenchmarkStack stack)
         for (var i = 0; i < o.Warmup; i++) await NotifyAsync(pubSub, sequence++);
         // What the gateway spends with the clients connected and nothing happening (SignalR pings, timers), to net out.
         var idleCpu = BenchmarkStack.CpuMs(pid);
+        var idleClientsCpu = BenchmarkStack.CpuMs(Environment.ProcessId);
         var idleWatch = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(5));
         var idleCpuPerMs = (BenchmarkStack.CpuMs(pid) - idleCpu) / idleWatch.Elapsed.TotalMilliseconds;
+        var idleClientsCpuPerMs = (BenchmarkStack.CpuMs(Environment.ProcessId) - idleClientsCpu) / idleWatch.Elapsed.TotalMilliseconds;
         var results = new List<RoundResult>();
         for (var round = 1; round <= o.Rounds; round++)
         {
             var deliveries = new List<Delivery>();
             var cpuBefore = BenchmarkStack.CpuMs(pid);
+            var clientsCpuBefore = BenchmarkStack.CpuMs(Environment.ProcessId);
             var roundWatch = Stopwatch.StartNew();
             for (var i = 0; i < o.Notifications; i++) deliveries.Add(await NotifyAsync(pubSub, sequence++));
-            var cpu = (BenchmarkStack.CpuMs(pid) - cpuBefore - (idleCpuPerMs * roundWatch.Elapsed.TotalMilliseconds)) / o.Notifications;
-            var result = Summarise(round, deliveries, cpu);
+            var elapsedMs = roundWatch.Elapsed.TotalMilliseconds;
+            var cpu = (BenchmarkStack.CpuMs(pid) - cpuBefore - (idleCpuPerMs * elapsedMs)) / o.Notifications;
+            var clientsCpu = (BenchmarkStack.CpuMs(Environment.ProcessId) - clientsCpuBefore - (idleClientsCpuPerMs * elapsedMs)) / o.Notifications;
+            var result = Summarise(round, deliveries, cpu, clientsCpu);
             results.Add(result);
             Console.Error.WriteLine($"round {round}: apply→receipt p50 {RoundResult.Percentile(result.FromApply, 0.5):F2} ms, " +
                                     $"p99 {RoundResult.Percentile(result.FromApply, 0.99):F2} ms; last client p50 {RoundResult.Percentile(result.LastClient, 0.5):F2} ms");
@@ -220,14 +228,13 @@ internal sealed class FanOutBench(FanOutOptions o, BenchmarkStack stack)
             await gate.WaitAsync();
             try
             {
-                var connection = new HubConnectionBuilder()
+                var builder = new HubConnectionBuilder()
                     .WithUrl(new Uri(gateway, "hubs/calls"), options =>
                     {
                         options.Transports = HttpTransportType.WebSockets;
                         options.AccessTokenProvider = () => Task.FromResult<string?>(BenchmarkStack.ApiKey);
-                    })
-                    .WithStatefulReconnect()
-                    .Build();
+                    });
+                var connection = (o.StatefulReconnect ? builder.WithStatefulReconnect() : builder).Build();
                 connection.On<EventMessage>("CallEvent", message =>
                 {
                     var now = DateTimeOffset.UtcNow;
@@ -273,12 +280,12 @@ internal sealed class FanOutBench(FanOutOptions o, BenchmarkStack stack)
         return delivery;
     }
 
-    private static RoundResult Summarise(int round, List<Delivery> deliveries, double cpuMs)
+    private static RoundResult Summarise(int round, List<Delivery> deliveries, double cpuMs, double clientsCpuMs)
     {
         var fromApply = deliveries.SelectMany(d => d.FromApply).Order().ToArray();
         var fromPublish = deliveries.SelectMany(d => d.FromPublish).Order().ToArray();
         var last = deliveries.Select(d => d.FromApply.Max()).Order().ToArray();
-        return new RoundResult(round, deliveries.Count, fromApply, fromPublish, last, cpuMs);
+        return new RoundResult(round, deliveries.Count, fromApply, fromPublish, last, cpuMs, clientsCpuMs);
     }
 
     private void Report(MemoryReading idle, MemoryReading connected, MemoryReading after, double connectSeconds, List<RoundResult> results,
@@ -287,19 +294,21 @@ internal sealed class FanOutBench(FanOutOptions o, BenchmarkStack stack)
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine(inv, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, Prosody {prosody}; load average before {loadBefore}, after {loadAfter}");
-        sb.AppendLine(inv, $"{o.Clients} SignalR clients (WebSockets, stateful reconnect, subscribed to all calls) in one process, connected in {connectSeconds:F1} s; " +
+        sb.AppendLine(inv, $"{o.Clients} SignalR clients (WebSockets, {(o.StatefulReconnect ? "stateful reconnect" : "no stateful reconnect")}, subscribed to all calls) in one process, connected in {connectSeconds:F1} s; " +
                            $"{o.Rounds} rounds of {o.Notifications} notifications (warm-up {o.Warmup}), one at a time, {o.Pause.TotalMilliseconds:F0} ms apart; " +
                            $"unexpected messages: {Interlocked.Read(ref _unexpected)}.");
         sb.AppendLine();
         sb.AppendLine("Delivery latency, from the gateway applying the PubSub item (the event's occurredAt) to receipt by a client, over every client and notification of a round; " +
-                      "'last client' is the slowest client per notification (the whole fan-out); 'from publish' starts when the service was asked to publish (adds the XMPP hop):");
+                      "'last client' is the slowest client per notification (the whole fan-out); 'from publish' starts when the service was asked to publish (adds the XMPP hop); " +
+                      "CPU = user+system time of the gateway process / of this process (the clients and the service) per notification, net of their idle rate measured over 5 s beforehand:");
         sb.AppendLine();
-        sb.AppendLine("| round | deliveries | p50 ms | p99 ms | max ms | last client p50 ms | last client p99 ms | from publish p50 ms | from publish p99 ms | gateway CPU ms / notification (net of idle) |");
-        sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        sb.AppendLine("| round | deliveries | p50 ms | p99 ms | max ms | last client p50 ms | last client p99 ms | from publish p50 ms | from publish p99 ms | gateway CPU ms / notification | clients' CPU ms / notification |");
+        sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
             sb.AppendLine(inv, $"| {r.Round} | {r.FromApply.Length} | {RoundResult.Percentile(r.FromApply, 0.5):F2} | {RoundResult.Percentile(r.FromApply, 0.99):F2} | " +
                                $"{RoundResult.Percentile(r.FromApply, 1.0):F2} | {RoundResult.Percentile(r.LastClient, 0.5):F2} | {RoundResult.Percentile(r.LastClient, 0.99):F2} | " +
-                               $"{RoundResult.Percentile(r.FromPublish, 0.5):F2} | {RoundResult.Percentile(r.FromPublish, 0.99):F2} | {r.GatewayCpuMsPerNotification:F1} |");
+                               $"{RoundResult.Percentile(r.FromPublish, 0.5):F2} | {RoundResult.Percentile(r.FromPublish, 0.99):F2} | {r.GatewayCpuMsPerNotification:F1} | " +
+                               $"{r.ClientsCpuMsPerNotification:F1} |");
         sb.AppendLine();
         sb.AppendLine("Gateway memory (managed heap right after a full GC forced through EventPipe; working set = VmRSS):");
         sb.AppendLine();
