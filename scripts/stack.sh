@@ -179,6 +179,7 @@ done
 GATEWAY_DIR="$STATE_DIR/gateway"
 mkdir -p "$GATEWAY_DIR"
 stop_pidfile "$GATEWAY_DIR/gateway.pid"
+ensure_packages npm:npm || die "npm is required to build the gateway's dashboard (its SignalR client comes from npm)"
 log "building the gateway"
 dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v quiet -nologo >"$GATEWAY_DIR/build.log" 2>&1 ||
   die "the gateway did not build; see $GATEWAY_DIR/build.log"
@@ -189,6 +190,7 @@ dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v qu
   "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Components:Auth=commands.auth.$DOMAIN" \
   "--Gateway:Components:PubSub=pubsub.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
   "--Gateway:Events:PubSubService=pubsub.active-calls.$DOMAIN" "--Gateway:Events:SipAddress=alice@$DOMAIN" \
+  "--Gateway:Webhooks:DatabasePath=$GATEWAY_DIR/webhooks.db" \
   >"$GATEWAY_DIR/gateway.log" 2>&1 </dev/null) &
 echo $! >"$GATEWAY_DIR/gateway.pid"
 for _ in $(seq 1 150); do
@@ -215,6 +217,7 @@ Local Active-Calls stack is up
   demo phones (sipp): alice@$DOMAIN answers, bob@$DOMAIN answers, carol@$DOMAIN is busy,
                       dave@$DOMAIN rings forever   (SIP users and web passwords: src/ActiveCalls.Service/users.dev.json)
   gateway:            http://127.0.0.1:$HTTP_PORT   API key: dev-gateway-key   log: $GATEWAY_DIR/gateway.log
+                      dashboard http://127.0.0.1:$HTTP_PORT/ (the dev key is filled in)
                       Swagger UI http://127.0.0.1:$HTTP_PORT/swagger   OpenAPI http://127.0.0.1:$HTTP_PORT/openapi/v1.json
 EOF
 

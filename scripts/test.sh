@@ -4,8 +4,9 @@
 # Exits non-zero when the build fails, a test fails, the test run breaks, or no test ran.
 #
 # The real-server tests start their own Prosody (see tests/Gateway.Xmpp.Tests/Infrastructure), so
-# Prosody must be installed; as root this script installs it (and sipp, for the SIP tests) with
-# apt-get when missing, otherwise it prints the command to run.
+# Prosody must be installed; as root this script installs it (and sipp, for the SIP tests, Chromium,
+# for the dashboard's browser tests, and npm, for the dashboard's build) with apt-get when missing,
+# otherwise it prints the command to run.
 #
 #   scripts/test.sh [--results DIR] [-- extra dotnet test arguments, e.g. --filter ...]
 set -euo pipefail
@@ -18,7 +19,7 @@ extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --results) require_value "$@"; RESULTS="$2"; shift 2 ;;
-    -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) die "unknown argument: $1 (pass dotnet test arguments after --)" ;;
   esac
@@ -26,8 +27,8 @@ done
 
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is required (dotnet not found on PATH); see README.md"
 
-if ! ensure_packages prosody:prosody prosodyctl:prosody sipp:sip-tester openssl:openssl; then
-  log "warning: continuing without them; the tests that need a real Prosody will fail"
+if ! ensure_packages prosody:prosody prosodyctl:prosody sipp:sip-tester openssl:openssl chromium:chromium npm:npm; then
+  log "warning: continuing without them; the tests that need them will fail"
 fi
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

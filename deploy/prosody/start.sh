@@ -6,6 +6,10 @@
 # config, never a system Prosody), waits until the c2s and component ports accept connections and
 # prints where everything is. Running it again with the same options is a no-op; with other
 # options it restarts the server with the new configuration.
+#
+# Containers and service managers use --configure-only (write the config and certificates, then
+# exit, so accounts can be registered) and --foreground (the same, then exec Prosody in the
+# foreground, logging to stdout).
 set -euo pipefail
 
 # shellcheck source=deploy/lib/common.sh
@@ -19,11 +23,16 @@ usage: deploy/prosody/start.sh [options]
   --domain DOMAIN        main XMPP domain                                     [activecalls.test]
   --c2s-port PORT        client port (STARTTLS), on 127.0.0.1                 [15222]
   --component-port PORT  XEP-0114 component port, on 127.0.0.1                [15347]
+  --interface ADDR       IPv4 address both ports listen on; 0.0.0.0 = every
+                         interface (inside a container network)              [127.0.0.1]
   --secret SECRET        component secret for the three components
                          [kept in DIR/component.secret; generated on first start]
   --log-level LEVEL      debug | info | warn | error                          [info]
   --watch-pid PID        stop Prosody when process PID exits (used by test fixtures)
   --timeout SECONDS      how long to wait for the ports                       [30]
+  --configure-only       write the config, certificates and secret, then exit without starting
+  --foreground           configure, then replace this process with Prosody (exec, in the
+                         foreground, logging to stdout instead of DIR/prosody.log)
   -h, --help             this text
 EOF
 }
@@ -36,6 +45,8 @@ SECRET=""
 LOG_LEVEL="info"
 WATCH_PID=""
 TIMEOUT=30
+INTERFACE="127.0.0.1"
+MODE="background"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -47,6 +58,9 @@ while [[ $# -gt 0 ]]; do
     --log-level) require_value "$@"; LOG_LEVEL="$2"; shift 2 ;;
     --watch-pid) require_value "$@"; WATCH_PID="$2"; shift 2 ;;
     --timeout) require_value "$@"; TIMEOUT="$2"; shift 2 ;;
+    --interface) require_value "$@"; INTERFACE="$2"; shift 2 ;;
+    --configure-only) MODE="configure"; shift ;;
+    --foreground) MODE="foreground"; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -62,6 +76,11 @@ valid_port "$COMPONENT_PORT" || die "--component-port must be a port number (got
 [[ -z "$WATCH_PID" || "$WATCH_PID" =~ ^[0-9]+$ ]] || die "--watch-pid must be a process id"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "--timeout must be a whole number of seconds"
 [[ "$DIR" != *[\"\\$'\n']* ]] || die "--dir must not contain quotes, backslashes or newlines"
+[[ "$INTERFACE" =~ ^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$ ]] ||
+  die "--interface must be an IPv4 address such as 127.0.0.1 or 0.0.0.0 (got '$INTERFACE')"
+[[ "$MODE" == "background" || -z "$WATCH_PID" ]] || die "--watch-pid only applies when Prosody runs in the background"
+# Where this script itself probes the ports: a wildcard listener answers on loopback.
+if [[ "$INTERFACE" == "0.0.0.0" ]]; then PROBE_HOST="127.0.0.1"; else PROBE_HOST="$INTERFACE"; fi
 
 ensure_packages prosody:prosody prosodyctl:prosody openssl:openssl ||
   die "Prosody is required (Debian package 'prosody')"
@@ -149,6 +168,8 @@ NEW_CONFIG="$(sed \
   -e "s|@@COMPONENT_PORT@@|$COMPONENT_PORT|g" \
   -e "s|@@COMPONENT_SECRET@@|$(sed_escape "$SECRET")|g" \
   -e "s|@@LOG_LEVEL@@|$LOG_LEVEL|g" \
+  -e "s|@@INTERFACE@@|$INTERFACE|g" \
+  -e "s|@@LOG_TO@@|$([[ "$MODE" == "foreground" ]] && echo stdout || echo file)|g" \
   "$TEMPLATE")"
 
 running_pid() {
@@ -178,8 +199,8 @@ print_summary() {
   local pid="$1"
   cat <<EOF
 Prosody is running (pid $pid) for $DOMAIN
-  c2s (STARTTLS required):  127.0.0.1:$C2S_PORT   hosts $DOMAIN (SCRAM-SHA-256), sha1.$DOMAIN (SCRAM-SHA-1)
-  components (XEP-0114):    127.0.0.1:$COMPONENT_PORT   commands.active-calls.$DOMAIN, commands.auth.$DOMAIN, pubsub.active-calls.$DOMAIN
+  c2s (STARTTLS required):  $INTERFACE:$C2S_PORT   hosts $DOMAIN (SCRAM-SHA-256), sha1.$DOMAIN (SCRAM-SHA-1)
+  components (XEP-0114):    $INTERFACE:$COMPONENT_PORT   commands.active-calls.$DOMAIN, commands.auth.$DOMAIN, pubsub.active-calls.$DOMAIN
   component secret:         $SECRET
   dev CA certificate:       $DIR/ca/ca.crt
   config:                   $CONFIG
@@ -187,8 +208,19 @@ Prosody is running (pid $pid) for $DOMAIN
 EOF
 }
 
-if pid="$(running_pid)"; then
-  if [[ -f "$CONFIG" && "$(<"$CONFIG")" == "$NEW_CONFIG" ]] && port_open "$C2S_PORT" && port_open "$COMPONENT_PORT"; then
+if [[ "$MODE" != "background" ]]; then
+  if pid="$(running_pid)"; then
+    die "Prosody is already running from $DIR (pid $pid); stop it first (deploy/prosody/stop.sh --dir $DIR)"
+  fi
+  printf '%s\n' "$NEW_CONFIG" >"$CONFIG"
+  if [[ "$MODE" == "configure" ]]; then
+    log "configured Prosody in $DIR (config $CONFIG, dev CA $DIR/ca/ca.crt); not started"
+    exit 0
+  fi
+fi
+
+if [[ "$MODE" == "background" ]] && pid="$(running_pid)"; then
+  if [[ -f "$CONFIG" && "$(<"$CONFIG")" == "$NEW_CONFIG" ]] && port_open "$C2S_PORT" "$PROBE_HOST" && port_open "$COMPONENT_PORT" "$PROBE_HOST"; then
     log "Prosody is already running with this configuration"
     start_watcher "$pid"
     print_summary "$pid"
@@ -199,10 +231,15 @@ if pid="$(running_pid)"; then
 fi
 
 for port in "$C2S_PORT" "$COMPONENT_PORT"; do
-  if port_open "$port"; then
-    die "port $port on 127.0.0.1 is already in use by another process; choose other ports (--c2s-port/--component-port)"
+  if port_open "$port" "$PROBE_HOST"; then
+    die "port $port on $PROBE_HOST is already in use by another process; choose other ports (--c2s-port/--component-port)"
   fi
 done
+
+if [[ "$MODE" == "foreground" ]]; then
+  log "starting Prosody in the foreground for $DOMAIN: c2s $INTERFACE:$C2S_PORT, components $INTERFACE:$COMPONENT_PORT, dev CA $DIR/ca/ca.crt"
+  exec prosody --config "$CONFIG" -F
+fi
 
 printf '%s\n' "$NEW_CONFIG" >"$CONFIG"
 rm -f "$PIDFILE"
@@ -235,7 +272,7 @@ while :; do
     log "${bind_error#*portmanager}"
     die "a port is already in use by another process (c2s $C2S_PORT, component $COMPONENT_PORT); choose other ports"
   fi
-  if pid="$(running_pid)" && port_open "$C2S_PORT" && port_open "$COMPONENT_PORT"; then
+  if pid="$(running_pid)" && port_open "$C2S_PORT" "$PROBE_HOST" && port_open "$COMPONENT_PORT" "$PROBE_HOST"; then
     break
   fi
   if ((SECONDS >= deadline)); then

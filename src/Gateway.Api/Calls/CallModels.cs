@@ -119,7 +119,7 @@ public sealed record CallEvent
     [Description("Stable event id ({callId}.{sequence}); use it to drop duplicates.")]
     public required string Id { get; init; }
 
-    [Description("call.requested, call.caller-ringing, call.caller-answered, call.callee-ringing, call.connected, call.ended, call.hangup-requested, call.transfer-requested.")]
+    [Description("call.requested, call.caller-ringing, call.caller-answered, call.callee-ringing, call.connected, call.ended, call.hangup-requested, call.transfer-requested; call.updated when only a leg changed (the call's state did not).")]
     public required string Type { get; init; }
 
     [Description("Per-call sequence number, from 1, without gaps.")]

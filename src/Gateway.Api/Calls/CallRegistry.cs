@@ -53,20 +53,25 @@ public interface ICallEventSink
     void Append(CallEvent e);
 }
 
-/// <summary>A reader of the registry's event stream. Events of all calls, in the order they happened; when the reader
-/// falls behind by more than its buffer, the oldest unread events are dropped and counted.</summary>
+/// <summary>A reader of the registry's event stream. Events of all calls, in the order they happened; when a bounded
+/// reader falls behind by more than its buffer, the oldest unread events are dropped and counted. A lossless reader
+/// (<see cref="CallRegistry.SubscribeLossless"/>) has no bound and never drops.</summary>
 public sealed class CallEventSubscription : IDisposable
 {
     private readonly CallRegistry _owner;
     private readonly Channel<CallEvent> _channel;
     private long _dropped;
 
-    internal CallEventSubscription(CallRegistry owner, int capacity)
+    /// <param name="capacity">The buffer; null for an unbounded one.</param>
+    internal CallEventSubscription(CallRegistry owner, int? capacity)
     {
         _owner = owner;
-        _channel = Channel.CreateBounded<CallEvent>(
-            new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
-            _ => Interlocked.Increment(ref _dropped));
+        _channel = capacity is { } bound
+            ? Channel.CreateBounded<CallEvent>(
+                new BoundedChannelOptions(bound) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
+                _ => Interlocked.Increment(ref _dropped))
+            // Not single-reader: that variant cannot count, and a lossless reader's backlog is worth reporting.
+            : Channel.CreateUnbounded<CallEvent>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     }
 
     public ChannelReader<CallEvent> Reader => _channel.Reader;
@@ -101,8 +106,9 @@ public sealed class CallEventSubscription : IDisposable
 /// retract, a duplicate: all ignored), and events are emitted only when the summarised state changes, so duplicated and
 /// reordered notifications produce no duplicated or reordered events.</item>
 /// </list>
-/// The events feature (PubSub subscription, SignalR, webhooks) feeds it through <see cref="ApplyItemPublished"/> and
-/// <see cref="ApplyItemRetracted"/> and reads it through <see cref="Subscribe"/>.
+/// The events feature (PubSub subscription) feeds it through <see cref="ApplyItemPublished"/> and
+/// <see cref="ApplyItemRetracted"/>; the call stream's log receives its events as an <see cref="ICallEventSink"/>, and
+/// other readers use <see cref="Subscribe"/> or, when they must not lose any (webhooks), <see cref="SubscribeLossless"/>.
 /// </summary>
 public sealed class CallRegistry : IDisposable
 {
@@ -449,7 +455,7 @@ public sealed class CallRegistry : IDisposable
                 else record.To ??= item.ToUri;
             }
             record.UpdatedAt = now;
-            Update(record, now);
+            Update(record, now, legsChanged: true);
             if (record.HangupPending && record.Confirmed && record.State != CallState.Ended) _readyHangups.Writer.TryWrite(record.Id);
             Evict();
         }
@@ -469,7 +475,7 @@ public sealed class CallRegistry : IDisposable
             leg.EndedAt = now;
             record.LastRetractAt = now;
             record.UpdatedAt = now;
-            Update(record, now);
+            Update(record, now, legsChanged: true);
         }
     }
 
@@ -509,16 +515,22 @@ public sealed class CallRegistry : IDisposable
                 _logger.LogInformation("Reconciliation: {Count} legs of call {CallId} ended while events were not received", vanished.Count, record.Id);
                 record.LastRetractAt = now;
                 record.UpdatedAt = now;
-                Update(record, now);
+                Update(record, now, legsChanged: true);
             }
         }
         return new ReconcileResult(applied, ended);
     }
 
     /// <summary>Starts a reader of every call event from now on.</summary>
-    public CallEventSubscription Subscribe(int? capacity = null)
+    public CallEventSubscription Subscribe(int? capacity = null) => Add(new CallEventSubscription(this, capacity ?? _options.SubscriberBuffer));
+
+    /// <summary>Starts a reader of every call event from now on that never loses one, for durable consumers (webhooks)
+    /// that hand each event to storage at once. Its buffer is unbounded rather than waiting for room: events are
+    /// published under the registry's lock, which a slow reader must never hold up.</summary>
+    public CallEventSubscription SubscribeLossless() => Add(new CallEventSubscription(this, capacity: null));
+
+    private CallEventSubscription Add(CallEventSubscription subscription)
     {
-        var subscription = new CallEventSubscription(this, capacity ?? _options.SubscriberBuffer);
         lock (_gate) _subscribers.Add(subscription);
         return subscription;
     }
@@ -647,11 +659,18 @@ public sealed class CallRegistry : IDisposable
         return (CallState.Ended, CallEndReason.CallerNotAnswered, null);
     }
 
-    private void Update(CallRecord record, DateTimeOffset now)
+    /// <summary>Re-summarises the call and emits its new state; when only its legs changed (a leg answered, another one
+    /// retracted, while the call as a whole stays where it is), emits <c>call.updated</c> so stream and webhook clients see
+    /// every leg's state without polling.</summary>
+    private void Update(CallRecord record, DateTimeOffset now, bool legsChanged = false)
     {
         var (state, reason, graceUntil) = Summarise(record, now);
         record.GraceUntil = graceUntil;
-        if (state == record.State) return;
+        if (state == record.State)
+        {
+            if (legsChanged && state != CallState.Ended) Emit(record, "call.updated", now);
+            return;
+        }
         if (state == CallState.Ended)
         {
             End(record, reason ?? CallEndReason.Completed, now);
@@ -728,22 +747,24 @@ public sealed class CallRegistry : IDisposable
         }
     }
 
-    /// <summary>Keeps the registry bounded: the oldest ended calls go first, then the oldest idle ones.</summary>
+    /// <summary>Keeps the registry bounded: the oldest ended calls go first, then the oldest idle ones. Once full it makes
+    /// room for one percent more calls at a time, so the ordering pass (which sees every call) runs once per that many
+    /// new calls rather than for each of them.</summary>
     private void Evict()
     {
         if (_calls.Count <= _options.MaxCalls) return;
+        var keep = _options.MaxCalls - Math.Max(1, _options.MaxCalls / 100);
         var victims = _calls.Values
             .Where(r => !r.CreateInFlight)
             .OrderBy(r => r.State == CallState.Ended ? 0 : 1)
             .ThenBy(r => r.UpdatedAt)
             .ThenBy(r => r.Order)
-            .Take(_calls.Count - _options.MaxCalls)
+            .Take(_calls.Count - keep)
             .ToList();
-        foreach (var victim in victims)
-        {
-            _logger.LogWarning("Call registry full ({Max}): forgetting call {CallId} ({State})", _options.MaxCalls, victim.Id, victim.State);
-            Remove(victim);
-        }
+        var active = victims.Count(v => v.State != CallState.Ended);
+        _logger.LogWarning("Call registry full ({Max}): forgetting {Count} calls ({Active} of them not ended), oldest first",
+            _options.MaxCalls, victims.Count, active);
+        foreach (var victim in victims) Remove(victim);
     }
 
     private static IEnumerable<string?> Addresses(CallRecord record)

@@ -112,17 +112,23 @@ public static partial class CallValidation
     /// <summary>A new call-setup-id: 8 lower-case letters and digits (the form every OnSIP client accepts).</summary>
     public static string NewCallSetupId() => RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 8);
 
-    public static string EncodeCursor(long position) =>
-        Base64Url.EncodeToString(Encoding.UTF8.GetBytes("calls:" + position.ToString(CultureInfo.InvariantCulture)));
+    public static string EncodeCursor(long position) => EncodeCursor("calls", position);
 
-    public static bool TryDecodeCursor(string cursor, out long position)
+    public static bool TryDecodeCursor(string cursor, out long position) => TryDecodeCursor("calls", cursor, out position);
+
+    /// <summary>An opaque page cursor: base64url of "{kind}:{position}", so a cursor of one list is refused by another.</summary>
+    public static string EncodeCursor(string kind, long position) =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes(kind + ":" + position.ToString(CultureInfo.InvariantCulture)));
+
+    public static bool TryDecodeCursor(string kind, string cursor, out long position)
     {
+        ArgumentNullException.ThrowIfNull(kind);
         position = 0;
         try
         {
             var text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor));
-            return text.StartsWith("calls:", StringComparison.Ordinal) &&
-                   long.TryParse(text.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out position);
+            return text.StartsWith(kind + ":", StringComparison.Ordinal) &&
+                   long.TryParse(text.AsSpan(kind.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out position);
         }
         catch (FormatException)
         {

@@ -17,7 +17,8 @@ public sealed record ProblemType(string Code, int Status, string Title)
 /// <item><term>401 unauthorized</term><description>no or wrong API key (<c>WWW-Authenticate</c>)</description></item>
 /// <item><term>403 out-of-scope / component-forbidden</term><description>the key does not cover the addresses / the component answered <c>forbidden</c> or <c>not-authorized</c></description></item>
 /// <item><term>404 call-not-found</term><description>unknown call, or the component answered <c>item-not-found</c></description></item>
-/// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call</description></item>
+/// <item><term>404 webhook-not-found / delivery-not-found</term><description>unknown (or another key's) webhook subscription / delivery</description></item>
+/// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call, webhook limit reached, re-delivery to a disabled subscription</description></item>
 /// <item><term>422 command-rejected</term><description>the component refused the command's fields (<c>bad-request</c> + <c>bad-payload</c>, "Validation Errors; …")</description></item>
 /// <item><term>422 command-failed</term><description>the component could not carry it out ("Execution Errors; …", <c>bad-action</c>, e.g. NO_ROUTE_DESTINATION): the request was understood but cannot succeed as asked, so a retry is pointless; the component's text is the detail</description></item>
 /// <item><term>422 idempotency-key-reused</term><description>the same Idempotency-Key with another request</description></item>
@@ -37,10 +38,14 @@ public static class ProblemTypes
     public static readonly ProblemType ComponentForbidden = new("component-forbidden", 403, "The Active-Calls service refused the command.");
     public static readonly ProblemType NotFound = new("not-found", 404, "Not found.");
     public static readonly ProblemType CallNotFound = new("call-not-found", 404, "The call is not known.");
+    public static readonly ProblemType WebhookNotFound = new("webhook-not-found", 404, "The webhook subscription is not known.");
+    public static readonly ProblemType DeliveryNotFound = new("delivery-not-found", 404, "The webhook delivery is not known.");
     public static readonly ProblemType MethodNotAllowed = new("method-not-allowed", 405, "Method not allowed.");
     public static readonly ProblemType CallSetupIdInUse = new("call-setup-id-in-use", 409, "The call-setup-id is already used by another call.");
     public static readonly ProblemType CallNotConnected = new("call-not-connected", 409, "Only a connected call can be transferred.");
     public static readonly ProblemType ComponentConflict = new("component-conflict", 409, "The Active-Calls service reported a conflict.");
+    public static readonly ProblemType WebhookLimitReached = new("webhook-limit-reached", 409, "The API key holds as many webhook subscriptions as it may.");
+    public static readonly ProblemType WebhookDisabled = new("webhook-disabled", 409, "The webhook subscription is disabled.");
     public static readonly ProblemType PayloadTooLarge = new("payload-too-large", 413, "The request body is too large.");
     public static readonly ProblemType UnsupportedMediaType = new("unsupported-media-type", 415, "The request body must be application/json.");
     public static readonly ProblemType CommandRejected = new("command-rejected", 422, "The Active-Calls service rejected the command's fields.");
@@ -57,7 +62,8 @@ public static class ProblemTypes
     public static IReadOnlyList<ProblemType> All { get; } =
     [
         ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, ComponentForbidden, NotFound, CallNotFound,
-        MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, PayloadTooLarge, UnsupportedMediaType,
+        WebhookNotFound, DeliveryNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
+        WebhookDisabled, PayloadTooLarge, UnsupportedMediaType,
         CommandRejected, CommandFailed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
         XmppUnavailable, ComponentTimeout, RequestTimeout,
     ];

@@ -7,12 +7,14 @@ using Gateway.Api.Auth;
 using Gateway.Api.Calls;
 using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
+using Gateway.Api.Dashboard;
 using Gateway.Api.Errors;
 using Gateway.Api.Events;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.OpenApi;
 using Gateway.Api.Streaming;
+using Gateway.Api.Webhooks;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Authentication;
@@ -42,16 +44,18 @@ public static class GatewayHostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddXmppPool();
         builder.Services.AddActiveCallsCommands();
-        builder.Services.AddCallRegistry();
+        builder.AddCallRegistry();
         builder.AddCallEvents();
+        builder.AddWebhooks();
         builder.AddCallStreaming();
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddPerKeyLimits();
         builder.Services.AddIdempotency();
         builder.Services.AddGatewayProblemDetails();
         builder.Services.AddHealthChecks().AddCheck<XmppPoolHealthCheck>("xmpp-pool", tags: ["ready"])
-            .AddCheck<EventsSubscriptionHealthCheck>("call-events", tags: ["ready"]);
-        builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers());
+            .AddCheck<EventsSubscriptionHealthCheck>("call-events", tags: ["ready"])
+            .AddCheck<WebhooksHealthCheck>("webhooks", tags: ["ready"]);
+        builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers().AddWebhookDescription());
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
@@ -82,6 +86,14 @@ public static class GatewayHostingExtensions
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
         Bind<StreamingOptions>(StreamingOptions.SectionName).Services.AddSingleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
+        Bind<WebhookOptions>(WebhookOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                if (!string.IsNullOrEmpty(o.DatabasePath) && !Path.IsPathRooted(o.DatabasePath))
+                    o.DatabasePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.DatabasePath));
+            })
+            .Services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
+        Bind<DashboardOptions>(DashboardOptions.SectionName).Services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         return builder;
 
         OptionsBuilder<T> Bind<T>(string section) where T : class
@@ -107,6 +119,35 @@ public static class GatewayHostingExtensions
         builder.Services.AddSingleton<ActiveCallsSubscriptionManager>();
         if (!builder.Environment.IsOpenApiGeneration())
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
+        return builder;
+    }
+
+    /// <summary>Webhooks: the SQLite store, the lossless event writer, the dispatcher and its HTTP client (the connect-time
+    /// target guard as primary handler; the dispatcher logs each attempt itself).</summary>
+    public static IHostApplicationBuilder AddWebhooks(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton<WebhookStore>();
+        services.AddSingleton<WebhookTargetGuard>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<WebhookOptions>>().Value;
+            return new WebhookRetryPolicy(o.RetryDelays, o.RetryJitter, Random.Shared);
+        });
+        services.AddSingleton<WebhookDispatcher>();
+        services.AddSingleton<WebhookEventWriter>();
+        services.AddHttpClient(WebhookDispatcher.HttpClientName, client =>
+            {
+                client.Timeout = Timeout.InfiniteTimeSpan; // each attempt has its own deadline (Gateway:Webhooks:AttemptTimeout)
+                client.DefaultRequestHeaders.UserAgent.ParseAdd("ActiveCallsGateway-Webhooks/1.0");
+            })
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<WebhookTargetGuard>().CreateHandler())
+            .RemoveAllLoggers();
+        if (!builder.Environment.IsOpenApiGeneration())
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+            services.AddHostedService(sp => sp.GetRequiredService<WebhookEventWriter>());
+        }
         return builder;
     }
 
@@ -143,11 +184,12 @@ public static class GatewayHostingExtensions
         return services;
     }
 
-    public static IServiceCollection AddCallRegistry(this IServiceCollection services)
+    public static IHostApplicationBuilder AddCallRegistry(this IHostApplicationBuilder builder)
     {
-        services.AddSingleton<CallRegistry>();
-        services.AddHostedService<DeferredHangupService>();
-        return services;
+        builder.Services.AddSingleton<CallRegistry>();
+        // It sends commands, so it needs the XMPP pool, which build-time OpenAPI generation runs without.
+        if (!builder.Environment.IsOpenApiGeneration()) builder.Services.AddHostedService<DeferredHangupService>();
+        return builder;
     }
 
     public static IServiceCollection AddApiKeyAuthentication(this IServiceCollection services)
@@ -236,8 +278,8 @@ public static class GatewayHostingExtensions
         return services;
     }
 
-    /// <summary>The middleware, in order: problems for everything, routing, timeouts, auth, per-key limits, body cap,
-    /// idempotency; then Swagger UI.</summary>
+    /// <summary>The middleware, in order: problems for everything, the dashboard's default document, routing, timeouts,
+    /// auth, per-key limits, body cap, idempotency; then Swagger UI.</summary>
     public static WebApplication UseGatewayApi(this WebApplication app)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -246,6 +288,7 @@ public static class GatewayHostingExtensions
             SuppressDiagnosticsCallback = c => c.Exception is CommandFailedException or BadHttpRequestException,
         });
         app.UseStatusCodePages();
+        app.UseDashboard();
         app.UseRouting();
         app.UseRequestTimeouts();
         app.UseAuthentication();
@@ -262,10 +305,13 @@ public static class GatewayHostingExtensions
         return app;
     }
 
-    /// <summary>The endpoints: the calls API, health (live / ready) and the OpenAPI document (JSON and YAML).</summary>
+    /// <summary>The endpoints: the calls and webhooks APIs, the dashboard, the call stream, health (live / ready) and the
+    /// OpenAPI document (JSON and YAML).</summary>
     public static WebApplication MapGatewayEndpoints(this WebApplication app)
     {
         app.MapCallsApi();
+        app.MapWebhooksApi();
+        app.MapDashboardApi();
         app.MapCallStreaming();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapOpenApi("/openapi/{documentName}.yaml");

@@ -7,8 +7,14 @@ namespace Gateway.Api.OpenApi;
 /// <summary>An example for an operation's request body (<see cref="StatusCode"/> null) or for one of its responses.</summary>
 public sealed record OpenApiExampleMetadata(int? StatusCode, object Example);
 
+/// <summary>What a response status means for one operation, where the document-wide wording does not fit.</summary>
+public sealed record OpenApiResponseDescription(int StatusCode, string Description);
+
 public static class OpenApiExampleExtensions
 {
+    public static RouteHandlerBuilder WithResponseDescription(this RouteHandlerBuilder builder, int statusCode, string description) =>
+        builder.WithMetadata(new OpenApiResponseDescription(statusCode, description));
+
     public static RouteHandlerBuilder WithRequestExample(this RouteHandlerBuilder builder, object example) =>
         builder.WithMetadata(new OpenApiExampleMetadata(null, example));
 
@@ -75,7 +81,11 @@ public static class OpenApiExamples
         new CallEvent { Id = "ab12cd34.2", Type = "call.connected", Sequence = 2, OccurredAt = T0.AddSeconds(9), Call = ConnectedCall },
     ]);
 
-    public static readonly HttpValidationProblemDetails ValidationProblem = Validation();
+    public static readonly HttpValidationProblemDetails ValidationProblem = Validation(new Dictionary<string, string[]>
+    {
+        ["from"] = ["must be a SIP URI 'sip:user@domain'."],
+        ["callSetupId"] = ["must be exactly 8 letters or digits (A-Z, a-z, 0-9)."],
+    });
 
     public static readonly ProblemDetails CommandFailedProblem = WithXmpp(Problems.Create(ProblemTypes.CommandFailed,
         "Execution Errors; Failed to create call: 'Bad Request: NO_ROUTE_DESTINATION'; missing response"),
@@ -87,13 +97,10 @@ public static class OpenApiExamples
     public static readonly ProblemDetails CallNotFoundProblem = Problems.Create(ProblemTypes.CallNotFound,
         "No call with id or SIP Call-ID 'zz99zz99' is known (ended calls are kept for a limited time).");
 
-    private static HttpValidationProblemDetails Validation()
+    /// <summary>A validation-failed problem with these per-field errors, as the handlers answer it.</summary>
+    public static HttpValidationProblemDetails Validation(Dictionary<string, string[]> errors)
     {
-        var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]>
-        {
-            ["from"] = ["must be a SIP URI 'sip:user@domain'."],
-            ["callSetupId"] = ["must be exactly 8 letters or digits (A-Z, a-z, 0-9)."],
-        })
+        var problem = new HttpValidationProblemDetails(errors)
         {
             Type = ProblemTypes.ValidationFailed.Type,
             Title = ProblemTypes.ValidationFailed.Title,

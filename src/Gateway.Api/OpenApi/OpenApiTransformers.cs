@@ -94,6 +94,11 @@ internal static class OpenApiTransformers
 
             if (operation.Responses is { } responses)
             {
+                foreach (var described in metadata.OfType<OpenApiResponseDescription>())
+                {
+                    if (responses.TryGetValue(described.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture), out var response) &&
+                        response is OpenApiResponse concrete) concrete.Description = described.Description;
+                }
                 foreach (var (status, response) in responses)
                 {
                     // Replace the bare reason phrases with what the status means here.
@@ -110,7 +115,9 @@ internal static class OpenApiTransformers
     private static string Describe(int status) => status switch
     {
         200 => "OK",
+        201 => "Created.",
         202 => "Accepted: the command was accepted by the Active-Calls service; follow the call's state and events.",
+        204 => "Done.",
         400 => "Invalid input (validation-failed with per-field errors, malformed-request, invalid-idempotency-key); nothing was sent.",
         401 => "No API key, or not a valid one (unauthorized).",
         403 => "The API key does not cover the addresses (out-of-scope), or the service refused (component-forbidden).",

@@ -28,9 +28,33 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:Streaming:ConnectionBuffer", "0", "Gateway:Streaming:ConnectionBuffer must be between")]
     [InlineData("Gateway:Streaming:HeartbeatInterval", "00:00:00", "Gateway:Streaming:HeartbeatInterval must be between")]
     [InlineData("Gateway:Streaming:StatefulReconnectBufferBytes", "100", "StatefulReconnectBufferBytes must be between")]
+    [InlineData("Gateway:Webhooks:RetrySchedule", "00:00:05, later", "Gateway:Webhooks:RetrySchedule: 'later' is not a duration")]
+    [InlineData("Gateway:Webhooks:AttemptTimeout", "00:10:00", "Gateway:Webhooks:AttemptTimeout must be between")]
+    [InlineData("Gateway:Webhooks:DatabasePath", "", "Gateway:Webhooks:DatabasePath is required")]
+    [InlineData("Gateway:Dashboard:DevApiKey", "dev-gateway-key", "only allowed in the Development environment")]
     public async Task InvalidSettingsStopTheGatewayAtStartWithAClearMessage(string key, string value, string expected)
     {
-        // The same composition as Program.cs, on a test server (WebApplicationFactory hides start-up failures behind its own).
+        await using var app = await BuildAsync(key, value);
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(app));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AWebhookDatabaseThatCannotBeOpenedStopsTheGatewayAtStart()
+    {
+        // A folder where the file should be.
+        await using var app = await BuildAsync("Gateway:Webhooks:DatabasePath", Path.GetTempPath());
+
+        var error = await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => StartAsync(app));
+
+        Assert.Contains("unable to open database file", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The same composition as Program.cs, on a test server (WebApplicationFactory hides start-up failures behind its own).</summary>
+    private static async Task<WebApplication> BuildAsync(string key, string value)
+    {
         await using var settingsSource = new GatewayFactory();
         var settings = new Dictionary<string, string?>(settingsSource.Settings) { [key] = value };
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
@@ -39,16 +63,14 @@ public sealed class ConfigurationTests
         builder.AddGatewayApi();
         builder.Services.RemoveAll<IXmppPool>();
         builder.Services.AddSingleton<IXmppPool>(new FakeXmppPool());
-        await using var app = builder.Build();
+        return builder.Build();
+    }
 
-        // Mapping the SignalR hub already reads the streaming options, so start-up here is mapping and starting.
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
-        {
-            app.UseGatewayApi();
-            app.MapGatewayEndpoints();
-            return app.StartAsync(Ct);
-        });
-
-        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    /// <summary>Mapping the SignalR hub already reads the streaming options, so start-up here is mapping and starting.</summary>
+    private static Task StartAsync(WebApplication app)
+    {
+        app.UseGatewayApi();
+        app.MapGatewayEndpoints();
+        return app.StartAsync(Ct);
     }
 }

@@ -70,7 +70,7 @@ public sealed class CallRegistryTests : IDisposable
         _registry.ApplyItemRetracted("item-callee", Node);
 
         Assert.Equal(
-            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.ended"],
+            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.updated", "7:call.ended"],
             Drain());
         var call = _registry.Find("ab12cd34")!;
         Assert.Equal(CallState.Ended, call.State);
@@ -127,10 +127,10 @@ public sealed class CallRegistryTests : IDisposable
         _registry.ApplyItemPublished(CalleeLeg("confirmed", toTag: "tt2"), "item-callee", Node); // publish after retract
 
         Assert.Equal(
-            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.ended"],
+            ["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected", "6:call.updated", "7:call.ended"],
             Drain());
         var events = _registry.GetEvents("ab12cd34")!.Value.Events;
-        Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), events.Select(e => e.Sequence));
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => (long)i), events.Select(e => e.Sequence));
         Assert.Equal(events.Select(e => $"ab12cd34.{e.Sequence}"), events.Select(e => e.Id));
     }
 
@@ -203,7 +203,8 @@ public sealed class CallRegistryTests : IDisposable
         Assert.Equal(CallState.Connected, call.State);
         Assert.Equal("sip:carol@example.com", call.From);
         Assert.Equal(2, call.Legs.Count);
-        Assert.Equal(["1:call.callee-ringing", "2:call.connected"], Drain());
+        // The second phone ringing and its retraction change only the legs: call.updated, so clients see every leg.
+        Assert.Equal(["1:call.callee-ringing", "2:call.updated", "3:call.connected", "4:call.updated"], Drain());
     }
 
     [Fact]
@@ -353,9 +354,28 @@ public sealed class CallRegistryTests : IDisposable
         _options.MaxCalls = 10;
         for (var i = 0; i < 15; i++) _registry.ApplyItemPublished(CalleeLeg("created", setupId: null!) with { CallSetupId = null, CallId = $"call-{i}" }, $"item-{i}", Node);
 
-        Assert.Equal(10, _registry.Count);
+        Assert.InRange(_registry.Count, 9, 10);
         Assert.Null(_registry.Find("call-0"));
         Assert.NotNull(_registry.Find("call-14"));
+    }
+
+    [Fact]
+    public void AFullRegistryForgetsEndedCallsBeforeLiveOnes()
+    {
+        _options.MaxCalls = 10;
+        for (var i = 0; i < 10; i++)
+        {
+            var leg = CalleeLeg("confirmed", setupId: null!) with { CallSetupId = null, CallId = $"call-{i}" };
+            _registry.ApplyItemPublished(leg, $"item-{i}", Node);
+            if (i >= 5) _registry.ApplyItemRetracted($"item-{i}", Node);
+        }
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        _registry.ApplyItemPublished(CalleeLeg("confirmed", setupId: null!) with { CallSetupId = null, CallId = "call-new" }, "item-new", Node);
+
+        for (var i = 0; i < 5; i++) Assert.NotNull(_registry.Find($"call-{i}"));
+        Assert.NotNull(_registry.Find("call-new"));
+        Assert.True(_registry.Count <= 10);
     }
 
     [Fact]
@@ -391,6 +411,25 @@ public sealed class CallRegistryTests : IDisposable
     }
 
     [Fact]
+    public void ALosslessSubscriberKeepsEveryEventHoweverFarItFallsBehind()
+    {
+        _options.SubscriberBuffer = 1;
+        using var bounded = _registry.Subscribe();
+        using var lossless = _registry.SubscribeLossless();
+        Create();
+        _registry.ApplyItemPublished(SetupLeg("requested"), "item-setup", Node);
+        _registry.ApplyItemPublished(SetupLeg("confirmed", toTag: "tt"), "item-setup", Node);
+        _registry.ApplyItemPublished(CalleeLeg("requested"), "item-callee", "/example.onsip.com/bob");
+        _registry.ApplyItemPublished(CalleeLeg("confirmed", toTag: "tt-2"), "item-callee", "/example.onsip.com/bob");
+
+        Assert.Equal(4, bounded.Dropped);
+        Assert.Equal(0, lossless.Dropped);
+        var types = new List<string>();
+        while (lossless.Reader.TryRead(out var e)) types.Add($"{e.Sequence}:{e.Type}");
+        Assert.Equal(["1:call.requested", "2:call.caller-ringing", "3:call.caller-answered", "4:call.callee-ringing", "5:call.connected"], types);
+    }
+
+    [Fact]
     public void ReconcileEmitsMissedTransitionsAndEndsLegsThatVanishedButSparesLegsSeenAfterTheSnapshot()
     {
         Create();
@@ -413,7 +452,7 @@ public sealed class CallRegistryTests : IDisposable
         Assert.False(call.Legs.Single(l => l.ItemId == "setup-item").Active);
         Assert.Equal(CallState.Ended, _registry.Find(CallRegistry.PlainCallId("other-dialog"))!.State);
         Assert.Equal(CallState.CalleeRinging, _registry.Find(CallRegistry.PlainCallId("late-dialog"))!.State);
-        Assert.Equal(["call.connected", "call.ended"], Drain().Select(e => e[(e.IndexOf(':') + 1)..]).Order());
+        Assert.Equal(["call.connected", "call.ended", "call.updated"], Drain().Select(e => e[(e.IndexOf(':') + 1)..]).Order());
 
         // Reconciling again with nothing left ends the connected call as completed.
         _registry.Reconcile([]);

@@ -6,10 +6,7 @@ using System.Text.Json.Nodes;
 using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.Tests.Infrastructure;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ServiceHosting = service::ActiveCalls.Service.Hosting.ActiveCallsServiceExtensions;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
@@ -17,41 +14,44 @@ using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 namespace Gateway.Api.Tests.EndToEnd;
 
 /// <summary>
-/// The whole system in-process for one test: a real Prosody (shared), the reference Active-Calls service (its three
-/// components and SIP engine) calling real sipp phones, and the gateway with its real XMPP pool. Call states come only
-/// from the gateway's own PubSub subscription (authorize-plain for alice@activecalls.test with auth-for-all: alice, bob,
-/// carol).
+/// The whole system for one test, in-process: a real Prosody (the shared fixture), the reference Active-Calls service
+/// (its three components and SIP engine) calling real sipp phones, and the gateway with its real XMPP pool. Call states
+/// come only from the gateway's own PubSub subscription (authorize-plain for alice@activecalls.test with auth-for-all:
+/// alice, bob, carol). With <see cref="OnKestrel"/> the gateway listens on a loopback port a browser can open.
 /// </summary>
 internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
 {
+    // Demo addresses of users.dev.json; the gateway follows alice's calls.
     public const string Alice = "sip:alice@activecalls.test";
     public const string Bob = "sip:bob@activecalls.test";
     public const string Carol = "sip:carol@activecalls.test";
     private readonly List<IAsyncDisposable> _owned = [];
+    private IHost? _service;
+    private GatewayFactory? _gateway;
+    private string _gatewayUser = "";
 
-    public IHost? Service { get; private set; }
+    /// <summary>Serve the gateway on real Kestrel (<see cref="GatewayAddress"/>) instead of the in-memory test server.</summary>
+    public bool OnKestrel { get; init; }
 
-    public GatewayFactory? Gateway { get; private set; }
+    public IHost Service => _service ?? throw new InvalidOperationException("StartAsync first.");
 
-    /// <summary>The gateway's address when it runs on Kestrel (<see cref="StartAsync"/> with <c>kestrel: true</c>).</summary>
-    public Uri? BaseAddress { get; private set; }
+    public GatewayFactory Gateway => _gateway ?? throw new InvalidOperationException("StartAsync first.");
+
+    /// <summary>Where a browser reaches the gateway (only <see cref="OnKestrel"/>).</summary>
+    public Uri GatewayAddress => Gateway.KestrelAddress ?? throw new InvalidOperationException("The gateway is not on Kestrel.");
+
+    /// <summary>Settings a test adds to the gateway's; they hold across <see cref="RestartGatewayAsync"/>.</summary>
+    public Dictionary<string, string?> GatewaySettings { get; } = [];
 
     public async ValueTask DisposeAsync()
     {
-        if (Gateway is not null) await Gateway.DisposeAsync();
-        if (Service is not null)
+        if (_gateway is not null) await _gateway.DisposeAsync();
+        if (_service is not null)
         {
-            await Service.StopAsync(CancellationToken.None);
-            Service.Dispose();
+            await _service.StopAsync(CancellationToken.None);
+            _service.Dispose();
         }
         foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
-    }
-
-    /// <summary>Disposed with the stack, in reverse order, after the gateway and the service.</summary>
-    public T Own<T>(T disposable) where T : IAsyncDisposable
-    {
-        _owned.Add(disposable);
-        return disposable;
     }
 
     public static string RepositoryFile(params string[] parts)
@@ -63,10 +63,16 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
 
     public async Task<SippPhone> PhoneAsync(string scenario, string user) => Own(await SippPhone.StartAsync(scenario, user));
 
-    /// <summary>Boots the reference service (phones bound to demo addresses), then the gateway (in memory, or on Kestrel on a
-    /// free loopback port), and waits until the gateway is ready: every pooled connection up and its call-events
-    /// subscription active.</summary>
-    public async Task<HttpClient> StartAsync(bool kestrel, params (string Address, SippPhone Phone)[] bindings)
+    /// <summary>Disposes <paramref name="owned"/> with the stack, after the gateway and the service have stopped.</summary>
+    public T Own<T>(T owned) where T : IAsyncDisposable
+    {
+        _owned.Add(owned);
+        return owned;
+    }
+
+    /// <summary>Boots the reference service (phones bound to demo addresses), then the gateway, and waits until the gateway
+    /// is ready: every pooled connection up and its call-events subscription active. Returns a client with the admin key.</summary>
+    public async Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -85,14 +91,27 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Path.GetTempPath() });
         builder.Configuration.AddInMemoryCollection(settings);
         ServiceHosting.AddActiveCallsService(builder);
-        Service = builder.Build();
-        await Service.StartAsync(Ct);
+        _service = builder.Build();
+        await _service.StartAsync(Ct);
 
-        var user = "gw" + Guid.NewGuid().ToString("N")[..8];
-        await prosody.RegisterAsync(user, "gateway-password-1");
-        Gateway = new GatewayFactory { RealXmpp = true };
-        var s = Gateway.Settings;
-        s["Gateway:Xmpp:Jid"] = $"{user}@{prosody.Domain}";
+        _gatewayUser = "gw" + Guid.NewGuid().ToString("N")[..8];
+        await prosody.RegisterAsync(_gatewayUser, "gateway-password-1");
+        return await StartGatewayAsync();
+    }
+
+    /// <summary>Stops the gateway and starts a new one (a new process as far as clients can tell: new cursor epoch, new
+    /// port on Kestrel) with the same settings; it rebuilds its calls from the PubSub items.</summary>
+    public async Task<HttpClient> RestartGatewayAsync()
+    {
+        await Gateway.DisposeAsync();
+        return await StartGatewayAsync();
+    }
+
+    private async Task<HttpClient> StartGatewayAsync()
+    {
+        _gateway = new GatewayFactory { RealXmpp = true };
+        var s = _gateway.Settings;
+        s["Gateway:Xmpp:Jid"] = $"{_gatewayUser}@{prosody.Domain}";
         s["Gateway:Xmpp:Password"] = "gateway-password-1";
         s["Gateway:Xmpp:Host"] = prosody.Host;
         s["Gateway:Xmpp:Port"] = prosody.C2sPort.ToString(CultureInfo.InvariantCulture);
@@ -107,14 +126,9 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         s["Gateway:Events:PubSubService"] = prosody.PubSubComponent;
         s["Gateway:Events:RetryDelay"] = "00:00:00.200";
         s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
-        if (kestrel)
-        {
-            Gateway.UseKestrel(0);
-            Gateway.StartServer();
-            var address = Gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
-        }
-        var client = Gateway.Client();
+        foreach (var (key, value) in GatewaySettings) s[key] = value;
+        if (OnKestrel) _gateway.StartOnKestrel();
+        var client = _gateway.Client();
 
         var waited = System.Diagnostics.Stopwatch.StartNew();
         JsonObject health;
@@ -123,10 +137,33 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
             Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "gateway not ready: " + health);
             await Task.Delay(200, Ct);
         }
-        Assert.StartsWith("subscribed to /me/" + user + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
+        Assert.StartsWith("subscribed to /me/" + _gatewayUser + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
         return client;
     }
 
+    /// <summary>Places a call with <c>POST /calls</c> (asserting 202 and its Location) and returns its id.</summary>
+    public static async Task<string> CreateCallAsync(HttpClient client, string from, string to)
+    {
+        var response = await client.PostJsonAsync("/calls", $$"""{"from":"{{from}}","to":"{{to}}"}""");
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /calls: {(int)response.StatusCode} {body}");
+        var id = (string)JsonNode.Parse(body)!["id"]!;
+        Assert.EndsWith("/calls/" + id, response.Headers.Location!.ToString(), StringComparison.Ordinal);
+        return id;
+    }
+
+    /// <summary>The call's events as <c>GET /calls/{id}/events</c> lists them: their types, or <c>{eventId} {type}</c>.</summary>
+    public static async Task<List<string>> EventsAsync(HttpClient client, string id, bool withIds = false)
+    {
+        var body = await (await client.GetAsync($"/calls/{id}/events", Ct)).JsonAsync();
+        var items = (body["items"] ?? body["events"])!.AsArray();
+        return [.. items.Select(e => withIds ? $"{(string)e!["id"]!} {(string)e!["type"]!}" : (string)e!["type"]!)];
+    }
+
+    /// <summary>A <see cref="WaitForCallAsync"/> condition: the call is in <paramref name="state"/>.</summary>
+    public static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
+
+    /// <summary>Polls <c>GET /calls/{id}</c> until <paramref name="until"/> holds (fails after <paramref name="seconds"/>).</summary>
     public static async Task<JsonObject> WaitForCallAsync(HttpClient client, string id, Func<JsonObject, bool> until, string what, int seconds = 30)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();
@@ -138,25 +175,5 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
             Assert.True(waited.Elapsed < TimeSpan.FromSeconds(seconds), $"call {id} never {what}: {call?.ToJsonString() ?? response.StatusCode.ToString()}");
             await Task.Delay(100, Ct);
         }
-    }
-
-    public static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
-
-    /// <summary>The call's events as <c>GET /calls/{id}/events</c> lists them: <c>{eventId} {type}</c>.</summary>
-    public static async Task<List<string>> EventsAsync(HttpClient client, string id, bool withIds = false)
-    {
-        var body = await (await client.GetAsync($"/calls/{id}/events", Ct)).JsonAsync();
-        var items = (body["items"] ?? body["events"])!.AsArray();
-        return [.. items.Select(e => withIds ? $"{(string)e!["id"]!} {(string)e!["type"]!}" : (string)e!["type"]!)];
-    }
-
-    public static async Task<string> CreateAsync(HttpClient client, string from, string to)
-    {
-        var response = await client.PostJsonAsync("/calls", $$"""{"from":"{{from}}","to":"{{to}}"}""");
-        var body = await response.Content.ReadAsStringAsync(Ct);
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /calls: {(int)response.StatusCode} {body}");
-        var id = (string)JsonNode.Parse(body)!["id"]!;
-        Assert.EndsWith("/calls/" + id, response.Headers.Location!.ToString(), StringComparison.Ordinal);
-        return id;
     }
 }

@@ -1,9 +1,13 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Api.Calls;
 using Gateway.Api.Xmpp;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
@@ -28,6 +32,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     /// <summary>Boot with the real pool (configure Gateway:Xmpp:* for a real server).</summary>
     public bool RealXmpp { get; init; }
 
+    /// <summary>The host environment: "Testing" unless a test is about what differs in another one.</summary>
+    public string EnvironmentName { get; init; } = "Testing";
+
     public Dictionary<string, string?> Settings { get; } = new()
     {
         ["Gateway:Xmpp:Jid"] = "gateway@activecalls.test",
@@ -46,9 +53,30 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         ["Gateway:ApiKeys:2:Name"] = "admin",
         ["Gateway:ApiKeys:2:Hash"] = Sha256(AdminKey),
         ["Gateway:ApiKeys:2:Scopes:0"] = "*",
+        ["Gateway:Webhooks:AllowPrivateTargets"] = "true",
+        ["Gateway:Webhooks:RequireHttps"] = "false",
     };
 
+    /// <summary>A fresh SQLite file per factory, deleted with it unless a test pointed Gateway:Webhooks:DatabasePath elsewhere.</summary>
+    private readonly TempSqliteFile _webhookDatabase = new("gateway-webhooks");
+
+    public GatewayFactory() => Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase.Path;
+
     public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
+
+    /// <summary>The loopback address Kestrel listens on after <see cref="StartOnKestrel"/>; null on the test server.</summary>
+    public Uri? KestrelAddress { get; private set; }
+
+    /// <summary>Starts the gateway on real Kestrel on a free loopback port, for clients outside the process (a browser).
+    /// <see cref="Client"/> then talks to it over TCP.</summary>
+    public void StartOnKestrel()
+    {
+        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+        KestrelAddress = new Uri(addresses.Single());
+        ClientOptions.BaseAddress = KestrelAddress;
+    }
 
     public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
@@ -60,9 +88,18 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         return client;
     }
 
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _webhookDatabase.Dispose();
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(EnvironmentName);
+        // The dashboard's assets as the build laid them out (wwwroot plus the compressed copies under obj/), the way
+        // Development serves them: only a published gateway has them all in its own wwwroot.
+        builder.UseStaticWebAssets();
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(Settings));
         if (!RealXmpp)
         {

@@ -11,6 +11,19 @@ public static class TestHelpers
 {
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>Reads until <paramref name="until"/> holds, for at most <paramref name="seconds"/> (generous: no timing is asserted).</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> until, string what, int seconds = 30)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var value = await read();
+            if (until(value)) return value;
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(seconds), $"never {what}: {value}");
+            await Task.Delay(50, Ct);
+        }
+    }
+
     public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string path, string json, string? idempotencyKey = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };

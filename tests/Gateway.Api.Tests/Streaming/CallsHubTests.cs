@@ -88,7 +88,7 @@ public sealed class CallsHubTests : IAsyncLifetime
         Connect("call0001");
         HangUp("call0001");
         await client.WaitForEventAsync("call0001", "call.ended");
-        Assert.Equal(["call0001.3 call.caller-answered", "call0001.4 call.callee-ringing", "call0001.5 call.connected", "call0001.6 call.ended"],
+        Assert.Equal(["call0001.3 call.caller-answered", "call0001.4 call.callee-ringing", "call0001.5 call.connected", "call0001.6 call.updated", "call0001.7 call.ended"],
             client.Events());
         // Cursors: the snapshot's epoch, positions strictly increasing after the snapshot's.
         var positions = client.Messages.Select(m => StreamCursor.TryParse(m.Cursor, out var c) ? c : throw new InvalidOperationException(m.Cursor)).ToList();
@@ -116,7 +116,7 @@ public sealed class CallsHubTests : IAsyncLifetime
         HangUp("call0002");
         await second.WaitForEventAsync("call0002", "call.ended");
         Assert.DoesNotContain(second.Messages, m => m.Kind == "snapshot");
-        Assert.Equal(["call0002.3 call.caller-answered", "call0002.4 call.callee-ringing", "call0002.5 call.connected", "call0002.6 call.ended"],
+        Assert.Equal(["call0002.3 call.caller-answered", "call0002.4 call.callee-ringing", "call0002.5 call.connected", "call0002.6 call.updated", "call0002.7 call.ended"],
             second.Events());
     }
 

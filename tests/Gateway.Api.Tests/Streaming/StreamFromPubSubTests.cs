@@ -75,8 +75,9 @@ public sealed class StreamFromPubSubTests : IAsyncLifetime
         await PublishAsync(("callee", CalleeNode, CalleeLeg("dup00001", "confirmed", "tt-callee")));
         await RetractAsync(CalleeNode, "callee");
 
+        // The setup leg's retract leaves the call connected on the callee's leg: a leg change alone, so call.updated.
         string[] expected = ["dup00001.1 call.requested", "dup00001.2 call.caller-ringing", "dup00001.3 call.caller-answered",
-            "dup00001.4 call.connected", "dup00001.5 call.ended"];
+            "dup00001.4 call.connected", "dup00001.5 call.updated", "dup00001.6 call.ended"];
         foreach (var client in new StreamRecorder[] { signalR, sse })
         {
             await client.WaitForEventAsync("dup00001", "call.ended");

@@ -236,7 +236,7 @@ public sealed class ProsodyFixture : IAsyncLifetime
         return output;
     }
 
-    private static (int C2s, int Component) ReserveFreePorts()
+    internal static (int C2s, int Component) ReserveFreePorts()
     {
         var c2s = new TcpListener(IPAddress.Loopback, 0);
         var component = new TcpListener(IPAddress.Loopback, 0);
@@ -266,7 +266,7 @@ public sealed class ProsodyFixture : IAsyncLifetime
         }
     }
 
-    private static string FindRepositoryRoot()
+    internal static string FindRepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

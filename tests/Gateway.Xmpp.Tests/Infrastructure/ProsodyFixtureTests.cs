@@ -133,7 +133,7 @@ public sealed class ProsodyFixtureTests(ProsodyFixture prosody)
     }
 
     /// <summary>Just enough XMPP over a raw socket to check the server's configuration.</summary>
-    private sealed class RawXmppSocket : IAsyncDisposable
+    internal sealed class RawXmppSocket : IAsyncDisposable
     {
         private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(15);
         private readonly TcpClient _client;

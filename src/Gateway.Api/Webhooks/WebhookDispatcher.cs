@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Api.Webhooks;
+
+/// <summary>
+/// Sends the queued deliveries (at least once). Each subscription's deliveries go out one at a time in queue order: only
+/// the head of its queue is attempted, and the next one waits until the head succeeded or finally failed; different
+/// subscriptions proceed in parallel (up to <see cref="WebhookOptions.MaxConcurrentDeliveries"/>), so a failing
+/// endpoint holds up only its own queue. Failures are retried on <see cref="WebhookRetryPolicy"/>'s schedule, kept in
+/// the store, so a restart resumes where it stopped. 2xx is success; 410 Gone disables the subscription; redirects are
+/// not followed. Polly is not used: its retries live in memory, these must survive restarts over hours.
+/// </summary>
+public sealed class WebhookDispatcher : BackgroundService
+{
+    public const string HttpClientName = "webhooks";
+
+    private static readonly TimeSpan StoreRetryDelay = TimeSpan.FromSeconds(5);
+    private readonly WebhookStore _store;
+    private readonly IHttpClientFactory _http;
+    private readonly WebhookRetryPolicy _retry;
+    private readonly WebhookOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<WebhookDispatcher> _logger;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+
+    public WebhookDispatcher(WebhookStore store, IHttpClientFactory http, WebhookRetryPolicy retry, IOptions<WebhookOptions> options,
+        TimeProvider time, ILogger<WebhookDispatcher> logger)
+    {
+        _store = store;
+        _http = http;
+        _retry = retry;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Something was enqueued or rescheduled: look at the queue now rather than at the next due time.</summary>
+    public void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary>Opens and migrates the store first, so a database that cannot be opened stops the gateway at start-up.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _store.InitializeAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var purgeInterval = _options.DeliveryRetention < TimeSpan.FromHours(4) ? _options.DeliveryRetention / 4 : TimeSpan.FromHours(1);
+        var nextPurge = _time.GetUtcNow();
+        var failures = 0;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                TimeSpan wait;
+                try
+                {
+                    var now = _time.GetUtcNow();
+                    if (now >= nextPurge)
+                    {
+                        var purged = await _store.PurgeCompletedAsync(now - _options.DeliveryRetention, stoppingToken);
+                        if (purged > 0) _logger.LogInformation("Removed {Count} finished webhook deliveries older than {Retention}", purged, _options.DeliveryRetention);
+                        nextPurge = now + purgeInterval;
+                    }
+                    wait = await StartDueAttemptsAsync(stoppingToken);
+                    var untilPurge = nextPurge - _time.GetUtcNow();
+                    if (wait == Timeout.InfiniteTimeSpan || untilPurge < wait) wait = untilPurge < TimeSpan.Zero ? TimeSpan.Zero : untilPurge;
+                    failures = 0;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    failures++;
+                    wait = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, failures)));
+                    _logger.LogError(e, "The webhook queue could not be read; trying again in {Delay}", wait);
+                }
+                await WaitAsync(wait, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Attempts cut short by the shutdown leave their deliveries pending: they go out again after the restart.
+            await Task.WhenAll(_inFlight.Values);
+        }
+    }
+
+    /// <summary>Starts an attempt for every due queue head whose subscription has none in flight; returns how long until
+    /// the next head is due (infinite when none is waiting on time).</summary>
+    private async Task<TimeSpan> StartDueAttemptsAsync(CancellationToken stoppingToken)
+    {
+        foreach (var (subscription, task) in _inFlight)
+            if (task.IsCompleted) _inFlight.TryRemove(subscription, out _);
+
+        var heads = await _store.QueueHeadsAsync(stoppingToken);
+        var now = _time.GetUtcNow();
+        var wait = Timeout.InfiniteTimeSpan;
+        foreach (var head in heads)
+        {
+            if (_inFlight.ContainsKey(head.SubscriptionId)) continue; // its completion wakes the loop
+            if (head.NextAttemptAt > now)
+            {
+                var until = head.NextAttemptAt - now;
+                if (wait == Timeout.InfiniteTimeSpan || until < wait) wait = until;
+                continue;
+            }
+            if (_inFlight.Count >= _options.MaxConcurrentDeliveries) continue;
+            var attempt = AttemptAsync(head, stoppingToken);
+            _inFlight[head.SubscriptionId] = attempt;
+            // Woken only once the task is complete, so the loop sees it completed and moves that queue on.
+            _ = attempt.ContinueWith(static (_, state) => ((WebhookDispatcher)state!).Wake(), this,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        return wait;
+    }
+
+    private async Task WaitAsync(TimeSpan wait, CancellationToken stoppingToken)
+    {
+        if (_wake.Reader.TryRead(out _) || wait == TimeSpan.Zero) return;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var woken = _wake.Reader.WaitToReadAsync(stop.Token).AsTask();
+        var elapsed = wait == Timeout.InfiniteTimeSpan ? Task.Delay(Timeout.Infinite, stop.Token) : Task.Delay(wait, _time, stop.Token);
+        await Task.WhenAny(woken, elapsed);
+        await stop.CancelAsync();
+        _wake.Reader.TryRead(out _);
+        stoppingToken.ThrowIfCancellationRequested();
+    }
+
+    private async Task AttemptAsync(QueuedDelivery delivery, CancellationToken stoppingToken)
+    {
+        try
+        {
+            var at = _time.GetUtcNow();
+            var (status, error, retryAfter) = await SendAsync(delivery, at, stoppingToken);
+            var record = Decide(delivery, at, status, error, retryAfter);
+            if (!await _store.RecordAttemptAsync(record, CancellationToken.None)) return;
+            switch (record.State)
+            {
+                case DeliveryState.Succeeded:
+                    _logger.LogDebug("Webhook {DeliveryId} ({EventType}) delivered to {Url}: {Status}", delivery.Id, delivery.EventType, delivery.Url, status);
+                    break;
+                case DeliveryState.Pending:
+                    _logger.LogInformation("Webhook {DeliveryId} to {Url} failed (attempt {Attempt}): {Error}; next attempt at {Next:O}",
+                        delivery.Id, delivery.Url, delivery.Attempts + 1, record.Error, record.NextAttemptAt);
+                    break;
+                default:
+                    _logger.LogWarning("Webhook {DeliveryId} to {Url} failed for good after {Attempts} attempts: {Error}{Disabled}",
+                        delivery.Id, delivery.Url, delivery.Attempts + 1, record.Error,
+                        record.DisableReason is { } reason ? $"; subscription {delivery.SubscriptionId} disabled ({reason})" : "");
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Not recorded: the delivery stays pending and is attempted again after the restart.
+        }
+        catch (Exception e)
+        {
+            // The outcome could not be stored, so the delivery is still due: hold its queue a moment rather than resend at once.
+            _logger.LogError(e, "The outcome of webhook {DeliveryId} could not be stored; it will be attempted again", delivery.Id);
+            try
+            {
+                await Task.Delay(StoreRetryDelay, _time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(QueuedDelivery delivery, DateTimeOffset at, CancellationToken stoppingToken)
+    {
+        var body = Encoding.UTF8.GetBytes(delivery.Payload);
+        var timestamp = at.ToUnixTimeSeconds();
+        using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        request.Headers.TryAddWithoutValidation("webhook-id", delivery.MessageId);
+        request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSignature.Header(delivery.Key, delivery.PreviousKey, delivery.MessageId, timestamp, body));
+
+        using var timeout = new CancellationTokenSource(_options.AttemptTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timeout.Token);
+        try
+        {
+            using var response = await _http.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            return ((int)response.StatusCode, null, RetryAfter(response.Headers.RetryAfter, at));
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        {
+            return (null, $"no response within {_options.AttemptTimeout.TotalSeconds:0.#} s", null);
+        }
+        catch (HttpRequestException e)
+        {
+            return (null, e.InnerException is WebhookTargetRefusedException refused ? "refused: " + refused.Message : e.Message, null);
+        }
+    }
+
+    private AttemptRecord Decide(QueuedDelivery delivery, DateTimeOffset at, int? status, string? error, TimeSpan? retryAfter)
+    {
+        if (status is >= 200 and < 300) return new AttemptRecord(delivery.Id, at, status, null, DeliveryState.Succeeded, null, null);
+        error ??= status switch
+        {
+            410 => "HTTP 410 Gone: the endpoint wants no more webhooks",
+            >= 300 and < 400 => $"HTTP {status}: redirects are not followed; register the final URL",
+            _ => $"HTTP {status}",
+        };
+        if (status == 410) return new AttemptRecord(delivery.Id, at, status, error, DeliveryState.Failed, null, "the endpoint answered 410 Gone");
+        // Counted from the end of the attempt, so a slow failure does not eat into the wait.
+        return _retry.DelayAfter(delivery.Attempts + 1, retryAfter) is { } delay
+            ? new AttemptRecord(delivery.Id, at, status, error, DeliveryState.Pending, _time.GetUtcNow() + delay, null)
+            : new AttemptRecord(delivery.Id, at, status, error, DeliveryState.Failed, null, null);
+    }
+
+    private static TimeSpan? RetryAfter(RetryConditionHeaderValue? header, DateTimeOffset now) => header switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } when date > now => date - now,
+        _ => null,
+    };
+}
