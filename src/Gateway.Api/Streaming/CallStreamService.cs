@@ -87,7 +87,7 @@ public sealed class CallStreamService(
             var head = registry.SnapshotWith(filter.Matches, includeEnded: filter.Scope == CallStreamScope.Call, calls =>
             {
                 var at = log.Head;
-                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, calls));
+                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, calls), at.Position);
                 // Cannot fail: nothing is appended while the registry's lock is held, so the head is the last event.
                 log.Attach(subscription, at.Position);
                 return at;
