@@ -39,11 +39,11 @@ public sealed class CallStreamService(
     CallStreamMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
 {
     private readonly StreamingOptions _options = options.Value;
+    private readonly ILogger _logger = loggerFactory.CreateLogger<CallStreamService>();
+    private readonly ILogger _connectionLogger = loggerFactory.CreateLogger<CallStreamConnection>();
 
     /// <summary>The REST API's JSON settings plus <see cref="CallEventMessageConverter"/>: what SSE data lines are written with.</summary>
     public JsonSerializerOptions SseJson { get; } = new(json.Value.SerializerOptions) { Converters = { new CallEventMessageConverter() } };
-    private readonly ILogger _logger = loggerFactory.CreateLogger<CallStreamService>();
-    private readonly ILogger _connectionLogger = loggerFactory.CreateLogger<CallStreamConnection>();
 
     /// <summary>A new client connection; dispose it when the client goes.</summary>
     public CallStreamConnection Open(string id, string transport, ClaimsPrincipal user, int? maxSubscriptions = null)
@@ -87,7 +87,7 @@ public sealed class CallStreamService(
             var head = registry.SnapshotWith(filter.Matches, includeEnded: filter.Scope == CallStreamScope.Call, calls =>
             {
                 var at = log.Head;
-                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, calls));
+                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, calls), at.Position);
                 // Cannot fail: nothing is appended while the registry's lock is held, so the head is the last event.
                 log.Attach(subscription, at.Position);
                 return at;
