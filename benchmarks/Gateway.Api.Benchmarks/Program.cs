@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Benchmarks.Shared;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
@@ -73,7 +73,7 @@ internal sealed class BenchOptions
                     return null;
             }
         }
-        o.RepositoryRoot = FindRepositoryRoot();
+        o.RepositoryRoot = BenchmarkStack.FindRepositoryRoot();
         if (!File.Exists(o.GatewayDll) || !File.Exists(o.ServiceDll))
         {
             Console.Error.WriteLine("--gateway-dll and --service-dll must name the built Gateway.Api.dll and ActiveCalls.Service.dll");
@@ -82,62 +82,43 @@ internal sealed class BenchOptions
         return o;
     }
 
-    private static string FindRepositoryRoot()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Gateway.sln not found above the current or the program directory");
-    }
 }
 
-/// <summary>Prosody (deploy/prosody/start.sh in a temp dir, free ports), a sipp busy phone, the reference service and
-/// the gateway, as child processes with their output in files.</summary>
+/// <summary>Prosody and the gateway (<see cref="BenchmarkStack"/>), a sipp busy phone and the reference service, as child
+/// processes with their output in files.</summary>
 internal sealed class Stack(BenchOptions o) : IAsyncDisposable
 {
-    public const string Domain = "activecalls.test";
-    public const string ApiKey = "dev-gateway-key";
+    public const string Domain = BenchmarkStack.Domain;
+    public const string ApiKey = BenchmarkStack.ApiKey;
     public const string Caller = "sip:carol@activecalls.test";
     public const string Callee = "sip:bob@activecalls.test";
-    private const string Password = "bench-password-1";
-    private readonly List<Process> _children = [];
+    private readonly BenchmarkStack _stack = new(o.RepositoryRoot, "gwbench", o.Keep);
 
-    public string Directory { get; } = Path.Combine(Path.GetTempPath(), "gwbench-" + Guid.NewGuid().ToString("N")[..10]);
-    public bool KeepDirectory { get; set; } = o.Keep;
-    public int C2sPort { get; private set; }
-    public int ComponentPort { get; private set; }
+    public string Directory => _stack.Directory;
+    public bool KeepDirectory { get => _stack.KeepDirectory; set => _stack.KeepDirectory = value; }
     public int HttpPort { get; private set; }
-    public string CaCertificate => Path.Combine(Directory, "prosody", "ca", "ca.crt");
     public Jid DirectJid { get; } = new("direct", Domain);
     public static Jid CommandsComponent => new(null, "commands.active-calls." + Domain);
     public Uri GatewayUri => new($"http://127.0.0.1:{HttpPort}");
-    public string ProsodyVersion { get; private set; } = "?";
+    public string ProsodyVersion => _stack.ProsodyVersion;
 
     /// <summary>Process ids by role, for CPU accounting (/proc/PID/stat).</summary>
-    public Dictionary<string, int> Pids { get; } = [];
+    public Dictionary<string, int> Pids => _stack.Pids;
 
     public async Task StartAsync()
     {
-        System.IO.Directory.CreateDirectory(Directory);
-        var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        int sipPort;
-        (C2sPort, ComponentPort, HttpPort, sipPort) = (FreeTcpPort(), FreeTcpPort(), FreeTcpPort(), FreeUdpPort());
-        var prosodyDir = Path.Combine(Directory, "prosody");
-        await RunAsync("bash", [Script("prosody/start.sh"), "--dir", prosodyDir, "--domain", Domain, "--c2s-port", Inv(C2sPort),
-            "--component-port", Inv(ComponentPort), "--secret", secret, "--log-level", "warn", "--watch-pid", Inv(Environment.ProcessId)]);
-        Pids["prosody"] = int.Parse(File.ReadAllText(Path.Combine(prosodyDir, "prosody.pid")).Trim(), CultureInfo.InvariantCulture);
-        foreach (var user in new[] { "gateway", "direct" })
-            await RunAsync("bash", [Script("prosody/register.sh"), user, Domain, Password, "--dir", prosodyDir]);
-        ProsodyVersion = (await RunAsync("dpkg-query", ["-W", "-f=${Version}", "prosody"])).Trim();
+        await _stack.StartProsodyAsync("gateway", "direct");
+        HttpPort = BenchmarkStack.FreeTcpPort();
+        var sipPort = BenchmarkStack.FreeUdpPort();
 
         // The busy phone: every INVITE is answered 486 at once, so a create costs one short SIP transaction.
-        Pids["sipp"] = Launch("sipp", "sipp", ["-sf", Path.Combine(o.RepositoryRoot, "deploy", "sipp", "busy.xml"), "-i", "127.0.0.1",
-            "-p", Inv(sipPort), "-nostdin", "-trace_err", "-error_file", Path.Combine(Directory, "sipp.errors.log")]);
+        Pids["sipp"] = _stack.Launch("sipp", "sipp", ["-sf", Path.Combine(o.RepositoryRoot, "deploy", "sipp", "busy.xml"), "-i", "127.0.0.1",
+            "-p", BenchmarkStack.Inv(sipPort), "-nostdin", "-trace_err", "-error_file", Path.Combine(Directory, "sipp.errors.log")]);
 
-        Pids["service"] = Launch("service", "dotnet",
+        Pids["service"] = _stack.Launch("service", "dotnet",
         [
-            o.ServiceDll, $"--ActiveCalls:Domain={Domain}", "--ActiveCalls:XmppHost=127.0.0.1", $"--ActiveCalls:ComponentPort={ComponentPort}",
-            $"--ActiveCalls:ComponentSecret={secret}",
+            o.ServiceDll, $"--ActiveCalls:Domain={Domain}", "--ActiveCalls:XmppHost=127.0.0.1", $"--ActiveCalls:ComponentPort={_stack.ComponentPort}",
+            $"--ActiveCalls:ComponentSecret={_stack.ComponentSecret}",
             $"--ActiveCalls:UsersFile={Path.Combine(o.RepositoryRoot, "src", "ActiveCalls.Service", "users.dev.json")}",
             "--Sip:BindAddress=127.0.0.1", "--Sip:Port=0", $"--Sip:LocalDomains:0={Domain}",
             $"--Sip:Contacts:carol@{Domain}=127.0.0.1:{sipPort}", $"--Sip:Contacts:bob@{Domain}=127.0.0.1:{sipPort}",
@@ -146,149 +127,28 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
         // No wait here: the gateway is ready only once its subscription on the service's PubSub component is active, and
         // the harness retries a first direct create until the commands component answers.
 
-        var apiKeyHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ApiKey)));
-        Pids["gateway"] = Launch("gateway", "dotnet",
+        _stack.LaunchGateway(o.GatewayDll, GatewayUri, o.PoolSize,
         [
-            o.GatewayDll, "--urls", GatewayUri.ToString().TrimEnd('/'),
-            $"--Gateway:Xmpp:Jid=gateway@{Domain}", $"--Gateway:Xmpp:Password={Password}", "--Gateway:Xmpp:Host=127.0.0.1",
-            $"--Gateway:Xmpp:Port={C2sPort}", $"--Gateway:Xmpp:TrustedCertificatePath={CaCertificate}",
-            $"--Gateway:Xmpp:PoolSize={o.PoolSize}", "--Gateway:Xmpp:InstanceName=bench",
-            $"--Gateway:Components:Commands=commands.active-calls.{Domain}", $"--Gateway:Components:PubSub=pubsub.active-calls.{Domain}",
-            $"--Gateway:Components:Auth=commands.auth.{Domain}",
-            $"--Gateway:Events:SipAddress=alice@{Domain}", "--Gateway:Events:Password=alice-dev-password",
-            $"--Gateway:Events:AuthComponent=commands.auth.{Domain}", $"--Gateway:Events:PubSubService=pubsub.active-calls.{Domain}",
-            "--Gateway:ApiKeys:0:Name=bench", $"--Gateway:ApiKeys:0:Hash={apiKeyHash}", "--Gateway:ApiKeys:0:Scopes:0=*",
             // Benchmark-only limits: the per-key token bucket (20/s, burst 40) and concurrency cap (16) would otherwise
             // measure the limiter, and the registry (10 000 calls) would evict on every create once full.
             "--Gateway:Http:RequestsPerSecond=100000", "--Gateway:Http:Burst=100000", "--Gateway:Http:ConcurrentRequestsPerKey=10000",
             "--Gateway:Registry:MaxCalls=1000000",
-            "--Logging:LogLevel:Default=Warning",
-        ], Path.GetDirectoryName(o.GatewayDll), ("ASPNETCORE_ENVIRONMENT", "Production"));
-        using var http = new HttpClient { BaseAddress = GatewayUri };
-        await WaitAsync("gateway ready", TimeSpan.FromSeconds(90), async () =>
-        {
-            try
-            {
-                var body = await http.GetStringAsync(new Uri("/health/ready", UriKind.Relative));
-                return body.Contains("\"Healthy\"", StringComparison.Ordinal) && !body.Contains("\"Unhealthy\"", StringComparison.Ordinal)
-                    && !body.Contains("\"Degraded\"", StringComparison.Ordinal);
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        });
+        ]);
+        await _stack.WaitForGatewayReadyAsync(GatewayUri, TimeSpan.FromSeconds(90));
     }
 
     public XmppClient NewDirectClient() => new(new XmppClientOptions
     {
         Jid = DirectJid,
-        Password = Password,
+        Password = BenchmarkStack.Password,
         Host = "127.0.0.1",
-        Port = C2sPort,
+        Port = _stack.C2sPort,
         Resource = "bench",
-        Tls = { TrustedCertificatePath = CaCertificate },
+        Tls = { TrustedCertificatePath = _stack.CaCertificate },
         SendQueueCapacity = 4096,
     });
 
-    private string Script(string name) => Path.Combine(o.RepositoryRoot, "deploy", name);
-
-    private static string Inv(int value) => value.ToString(CultureInfo.InvariantCulture);
-
-    private int Launch(string name, string file, IReadOnlyList<string> arguments, string? workingDirectory = null, params (string, string)[] env)
-    {
-        // exec through bash so the output goes straight to a file (nothing to drain) and the pid is the program's.
-        var info = new ProcessStartInfo("bash") { WorkingDirectory = workingDirectory ?? Directory, UseShellExecute = false };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add("exec \"$@\" </dev/null >\"$LOG\" 2>&1");
-        info.ArgumentList.Add(name);
-        info.ArgumentList.Add(file);
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        info.Environment["LOG"] = Path.Combine(Directory, name + ".log");
-        foreach (var (k, v) in env) info.Environment[k] = v;
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + file);
-        _children.Add(process);
-        return process.Id;
-    }
-
-    private static async Task<string> RunAsync(string file, IReadOnlyList<string> arguments)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + file);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{await stdout}\n{await stderr}");
-        return await stdout;
-    }
-
-    private async Task WaitAsync(string what, TimeSpan timeout, Func<Task<bool>> condition)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            foreach (var child in _children)
-                if (child.HasExited) throw new InvalidOperationException($"a child process exited (code {child.ExitCode}) while waiting for {what}; see {Directory}");
-            if (watch.Elapsed > timeout) throw new TimeoutException($"{what}: not within {timeout}; see {Directory}");
-            await Task.Delay(200);
-        }
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var child in Enumerable.Reverse(_children))
-        {
-            try
-            {
-                if (!child.HasExited)
-                {
-                    child.Kill();
-                    await child.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-                }
-            }
-            catch (Exception e) when (e is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
-            {
-            }
-            child.Dispose();
-        }
-        if (System.IO.Directory.Exists(Path.Combine(Directory, "prosody")))
-        {
-            try
-            {
-                await RunAsync("bash", [Script("prosody/stop.sh"), "--dir", Path.Combine(Directory, "prosody")]);
-            }
-            catch (InvalidOperationException e)
-            {
-                Console.Error.WriteLine(e.Message);
-            }
-        }
-        if (!KeepDirectory)
-        {
-            try
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => _stack.DisposeAsync();
 }
 
 /// <summary>One measured run of one arm.</summary>
@@ -335,7 +195,7 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         };
         var arms = new (string Name, Func<Task> Once)[] { ("direct", directOnce), ("gateway", gatewayOnce) };
 
-        var loadBefore = LoadAverage();
+        var loadBefore = BenchmarkStack.LoadAverage();
         Console.Error.WriteLine($"stack up in {stack.Directory}; load average {loadBefore}");
         // Both paths answer before anything is measured (the service's components may still be handshaking).
         foreach (var (name, once) in arms) await RetryUntilOkAsync(name, once);
@@ -360,7 +220,7 @@ internal sealed class Bench(BenchOptions o, Stack stack)
                 }
             }
         }
-        Report(loadBefore, LoadAverage());
+        Report(loadBefore, BenchmarkStack.LoadAverage());
     }
 
     /// <summary>Like the gateway's own: 8 random lower-case letters and digits (the service accepts exactly 8).</summary>
@@ -430,28 +290,13 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         {
             try
             {
-                var stat = File.ReadAllText($"/proc/{pid}/stat");
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                // fields[0] is field 3 (state): utime is field 14, stime field 15 → indexes 11 and 12. Clock ticks of 10 ms.
-                times[role] = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0;
+                times[role] = BenchmarkStack.CpuMs(pid);
             }
             catch (IOException)
             {
             }
         }
         return times;
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "?";
-        }
     }
 
     private static double Median(IEnumerable<double> values)

@@ -31,6 +31,7 @@ public static class StreamingHostingExtensions
                 o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
                 o.PayloadSerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
                 o.PayloadSerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+                o.PayloadSerializerOptions.Converters.Add(new CallEventMessageConverter());
             });
         services.AddOptions<HubOptions>().Configure<IOptions<StreamingOptions>>((hub, streaming) =>
             hub.StatefulReconnectBufferSize = streaming.Value.StatefulReconnectBufferBytes);

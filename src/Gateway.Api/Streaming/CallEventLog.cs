@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Threading.Channels;
 using Gateway.Api.Calls;
 using Microsoft.Extensions.Options;
@@ -9,6 +10,7 @@ namespace Gateway.Api.Streaming;
 public sealed class LoggedEvent(long position, string cursor, CallEvent e)
 {
     private HashSet<string>? _addresses;
+    private (JsonSerializerOptions Options, byte[] Json)[] _json = [];
 
     public long Position { get; } = position;
 
@@ -19,6 +21,19 @@ public sealed class LoggedEvent(long position, string cursor, CallEvent e)
     /// <summary>The call's addresses (<c>user@domain</c>), worked out once for every subscriber that filters on them.</summary>
     public IReadOnlySet<string> Addresses => LazyInitializer.EnsureInitialized(ref _addresses, () =>
         CallRegistry.AddressesOf(Event.Call).Select(SipUri.AddressOf).OfType<string>().ToHashSet(StringComparer.Ordinal));
+
+    /// <summary>The event as JSON, serialized once per <paramref name="options"/> however many subscriptions it goes to.</summary>
+    public byte[] Utf8Json(JsonSerializerOptions options)
+    {
+        foreach (var (cachedOptions, json) in Volatile.Read(ref _json))
+            if (ReferenceEquals(cachedOptions, options)) return json;
+        var serialized = JsonSerializer.SerializeToUtf8Bytes(Event, options);
+        while (true)
+        {
+            var current = Volatile.Read(ref _json);
+            if (Interlocked.CompareExchange(ref _json, [.. current, (options, serialized)], current) == current) return serialized;
+        }
+    }
 }
 
 /// <summary>A reader of the log: a stream subscription. Called by the log with its fan-out lock held, so it must not block.</summary>

@@ -9,7 +9,9 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 
 namespace Gateway.Api.Streaming;
 
@@ -44,13 +46,36 @@ public static class CallStreamApi
                 "only what was missed. A client too slow for its buffer gets 'event: dropped' and the response ends; " +
                 "reconnecting resumes after its id. Comment lines (': heartbeat') keep an idle stream open.")
             .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .AddOpenApiOperationTransformer(DescribeStreamAsync);
 
         return group;
     }
 
+    /// <summary>The 200 response carries three kinds of message: its schema is one of the three, and says so.</summary>
+    private static async Task DescribeStreamAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (operation.Responses?.TryGetValue("200", out var ok) != true || ok!.Content?.TryGetValue("text/event-stream", out var media) != true || context.Document is null)
+            return;
+        var kinds = new List<IOpenApiSchema>();
+        foreach (var type in new[] { typeof(CallSnapshotMessage), typeof(CallEventMessage), typeof(EventsDroppedMessage) })
+        {
+            var schema = await context.GetOrCreateSchemaAsync(type, null, cancellationToken);
+            // The generator inlines the calls of a snapshot; they are the REST API's CallResource.
+            if (schema.Properties?.TryGetValue("calls", out var calls) == true && calls is OpenApiSchema array)
+                array.Items = new OpenApiSchemaReference(nameof(Calls.CallResource), context.Document);
+            context.Document.AddComponent(type.Name, schema);
+            kinds.Add(new OpenApiSchemaReference(type.Name, context.Document));
+        }
+        media!.Schema = new OpenApiSchema { OneOf = kinds };
+        if (ok is OpenApiResponse response)
+            response.Description = "The stream: 'event: snapshot' (CallSnapshotMessage), then 'event: call' (CallEventMessage) per event, and " +
+                                   "'event: dropped' (EventsDroppedMessage) before the server ends a stream that fell behind; every message " +
+                                   "has 'id: {cursor}' and one line of JSON 'data:'.";
+    }
+
     public static async Task<Results<CallStreamResult, ValidationProblem, ProblemHttpResult>> StreamCalls(
-        HttpContext context, CallStreamService streams, IOptions<StreamingOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
+        HttpContext context, CallStreamService streams, IOptions<StreamingOptions> options,
         [Description("all (default), address or call.")] string? scope = null,
         [Description("With scope=address: the SIP address (user@domain or sip:user@domain).")] string? address = null,
         [Description("With scope=call: the call's id or the SIP Call-ID of one of its legs.")] string? callId = null,
@@ -65,7 +90,7 @@ public static class CallStreamApi
             {
                 Scope = scope, Address = address, CallId = callId, AfterCursor = string.IsNullOrEmpty(resume) ? null : resume,
             });
-            return new CallStreamResult(connection, options.Value, json.Value.SerializerOptions);
+            return new CallStreamResult(connection, options.Value, streams.SseJson);
         }
         catch (CallStreamException e)
         {
@@ -107,7 +132,10 @@ public sealed class CallStreamResult : IResult, IStatusCodeHttpResult, IEndpoint
         // Reverse proxies (nginx) must pass each message on at once.
         response.Headers["X-Accel-Buffering"] = "no";
         httpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var aborted = httpContext.RequestAborted;
+        // The stream ends when the client goes or the gateway stops (the client then reconnects with its Last-Event-ID).
+        var stopping = httpContext.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, stopping);
+        var aborted = ended.Token;
         using var sink = new ServerSentEventsSink(response.BodyWriter, _json, _options.HeartbeatInterval);
         try
         {
@@ -116,7 +144,7 @@ public sealed class CallStreamResult : IResult, IStatusCodeHttpResult, IEndpoint
         }
         catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
-            // The client went away mid-write.
+            // The client went away mid-write, or the gateway is stopping.
         }
     }
 

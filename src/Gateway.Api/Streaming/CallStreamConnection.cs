@@ -71,8 +71,13 @@ public sealed class StreamSubscription : ICallEventLogReader
 
     public bool IsClosed => Volatile.Read(ref _state) == Closed;
 
-    /// <summary>A snapshot to send before anything else (set before attaching to the log).</summary>
-    internal void StartWith(CallSnapshotMessage snapshot) => _first = new Outbound.Snapshot(this, snapshot);
+    /// <summary>A snapshot to send before anything else (set before attaching to the log); a drop before any event is
+    /// then resumed from the snapshot's <paramref name="position"/>.</summary>
+    internal void StartWith(CallSnapshotMessage snapshot, long position)
+    {
+        _first = new Outbound.Snapshot(this, snapshot);
+        Interlocked.Exchange(ref _lastQueued, position);
+    }
 
     void ICallEventLogReader.Attached(IReadOnlyList<LoggedEvent> backlog)
     {
@@ -279,7 +284,7 @@ public sealed class CallStreamConnection : IAsyncDisposable
                 foreach (var e in events.Items)
                 {
                     if (subscription.IsClosed) break;
-                    await sink.SendEventAsync(new CallEventMessage(subscription.Id, e.Cursor, e.Event), ct);
+                    await sink.SendEventAsync(new CallEventMessage(subscription.Id, e.Cursor, e.Event) { Logged = e }, ct);
                     _metrics.EventSent(Transport);
                 }
                 return false;

@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Gateway.Api.Calls;
 
 namespace Gateway.Api.Streaming;
@@ -7,7 +9,39 @@ namespace Gateway.Api.Streaming;
 public sealed record CallEventMessage(
     [property: Description("The subscription the event is for.")] string SubscriptionId,
     [property: Description("Where the event sits in the gateway's event log; resume after it with afterCursor / Last-Event-ID.")] string Cursor,
-    [property: Description("The event, exactly as GET /calls/{id}/events lists it.")] CallEvent Event);
+    [property: Description("The event, exactly as GET /calls/{id}/events lists it.")] CallEvent Event)
+{
+    /// <summary>The logged event it carries, whose JSON <see cref="CallEventMessageConverter"/> reuses.</summary>
+    [JsonIgnore]
+    internal LoggedEvent? Logged { get; init; }
+}
+
+/// <summary>
+/// Writes <see cref="CallEventMessage"/>s with the event's JSON serialized once (<see cref="LoggedEvent.Utf8Json"/>): one
+/// notification going to a thousand subscriptions is serialized once, not a thousand times. Used by the SignalR protocol
+/// and the SSE writer; the output is what the default serializer writes.
+/// </summary>
+public sealed class CallEventMessageConverter : JsonConverter<CallEventMessage>
+{
+    public override CallEventMessage Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        throw new NotSupportedException("Call event messages are only ever sent by the gateway.");
+
+    public override void Write(Utf8JsonWriter writer, CallEventMessage value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(value);
+        ArgumentNullException.ThrowIfNull(options);
+        writer.WriteStartObject();
+        writer.WriteString(Name(nameof(CallEventMessage.SubscriptionId), options), value.SubscriptionId);
+        writer.WriteString(Name(nameof(CallEventMessage.Cursor), options), value.Cursor);
+        writer.WritePropertyName(Name(nameof(CallEventMessage.Event), options));
+        if (value.Logged is { } logged && ReferenceEquals(logged.Event, value.Event)) writer.WriteRawValue(logged.Utf8Json(options), skipInputValidation: true);
+        else JsonSerializer.Serialize(writer, value.Event, options);
+        writer.WriteEndObject();
+    }
+
+    private static string Name(string property, JsonSerializerOptions options) => options.PropertyNamingPolicy?.ConvertName(property) ?? property;
+}
 
 /// <summary>The calls a subscription sees as of <see cref="Cursor"/> (SignalR <c>CallSnapshot</c>, SSE <c>event: snapshot</c>).</summary>
 public sealed record CallSnapshotMessage(

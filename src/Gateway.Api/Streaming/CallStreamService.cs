@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
 using Microsoft.Extensions.Options;
@@ -34,11 +35,15 @@ public sealed class CallStreamException(CallStreamErrorKind kind, string message
 /// after a cursor (a snapshot flagged <c>reset</c> when they cannot be replayed).
 /// </summary>
 public sealed class CallStreamService(
-    CallRegistry registry, CallEventLog log, IOptions<StreamingOptions> options, CallStreamMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
+    CallRegistry registry, CallEventLog log, IOptions<StreamingOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
+    CallStreamMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
 {
     private readonly StreamingOptions _options = options.Value;
     private readonly ILogger _logger = loggerFactory.CreateLogger<CallStreamService>();
     private readonly ILogger _connectionLogger = loggerFactory.CreateLogger<CallStreamConnection>();
+
+    /// <summary>The REST API's JSON settings plus <see cref="CallEventMessageConverter"/>: what SSE data lines are written with.</summary>
+    public JsonSerializerOptions SseJson { get; } = new(json.Value.SerializerOptions) { Converters = { new CallEventMessageConverter() } };
 
     /// <summary>A new client connection; dispose it when the client goes.</summary>
     public CallStreamConnection Open(string id, string transport, ClaimsPrincipal user, int? maxSubscriptions = null)
@@ -82,7 +87,7 @@ public sealed class CallStreamService(
             var head = registry.SnapshotWith(filter.Matches, includeEnded: filter.Scope == CallStreamScope.Call, calls =>
             {
                 var at = log.Head;
-                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, calls));
+                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, calls), at.Position);
                 // Cannot fail: nothing is appended while the registry's lock is held, so the head is the last event.
                 log.Attach(subscription, at.Position);
                 return at;

@@ -40,6 +40,9 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
 
     public IEventConnection? Receiver => Wrap(_pool.Receiver);
 
+    /// <summary>The pooled clients themselves, for fault tests that drop a socket (<see cref="XmppClient.AbortConnection"/>).</summary>
+    internal XmppClientPool Clients => _pool;
+
     public event EventHandler<EventConnectionChanged>? ReceiverChanged;
 
     /// <summary>One adapter per pooled client, so the same connection compares equal across notifications.</summary>

@@ -24,6 +24,10 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:ApiKeys:0:Hash", "alice-key-0123456789", "not the key itself")]
     [InlineData("Gateway:ApiKeys:0:Scopes:0", "alice@*", "is not \"user@domain\"")]
     [InlineData("Gateway:Http:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes must be between")]
+    [InlineData("Gateway:Streaming:ReplayWindow", "0", "Gateway:Streaming:ReplayWindow must be between")]
+    [InlineData("Gateway:Streaming:ConnectionBuffer", "0", "Gateway:Streaming:ConnectionBuffer must be between")]
+    [InlineData("Gateway:Streaming:HeartbeatInterval", "00:00:00", "Gateway:Streaming:HeartbeatInterval must be between")]
+    [InlineData("Gateway:Streaming:StatefulReconnectBufferBytes", "100", "StatefulReconnectBufferBytes must be between")]
     [InlineData("Gateway:Webhooks:RetrySchedule", "00:00:05, later", "Gateway:Webhooks:RetrySchedule: 'later' is not a duration")]
     [InlineData("Gateway:Webhooks:AttemptTimeout", "00:10:00", "Gateway:Webhooks:AttemptTimeout must be between")]
     [InlineData("Gateway:Webhooks:DatabasePath", "", "Gateway:Webhooks:DatabasePath is required")]
@@ -32,7 +36,7 @@ public sealed class ConfigurationTests
     {
         await using var app = await BuildAsync(key, value);
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(Ct));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(app));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
@@ -43,7 +47,7 @@ public sealed class ConfigurationTests
         // A folder where the file should be.
         await using var app = await BuildAsync("Gateway:Webhooks:DatabasePath", Path.GetTempPath());
 
-        var error = await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => app.StartAsync(Ct));
+        var error = await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => StartAsync(app));
 
         Assert.Contains("unable to open database file", error.Message, StringComparison.Ordinal);
     }
@@ -59,9 +63,14 @@ public sealed class ConfigurationTests
         builder.AddGatewayApi();
         builder.Services.RemoveAll<IXmppPool>();
         builder.Services.AddSingleton<IXmppPool>(new FakeXmppPool());
-        var app = builder.Build();
+        return builder.Build();
+    }
+
+    /// <summary>Mapping the SignalR hub already reads the streaming options, so start-up here is mapping and starting.</summary>
+    private static Task StartAsync(WebApplication app)
+    {
         app.UseGatewayApi();
         app.MapGatewayEndpoints();
-        return app;
+        return app.StartAsync(Ct);
     }
 }

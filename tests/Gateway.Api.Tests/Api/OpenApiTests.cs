@@ -52,6 +52,9 @@ public sealed class OpenApiTests : IAsyncLifetime
         Assert.NotNull(document["components"]!["securitySchemes"]!["ApiKey"]);
         foreach (var (path, method) in new[] { ("/calls", "get"), ("/calls/{id}", "get"), ("/calls/{id}", "delete"), ("/calls/{id}/events", "get"), ("/calls/{id}/transfer", "post") })
             Assert.NotNull(document["paths"]![path]![method]);
+        var stream = document["paths"]!["/calls/stream"]!["get"]!["responses"]!["200"]!["content"]!["text/event-stream"]!["schema"]!["oneOf"]!.AsArray();
+        Assert.Equal(["#/components/schemas/CallSnapshotMessage", "#/components/schemas/CallEventMessage", "#/components/schemas/EventsDroppedMessage"],
+            stream.Select(s => (string?)s!["$ref"]));
     }
 
     [Fact]

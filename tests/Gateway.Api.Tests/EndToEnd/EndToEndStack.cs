@@ -152,6 +152,14 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         return id;
     }
 
+    /// <summary>The call's events as <c>GET /calls/{id}/events</c> lists them: their types, or <c>{eventId} {type}</c>.</summary>
+    public static async Task<List<string>> EventsAsync(HttpClient client, string id, bool withIds = false)
+    {
+        var body = await (await client.GetAsync($"/calls/{id}/events", Ct)).JsonAsync();
+        var items = (body["items"] ?? body["events"])!.AsArray();
+        return [.. items.Select(e => withIds ? $"{(string)e!["id"]!} {(string)e!["type"]!}" : (string)e!["type"]!)];
+    }
+
     /// <summary>A <see cref="WaitForCallAsync"/> condition: the call is in <paramref name="state"/>.</summary>
     public static Func<JsonObject, bool> State(string state) => c => (string?)c["state"] == state;
 

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using ActiveCalls.Sip.CallControl;
 using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
@@ -27,12 +26,7 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
 
     private Task<HttpClient> StartAsync(params (string Address, SippPhone Phone)[] bindings) => _stack.StartAsync(bindings);
 
-    private static async Task<List<string>> EventTypesAsync(HttpClient client, string id)
-    {
-        var body = await (await client.GetAsync($"/calls/{id}/events", Ct)).JsonAsync();
-        var items = (body["items"] ?? body["events"])!.AsArray();
-        return [.. items.Select(e => (string)e!["type"]!)];
-    }
+    private static Task<List<string>> EventTypesAsync(HttpClient client, string id) => EventsAsync(client, id);
 
     [Fact]
     public async Task ACallPlacedThroughTheGatewayConnectsShowsItsEventsInOrderAndDeleteHangsUpBothPhones()

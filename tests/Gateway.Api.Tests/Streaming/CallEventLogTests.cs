@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Gateway.Api.Calls;
 using Gateway.Api.Configuration;
 using Gateway.Api.Streaming;
@@ -42,6 +43,8 @@ internal sealed class RecordingReader : ICallEventLogReader
 /// <summary>The gateway-wide event log: fed by the registry under its lock, cursors, replay window, readers.</summary>
 public sealed class CallEventLogTests : IAsyncDisposable
 {
+    private static readonly JsonSerializerOptions Plain = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions Converting = new(Plain) { Converters = { new CallEventMessageConverter() } };
     private readonly ServiceProvider _metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly CallEventLog _log;
     private readonly CallRegistry _registry;
@@ -196,6 +199,23 @@ public sealed class CallEventLogTests : IAsyncDisposable
         await other.WaitForAsync(6);
         Assert.Equal(3, reader.Received.Count);
         Assert.Equal(1, _log.ReaderCount);
+    }
+
+    [Fact]
+    public async Task AnEventMessageWrittenFromTheCachedEventJsonReadsExactlyAsTheSerializerWritesIt()
+    {
+        var reader = new RecordingReader();
+        _log.Attach(reader, 0);
+        RunCall(_registry, "json");
+        await reader.WaitForAsync(3);
+        var logged = reader.Received[1];
+        var message = new CallEventMessage("sub-1", logged.Cursor, logged.Event) { Logged = logged };
+
+        var expected = JsonSerializer.Serialize(message, Plain);
+        Assert.Equal(expected, JsonSerializer.Serialize(message, Converting));
+        Assert.Equal(expected, JsonSerializer.Serialize(message, Converting));
+        Assert.Same(logged.Utf8Json(Converting), logged.Utf8Json(Converting));
+        Assert.Contains("\"subscriptionId\":\"sub-1\"", expected, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -155,6 +155,30 @@ public sealed class CallStreamConnectionTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ASubscriptionDroppedBeforeItsFirstEventResumesAfterItsSnapshot()
+    {
+        Ring("before");
+        var connection = Streams.Open("unread", "test", Key("*"));
+        _connections.Add(connection);
+        var snapshots = Enumerable.Range(0, 4).Select(_ => Streams.Subscribe(connection, new CallStreamSubscribeRequest { Scope = "all" })).ToList();
+
+        Ring("after");
+        // Nobody reads yet: the four snapshots fill the buffer, so the event fits none of the subscriptions.
+        await WaitForAsync(() => _dropped.GetMeasurementSnapshot().Sum(m => m.Value) == 4, "the event dropped four times");
+        var sink = new RecordingSink();
+        connection.Start(sink);
+
+        await sink.WaitForAsync(s => s.OfType<EventsDroppedMessage>().Count() == 4, "four drop notices");
+        var notices = sink.Sent.OfType<EventsDroppedMessage>().ToDictionary(n => n.SubscriptionId);
+        Assert.All(snapshots, started =>
+        {
+            Assert.Equal(started.Cursor, notices[started.SubscriptionId].Cursor);
+            Assert.Equal(1, notices[started.SubscriptionId].Dropped);
+        });
+        Assert.Empty(sink.Events);
+    }
+
+    [Fact]
     public async Task SubscriptionsFollowTheKeysScopeAndTheirOwnAddressOrCall()
     {
         var aliceSink = new RecordingSink();
