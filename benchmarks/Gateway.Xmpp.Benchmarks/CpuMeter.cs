@@ -83,7 +83,7 @@ public sealed class CpuMeter(int? prosodyPid)
         {
             // "cpu  user nice system idle iowait irq softirq steal ...": busy is everything but idle and iowait.
             var line = File.ReadLines("/proc/stat").First();
-            var values = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+            var values = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..9]
                 .Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             var busy = values.Sum() - values[3] - values[4];
             return TimeSpan.FromSeconds(busy / ClockTicksPerSecond);

@@ -66,7 +66,8 @@ try
         // The clients' runs of one concurrency are cut into slices and interleaved (A B C, C B A, A B C, ...), so every
         // client sees the same machine: this is a shared VM whose speed drifts by tens of percent within seconds. The
         // starting order rotates each round, so no client always goes first.
-        var order = targets.Skip((round - 1) % targets.Count).Concat(targets.Take((round - 1) % targets.Count)).ToArray();
+        var start = (round - 1) % targets.Count;
+        IBenchTarget[] order = [.. targets[start..], .. targets[..start]];
         foreach (var concurrency in options.Concurrency)
         {
             var count = concurrency == 1 ? options.SequentialCount : options.Count;

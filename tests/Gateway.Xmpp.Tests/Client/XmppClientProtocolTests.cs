@@ -70,7 +70,7 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
     {
         for (var i = 0; i < 400; i++)
         {
-            var match = _lifecycle.Where(e => e.Kind == kind).Skip(occurrence - 1).FirstOrDefault();
+            var match = _lifecycle.Where(e => e.Kind == kind).ElementAtOrDefault(occurrence - 1);
             if (match is not null) return match;
             await Task.Delay(25);
         }
