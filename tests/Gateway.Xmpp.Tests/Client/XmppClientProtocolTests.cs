@@ -317,11 +317,7 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
         Assert.False(request.IsCompleted);
 
         await using var second = await accept;
-        await second.OpenStreamAsync(FakeLogin.PlainMechanism);
-        await second.ReadElementAsync();
-        await second.SendAsync("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
-        await second.OpenStreamAsync(FakeLogin.BindAndSm);
-        var resume = await second.ReadElementAsync();
+        var resume = await FakeLogin.LoginUntilResumeAsync(second);
         Assert.Equal(XName.Get("resume", "urn:xmpp:sm:3"), resume.Name);
         Assert.Equal("sm-1", (string?)resume.Attribute("previd"));
         Assert.Equal("0", (string?)resume.Attribute("h"));
@@ -356,11 +352,7 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
         peer.Abort();
 
         await using var second = await accept;
-        await second.OpenStreamAsync(FakeLogin.PlainMechanism);
-        await second.ReadElementAsync();
-        await second.SendAsync("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
-        await second.OpenStreamAsync(FakeLogin.BindAndSm);
-        var resume = await second.ReadElementAsync();
+        var resume = await FakeLogin.LoginUntilResumeAsync(second);
         Assert.Equal("5", (string?)resume.Attribute("h"));   // the five replies it read
         await second.SendAsync("<resumed xmlns='urn:xmpp:sm:3' previd='sm-1' h='13'/>");
 
@@ -389,11 +381,7 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
         peer.Abort();
 
         await using var second = await accept;
-        await second.OpenStreamAsync(FakeLogin.PlainMechanism);
-        await second.ReadElementAsync();
-        await second.SendAsync("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
-        await second.OpenStreamAsync(FakeLogin.BindAndSm);
-        Assert.Equal("resume", (await second.ReadElementAsync()).Name.LocalName);
+        Assert.Equal("resume", (await FakeLogin.LoginUntilResumeAsync(second)).Name.LocalName);
         await second.SendAsync("<failed xmlns='urn:xmpp:sm:3' h='1'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
         await FakeLogin.CompleteBindAsync(second);
         Assert.Equal("enable", (await second.ReadElementAsync()).Name.LocalName);

@@ -27,6 +27,17 @@ public static class FakeLogin
         return auth;
     }
 
+    /// <summary>A reconnecting client's login, SASL PLAIN and then stream features offering XEP-0198: returns the first
+    /// element it sends after authenticating (its <c>&lt;resume/&gt;</c>).</summary>
+    public static async Task<XElement> LoginUntilResumeAsync(FakePeer peer)
+    {
+        await peer.OpenStreamAsync(PlainMechanism);
+        await peer.ReadElementAsync();
+        await peer.SendAsync("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+        await peer.OpenStreamAsync(BindAndSm);
+        return await peer.ReadElementAsync();
+    }
+
     public static async Task CompleteBindAsync(FakePeer peer, string resource = "r1")
     {
         var bind = await peer.ReadElementAsync();

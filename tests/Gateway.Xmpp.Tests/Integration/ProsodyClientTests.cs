@@ -40,6 +40,14 @@ public sealed class ProsodyClientTests(ProsodyFixture prosody) : IAsyncLifetime
         };
     }
 
+    private XmppComponentOptions ComponentOptions(string componentJid) => new()
+    {
+        ComponentJid = Jid.Parse(componentJid),
+        Secret = prosody.ComponentSecret,
+        Host = prosody.Host,
+        Port = prosody.ComponentPort,
+    };
+
     private T Own<T>(T disposable) where T : IAsyncDisposable
     {
         _owned.Add(disposable);
@@ -144,13 +152,7 @@ public sealed class ProsodyClientTests(ProsodyFixture prosody) : IAsyncLifetime
     [Fact]
     public async Task ARequestPendingWhenTheSocketDiesIsAnsweredOnTheResumedStream()
     {
-        var component = Own(new XmppComponent(new XmppComponentOptions
-        {
-            ComponentJid = Jid.Parse(prosody.ActiveCallsComponent),
-            Secret = prosody.ComponentSecret,
-            Host = prosody.Host,
-            Port = prosody.ComponentPort,
-        }));
+        var component = Own(new XmppComponent(ComponentOptions(prosody.ActiveCallsComponent)));
         var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource<IqResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var handler = component.RegisterIqHandler(IqType.Get, Ns.DiscoItems + "query", (_, _) =>
@@ -211,13 +213,7 @@ public sealed class ProsodyClientTests(ProsodyFixture prosody) : IAsyncLifetime
     [Fact]
     public async Task AComponentHandshakesThroughProsodyAndServesClientRequests()
     {
-        var component = Own(new XmppComponent(new XmppComponentOptions
-        {
-            ComponentJid = Jid.Parse(prosody.ActiveCallsComponent),
-            Secret = prosody.ComponentSecret,
-            Host = prosody.Host,
-            Port = prosody.ComponentPort,
-        }));
+        var component = Own(new XmppComponent(ComponentOptions(prosody.ActiveCallsComponent)));
         using var handler = component.RegisterIqHandler(IqType.Set, Ns.Commands + "command", (request, _) =>
             Task.FromResult(IqResponse.Result(new XElement(Ns.Commands + "command",
                 new XAttribute("node", (string)request.Payload.Attribute("node")!), new XAttribute("status", "completed"),
@@ -238,15 +234,10 @@ public sealed class ProsodyClientTests(ProsodyFixture prosody) : IAsyncLifetime
     [Fact]
     public async Task AfterAProsodyRestartNoIqIsLeftHangingAndEverythingReconnects()
     {
-        var component = Own(new XmppComponent(new XmppComponentOptions
-        {
-            ComponentJid = Jid.Parse(prosody.PubSubComponent),
-            Secret = prosody.ComponentSecret,
-            Host = prosody.Host,
-            Port = prosody.ComponentPort,
-            ReconnectInitialDelay = TimeSpan.FromMilliseconds(100),
-            ReconnectMaxDelay = TimeSpan.FromSeconds(1),
-        }));
+        var componentOptions = ComponentOptions(prosody.PubSubComponent);
+        componentOptions.ReconnectInitialDelay = TimeSpan.FromMilliseconds(100);
+        componentOptions.ReconnectMaxDelay = TimeSpan.FromSeconds(1);
+        var component = Own(new XmppComponent(componentOptions));
         var never = new TaskCompletionSource<IqResponse>();
         using var handler = component.RegisterIqHandler(IqType.Get, Ns.DiscoItems + "query", (_, _) => never.Task);
         await component.StartAsync(TestContext.Current.CancellationToken);
