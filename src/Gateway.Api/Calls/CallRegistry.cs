@@ -53,31 +53,18 @@ public interface ICallEventSink
     void Append(CallEvent e);
 }
 
-/// <summary>A reader of the registry's event stream. Events of all calls, in the order they happened; when a bounded
-/// reader falls behind by more than its buffer, the oldest unread events are dropped and counted. A lossless reader
-/// (<see cref="CallRegistry.SubscribeLossless"/>) has no bound and never drops.</summary>
+/// <summary>A reader of the registry's event stream: events of all calls, in the order they happened, none ever lost.
+/// The buffer is unbounded rather than waiting for room, since events are published under the registry's lock, which a
+/// slow reader must never hold up; readers (webhooks) hand each event to storage at once.</summary>
 public sealed class CallEventSubscription : IDisposable
 {
     private readonly CallRegistry _owner;
-    private readonly Channel<CallEvent> _channel;
-    private long _dropped;
+    // Not single-reader: that variant cannot count, and a reader's backlog is worth reporting (webhooks' health).
+    private readonly Channel<CallEvent> _channel = Channel.CreateUnbounded<CallEvent>(new UnboundedChannelOptions { SingleReader = false });
 
-    /// <param name="capacity">The buffer; null for an unbounded one.</param>
-    internal CallEventSubscription(CallRegistry owner, int? capacity)
-    {
-        _owner = owner;
-        _channel = capacity is { } bound
-            ? Channel.CreateBounded<CallEvent>(
-                new BoundedChannelOptions(bound) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
-                _ => Interlocked.Increment(ref _dropped))
-            // Not single-reader: that variant cannot count, and a lossless reader's backlog is worth reporting.
-            : Channel.CreateUnbounded<CallEvent>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
-    }
+    internal CallEventSubscription(CallRegistry owner) => _owner = owner;
 
     public ChannelReader<CallEvent> Reader => _channel.Reader;
-
-    /// <summary>Events dropped because this reader was too slow.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
 
     public IAsyncEnumerable<CallEvent> ReadAllAsync(CancellationToken cancellationToken = default) => _channel.Reader.ReadAllAsync(cancellationToken);
 
@@ -103,12 +90,12 @@ public sealed class CallEventSubscription : IDisposable
 /// before the create result): the create's completion releases them after <c>call.requested</c>, or they are released as
 /// a call of their own after <see cref="CallRegistryOptions.EarlyEventHoldTime"/>.</item>
 /// <item>A leg never goes back (a <c>requested</c> after its <c>confirmed</c>, an older publish-time, a publish after its
-/// retract, a duplicate: all ignored), and events are emitted only when the summarised state changes, so duplicated and
-/// reordered notifications produce no duplicated or reordered events.</item>
+/// retract, a duplicate: all ignored), and events are emitted only when the summarised state or a leg changes, so
+/// duplicated and reordered notifications produce no duplicated or reordered events.</item>
 /// </list>
 /// The events feature (PubSub subscription) feeds it through <see cref="ApplyItemPublished"/> and
 /// <see cref="ApplyItemRetracted"/>; the call stream's log receives its events as an <see cref="ICallEventSink"/>, and
-/// other readers use <see cref="Subscribe"/> or, when they must not lose any (webhooks), <see cref="SubscribeLossless"/>.
+/// other readers (webhooks) use <see cref="Subscribe"/>.
 /// </summary>
 public sealed class CallRegistry : IDisposable
 {
@@ -521,16 +508,10 @@ public sealed class CallRegistry : IDisposable
         return new ReconcileResult(applied, ended);
     }
 
-    /// <summary>Starts a reader of every call event from now on.</summary>
-    public CallEventSubscription Subscribe(int? capacity = null) => Add(new CallEventSubscription(this, capacity ?? _options.SubscriberBuffer));
-
-    /// <summary>Starts a reader of every call event from now on that never loses one, for durable consumers (webhooks)
-    /// that hand each event to storage at once. Its buffer is unbounded rather than waiting for room: events are
-    /// published under the registry's lock, which a slow reader must never hold up.</summary>
-    public CallEventSubscription SubscribeLossless() => Add(new CallEventSubscription(this, capacity: null));
-
-    private CallEventSubscription Add(CallEventSubscription subscription)
+    /// <summary>Starts a reader of every call event from now on (see <see cref="CallEventSubscription"/>).</summary>
+    public CallEventSubscription Subscribe()
     {
+        var subscription = new CallEventSubscription(this);
         lock (_gate) _subscribers.Add(subscription);
         return subscription;
     }

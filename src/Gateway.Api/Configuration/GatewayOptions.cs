@@ -139,10 +139,6 @@ public sealed class CallRegistryOptions
 
     /// <summary>A created call with no event at all after this long is ended as <c>setup-timeout</c>.</summary>
     public TimeSpan SetupTimeout { get; set; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>Per-subscriber buffer of the event stream; the oldest events are dropped (and counted) when it is full.</summary>
-    [Range(1, 1_000_000, ErrorMessage = "Gateway:Registry:SubscriberBuffer must be between 1 and 1000000.")]
-    public int SubscriberBuffer { get; set; } = 1024;
 }
 
 /// <summary>One API key: a name (for logs and partitions), the SHA-256 of the key, and the SIP addresses it acts for.</summary>

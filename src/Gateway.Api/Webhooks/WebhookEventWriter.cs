@@ -30,7 +30,7 @@ public sealed class WebhookEventWriter : BackgroundService
     public WebhookEventWriter(CallRegistry registry, WebhookStore store, WebhookDispatcher dispatcher, IOptionsMonitor<ApiKeysOptions> keys,
         IOptions<JsonOptions> json, TimeProvider time, ILogger<WebhookEventWriter> logger)
     {
-        _events = registry.SubscribeLossless();
+        _events = registry.Subscribe();
         _store = store;
         _dispatcher = dispatcher;
         _keys = keys;
