@@ -32,6 +32,7 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
     private Task _supervisor = Task.CompletedTask;
     private Task _requestPump = Task.CompletedTask;
     private int _disposed;
+    private long _droppedStanzas;
 
     protected XmppConnection(XmppConnectionOptions options, ILogger? logger, TimeProvider? timeProvider)
     {
@@ -53,6 +54,10 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
 
     /// <summary>IQ replies dropped because they matched no waiter: late, duplicated or from the wrong sender.</summary>
     public long UnmatchedIqReplies => _tracker.UnmatchedReplies;
+
+    /// <summary>Inbound stanzas dropped: past a <see cref="XmppConnectionOptions.Limits"/> limit, or consumed by no
+    /// subscription (messages and presence from strangers).</summary>
+    public long DroppedStanzas => Interlocked.Read(ref _droppedStanzas);
 
     /// <summary>Raised from the supervision task, never from the reader loop. Handlers should be quick.</summary>
     public event EventHandler<XmppLifecycleEvent>? Lifecycle;
@@ -184,7 +189,7 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.NegotiationTimeout);
         var transport = await XmppTransport.ConnectAsync(_options.Host, _options.Port, _options.ConnectTimeout, timeout.Token);
-        var reader = new XmlElementReader(transport.Stream, _options.MaxStanzaBytes);
+        var reader = new XmlElementReader(transport.Stream, _options.Limits);
         try
         {
             return await NegotiateAsync(transport, reader, timeout.Token);
@@ -344,6 +349,11 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
                 session.LastReceived = Time.GetUtcNow();
                 if (next is XmlStreamEvent.StreamClosed)
                     throw new XmppConnectionLostException("The server closed the stream.");
+                if (next is XmlStreamEvent.StanzaSkipped skipped)
+                {
+                    OnStanzaSkipped(session, skipped);
+                    continue;
+                }
                 if (next is not XmlStreamEvent.Element { Value: var element })
                     throw new XmppProtocolException("Unexpected stream header inside the stream.");
 
@@ -363,6 +373,32 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
         catch (Exception e)
         {
             session.Fail(e is OperationCanceledException ? new XmppConnectionLostException("The connection was closed.") : e);
+        }
+    }
+
+    /// <summary>A stanza past the <see cref="XmppConnectionOptions.Limits"/> costs only itself: counted as handled for
+    /// XEP-0198 (so the server never delivers it again), a waiting request it answers fails at once, a request gets a
+    /// <c>policy-violation</c> error, and it is logged and counted.</summary>
+    private void OnStanzaSkipped(LiveSession session, XmlStreamEvent.StanzaSkipped skipped)
+    {
+        var stub = skipped.Stub;
+        Interlocked.Increment(ref _droppedStanzas);
+        XmppMetrics.DroppedStanzas.Add(1, new KeyValuePair<string, object?>("reason", "limit"));
+        Logger.LogWarning("Dropped an inbound <{Name}> from {From} ({Bytes} bytes): {Reason}",
+            stub?.Name.LocalName ?? "?", (string?)stub?.Attribute("from") ?? "an unknown sender", skipped.Bytes, skipped.Reason);
+        // Without its name it may have been a nonza, which XEP-0198 does not count; too few handled is safe (the server
+        // at worst re-sends it, and it is dropped again), too many breaks the session.
+        if (stub is null || !StreamManagementState.Counts(stub)) return;
+        session.Negotiated.StreamManagement?.OnInboundStanza();
+        if (stub.Name.LocalName != "iq") return;
+        switch ((string?)stub.Attribute("type"))
+        {
+            case "result" or "error":
+                _tracker.TryFail(stub, new XmppProtocolException($"The reply to IQ '{(string?)stub.Attribute("id")}' was dropped unread: {skipped.Reason}."));
+                break;
+            case "get" or "set" when stub.Attribute("id") is not null:
+                _ = Reply(session, stub, IqResponse.Failure(new StanzaError(StanzaErrorType.Modify, "policy-violation", $"Stanza refused: {skipped.Reason}")));
+                break;
         }
     }
 
@@ -514,6 +550,7 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
     private async ValueTask DispatchAsync(XElement stanza, CancellationToken cancellationToken)
     {
         var subscriptions = Volatile.Read(ref _subscriptions);
+        var consumed = false;
         foreach (var subscription in subscriptions)
         {
             bool matches;
@@ -524,9 +561,15 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
                 continue;
             }
             if (!matches) continue;
+            consumed = true;
             try { await subscription.Writer.WriteAsync(stanza, cancellationToken); }
             catch (ChannelClosedException) { }
         }
+        if (consumed) return;
+        // Strangers' messages and presence, and anything forged as an event from an entity nobody listens to, end here.
+        Interlocked.Increment(ref _droppedStanzas);
+        XmppMetrics.DroppedStanzas.Add(1, new KeyValuePair<string, object?>("reason", "unhandled"));
+        Logger.LogDebug("Dropped a <{Name}> from {From} that nothing here consumes", stanza.Name.LocalName, (string?)stanza.Attribute("from"));
     }
 
     private void Unsubscribe(StanzaSubscription subscription)

@@ -1,3 +1,5 @@
+using Gateway.Xmpp.Framing;
+
 namespace Gateway.Xmpp.Client;
 
 /// <summary>Settings shared by client and component streams.</summary>
@@ -13,8 +15,8 @@ public class XmppConnectionOptions
     /// <summary>Default reply timeout of an IQ when the caller gives none.</summary>
     public TimeSpan DefaultIqTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Largest stanza accepted from the peer; a bigger one is a protocol violation and ends the stream.</summary>
-    public int MaxStanzaBytes { get; set; } = 1 << 20;
+    /// <summary>What one inbound stanza may cost to read; one past a limit is dropped alone (and counted), the stream goes on.</summary>
+    public StanzaLimits Limits { get; set; } = new();
     /// <summary>Outbound queue bound: senders wait (back-pressure) when this many stanzas are queued.</summary>
     public int SendQueueCapacity { get; set; } = 1024;
 
@@ -38,5 +40,6 @@ public class XmppConnectionOptions
         if (MaxInitialAttempts < 1) throw new ArgumentException("MaxInitialAttempts must be at least 1.");
         if (DefaultIqTimeout <= TimeSpan.Zero || PingInterval <= TimeSpan.Zero || PingTimeout <= TimeSpan.Zero)
             throw new ArgumentException("Timeouts must be positive.");
+        Limits.Validate();
     }
 }

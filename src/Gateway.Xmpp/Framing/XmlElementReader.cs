@@ -7,17 +7,17 @@ namespace Gateway.Xmpp.Framing;
 /// <see cref="Restart"/> begins a new XML stream (after STARTTLS or SASL) with a fresh parser.</summary>
 public sealed class XmlElementReader : IDisposable
 {
-    private readonly int _maxElementBytes;
+    private readonly StanzaLimits _limits;
     private readonly Queue<XmlStreamEvent> _ready = new();
     private readonly List<XmlStreamEvent> _batch = new();
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
     private XmppStreamParser _parser;
 
-    public XmlElementReader(Stream stream, int maxElementBytes)
+    public XmlElementReader(Stream stream, StanzaLimits limits)
     {
         Stream = stream;
-        _maxElementBytes = maxElementBytes;
-        _parser = new XmppStreamParser(maxElementBytes);
+        _limits = limits;
+        _parser = new XmppStreamParser(limits);
     }
 
     public Stream Stream { get; set; }
@@ -28,7 +28,7 @@ public sealed class XmlElementReader : IDisposable
     public void Restart()
     {
         _ready.Clear();
-        _parser = new XmppStreamParser(_maxElementBytes);
+        _parser = new XmppStreamParser(_limits);
     }
 
     public async ValueTask<XmlStreamEvent> ReadAsync(CancellationToken cancellationToken)
@@ -65,6 +65,9 @@ public sealed class XmlElementReader : IDisposable
                 return element;
             case XmlStreamEvent.StreamClosed:
                 throw new XmppConnectionLostException("The peer closed the stream.");
+            case XmlStreamEvent.StanzaSkipped skipped:
+                // During negotiation every element matters: one we could not read fails the attempt.
+                throw new XmppProtocolException($"The peer sent <{skipped.Stub?.Name.LocalName ?? "?"}> {skipped.Reason}.");
             default:
                 throw new XmppProtocolException("A second stream header arrived on an open stream.");
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Xml.Linq;
@@ -44,15 +45,31 @@ public sealed class IqTracker
     /// <summary>Offers an inbound <c>result</c>/<c>error</c> IQ. Returns false when nobody was waiting for it.</summary>
     public bool TryComplete(XElement iq)
     {
-        var id = (string?)iq.Attribute("id");
-        if (id is null || !_pending.TryGetValue(id, out var pending)) return Unmatched();
-        if (!Jid.TryParseOptional((string?)iq.Attribute("from"), out var from) || !pending.AcceptFrom(from)) return Unmatched();
-        if (!Remove(pending)) return Unmatched();
+        if (!TryTake(iq, out var pending)) return false;
         if ((string?)iq.Attribute("type") == "error")
             pending.Completion.TrySetException(new XmppStanzaErrorException(StanzaError.FromStanza(iq), iq));
         else
             pending.Completion.TrySetResult(iq);
         return true;
+    }
+
+    /// <summary>Fails the waiter an inbound <c>result</c>/<c>error</c> IQ answers, when the reply itself cannot be used
+    /// (<paramref name="iq"/> is what could be read of it: its id and sender). Returns false when nobody was waiting for it.</summary>
+    public bool TryFail(XElement iq, Exception error)
+    {
+        if (!TryTake(iq, out var pending)) return false;
+        pending.Completion.TrySetException(error);
+        return true;
+    }
+
+    /// <summary>Removes the waiter <paramref name="iq"/> answers: same id, and a sender it accepts.</summary>
+    private bool TryTake(XElement iq, [NotNullWhen(true)] out Pending? pending)
+    {
+        pending = null;
+        var id = (string?)iq.Attribute("id");
+        if (id is null || !_pending.TryGetValue(id, out pending)) return Unmatched();
+        if (!Jid.TryParseOptional((string?)iq.Attribute("from"), out var from) || !pending.AcceptFrom(from)) return Unmatched();
+        return Remove(pending) || Unmatched();
     }
 
     /// <summary>Fails every waiter at once, e.g. when the stream is lost and cannot be resumed.</summary>

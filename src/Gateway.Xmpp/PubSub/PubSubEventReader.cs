@@ -7,8 +7,10 @@ namespace Gateway.Xmpp.PubSub;
 
 /// <summary>
 /// The PubSub notifications one service sends us, as <see cref="PubSubEvent"/>s. Subscribes to the stanza source on
-/// construction (so nothing is missed before the first read) for messages from the service's domain that carry a
-/// <c>{http://jabber.org/protocol/pubsub#event}event</c> child, whether or not they also carry a body.
+/// construction (so nothing is missed before the first read) for messages from the service itself (its bare address,
+/// any resource) that carry a <c>{http://jabber.org/protocol/pubsub#event}event</c> child, whether or not they also carry
+/// a body. Anyone on the server can send us a message shaped like an event; the server stamps the true sender in
+/// <c>from</c>, so only that check keeps forged events out of call state.
 /// Dispose to unsubscribe; <see cref="ReadAllAsync"/> then completes.
 /// </summary>
 public sealed class PubSubEventReader : IDisposable
@@ -20,8 +22,8 @@ public sealed class PubSubEventReader : IDisposable
     {
         ArgumentNullException.ThrowIfNull(source);
         Service = service ?? throw new ArgumentNullException(nameof(service));
-        var domain = service.Domain;
-        _subscription = source.Subscribe(stanza => IsEventFrom(stanza, domain), capacity);
+        var bare = service.Bare.ToString();
+        _subscription = source.Subscribe(stanza => IsEventFrom(stanza, bare), capacity);
     }
 
     public Jid Service { get; }
@@ -38,7 +40,7 @@ public sealed class PubSubEventReader : IDisposable
     public void Dispose() => _subscription.Dispose();
 
     /// <summary>The reader-loop filter: attribute and direct-child checks only, no parsing or allocation.</summary>
-    internal static bool IsEventFrom(XElement stanza, string domain)
+    internal static bool IsEventFrom(XElement stanza, string service)
     {
         if (stanza.Name.LocalName != "message") return false;
         var from = stanza.Attribute("from")?.Value;
@@ -46,9 +48,7 @@ public sealed class PubSubEventReader : IDisposable
         var bare = from.AsSpan();
         var slash = bare.IndexOf('/');
         if (slash >= 0) bare = bare[..slash];
-        var at = bare.IndexOf('@');
-        if (at >= 0) bare = bare[(at + 1)..];
-        if (!bare.Equals(domain, StringComparison.OrdinalIgnoreCase)) return false;
+        if (!bare.Equals(service, StringComparison.OrdinalIgnoreCase)) return false;
         if (stanza.Attribute("type")?.Value == "error") return false;
         return stanza.Element(EventName) is not null;
     }

@@ -524,24 +524,73 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
         Assert.Equal(ConnectionState.Established, client.State);
     }
 
-    [Theory]
-    [InlineData("oversized")]
-    [InlineData("dtd")]
-    public async Task AHostileStanzaEndsTheStreamWithoutHarmAndTheClientReconnects(string kind)
+    [Fact]
+    public async Task MalformedXmlFromTheServerEndsTheStreamAndTheClientReconnects()
     {
-        var (client, peer) = await ConnectAsync(o => o.MaxStanzaBytes = 8 * 1024, FakeLogin.BindOnly);
+        var (client, peer) = await ConnectAsync(features: FakeLogin.BindOnly);
         await using var _ = peer;
         var accept = _server.AcceptAsync();
-        var hostile = kind == "dtd"
-            ? "<!DOCTYPE lolz [<!ENTITY lol \"lol\">]><message><body>&lol;</body></message>"
-            : "<message><body>" + new string('x', 64 * 1024) + "</body></message>";
-        try { await peer.SendAsync(hostile); } catch (IOException) { }
+        try { await peer.SendAsync("<!DOCTYPE lolz [<!ENTITY lol \"lol\">]><message><body>&lol;</body></message>"); } catch (IOException) { }
 
         var destroyed = await WaitForLifecycleAsync(LifecycleKind.Destroyed);
         Assert.IsType<XmppProtocolException>(destroyed.Reason);
         await using var second = await accept;
         await FakeLogin.PlainLoginAsync(second, FakeLogin.BindOnly);
         await WaitForLifecycleAsync(LifecycleKind.Established, occurrence: 2);
+        Assert.Equal(ConnectionState.Established, client.State);
+    }
+
+    [Fact]
+    public async Task AStanzaPastALimitCostsOnlyItselfAndCountsAsHandled()
+    {
+        // Server:  <message from='mallory@example.com/x' a0='' … a299=''>…</message>   (past MaxAttributes)
+        //          <message from='mallory@example.com/x'><body>xxxx… 64 KiB</body></message>  (past MaxBytes = 8 KiB)
+        //          <iq type='get' id='deep' from='mallory@example.com/x'><a><a>… 200 deep</iq>  (past MaxDepth)
+        //          <r xmlns='urn:xmpp:sm:3'/>
+        // Client:  <iq type='error' id='deep' to='mallory@example.com/x'><error type='modify'><policy-violation/>…
+        //          <a xmlns='urn:xmpp:sm:3' h='3'/>     (all three handled: the server never delivers them again)
+        var (client, peer) = await ConnectAsync(o => o.Limits = new StanzaLimits { MaxBytes = 8 * 1024 });
+        await using var _ = peer;
+        Assert.Equal(Ns.StreamManagement + "r", (await peer.ReadElementAsync()).Name);
+        var attributes = string.Concat(Enumerable.Range(0, 300).Select(i => $" a{i}=''"));
+        await peer.SendAsync($"<message from='mallory@example.com/x'{attributes}><body>hi</body></message>");
+        await peer.SendAsync("<message from='mallory@example.com/x'><body>" + new string('x', 64 * 1024) + "</body></message>");
+        await peer.SendAsync("<iq type='get' id='deep' from='mallory@example.com/x'>" + string.Concat(Enumerable.Repeat("<a>", 200))
+                             + string.Concat(Enumerable.Repeat("</a>", 200)) + "</iq><r xmlns='urn:xmpp:sm:3'/>");
+
+        var refusal = await peer.ReadUntilAsync(e => e.Name.LocalName == "iq");
+        Assert.Equal("error", (string?)refusal.Attribute("type"));
+        Assert.Equal("deep", (string?)refusal.Attribute("id"));
+        Assert.Equal("mallory@example.com/x", (string?)refusal.Attribute("to"));
+        Assert.NotNull(refusal.Element("{jabber:client}error")?.Element(Ns.Stanzas + "policy-violation"));
+        Assert.Equal("3", (string?)(await peer.ReadUntilAsync(e => e.Name == Ns.StreamManagement + "a")).Attribute("h"));
+        Assert.Equal(3, client.DroppedStanzas);
+
+        // The stream is still the first one, and it still works.
+        var request = client.SendIqAsync(Jid.Parse("example.com"), IqType.Get, new XElement(Ns.DiscoInfo + "query"));
+        var id = (string)(await peer.ReadUntilAsync(e => e.Name.LocalName == "iq")).Attribute("id")!;
+        await peer.SendAsync($"<iq type='result' id='{id}' from='example.com'/>");
+        await request;
+        Assert.Equal(ConnectionState.Established, client.State);
+        Assert.DoesNotContain(_lifecycle, e => e.Kind is LifecycleKind.Destroyed or LifecycleKind.Suspended);
+    }
+
+    [Fact]
+    public async Task AReplyPastALimitFailsItsRequestAtOnceInsteadOfTimingOut()
+    {
+        var (client, peer) = await ConnectAsync(o => o.Limits = new StanzaLimits { MaxBytes = 8 * 1024 }, FakeLogin.BindOnly);
+        await using var _ = peer;
+        var service = Jid.Parse("pubsub.example.com");
+        var request = client.SendIqAsync(service, IqType.Get, new XElement(Ns.PubSub + "pubsub"), TimeSpan.FromMinutes(5));
+        var id = (string)(await peer.ReadElementAsync()).Attribute("id")!;
+
+        // A stranger's oversized "reply" with the same id is dropped unmatched; the service's own one fails the request.
+        await peer.SendAsync($"<iq type='result' id='{id}' from='mallory@example.com/x'><pubsub xmlns='http://jabber.org/protocol/pubsub'>{new string('x', 16 * 1024)}</pubsub></iq>");
+        await peer.SendAsync($"<iq type='result' id='{id}' from='pubsub.example.com'><pubsub xmlns='http://jabber.org/protocol/pubsub'>{new string('x', 16 * 1024)}</pubsub></iq>");
+
+        var error = await Assert.ThrowsAsync<XmppProtocolException>(() => request.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("dropped unread: larger than 8192 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, client.UnmatchedIqReplies);
         Assert.Equal(ConnectionState.Established, client.State);
     }
 

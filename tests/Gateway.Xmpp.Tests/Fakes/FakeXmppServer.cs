@@ -63,7 +63,7 @@ public sealed class FakePeer : IAsyncDisposable
     private readonly Socket _socket;
     private readonly X509Certificate2 _certificate;
     private Stream _stream;
-    private XmppStreamParser _parser = new(1 << 20);
+    private XmppStreamParser _parser = new();
     private readonly Queue<XmlStreamEvent> _events = new();
     private readonly List<XmlStreamEvent> _batch = new();
     private readonly byte[] _buffer = new byte[64 * 1024];
@@ -122,7 +122,7 @@ public sealed class FakePeer : IAsyncDisposable
     /// <summary>Reads the client's stream header, answers with ours and the given features.</summary>
     public async Task<XElement> OpenStreamAsync(string features, string ns = "jabber:client", string id = "s1")
     {
-        _parser = new XmppStreamParser(1 << 20);
+        _parser = new XmppStreamParser();
         _events.Clear();
         var header = await ReadEventAsync();
         if (header is not XmlStreamEvent.StreamOpened opened) throw new InvalidOperationException($"Expected a stream header, got {header}.");

@@ -16,9 +16,12 @@ internal static class ParserHarness
     public static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
 
     /// <summary>Feeds <paramref name="data"/> cut at the given byte offsets (ascending).</summary>
-    public static List<XmlStreamEvent> FeedSplit(byte[] data, params int[] cuts)
+    public static List<XmlStreamEvent> FeedSplit(byte[] data, params int[] cuts) => FeedSplit(data, null, cuts);
+
+    /// <summary>Feeds <paramref name="data"/> to a parser with <paramref name="limits"/>, cut at the given byte offsets (ascending).</summary>
+    public static List<XmlStreamEvent> FeedSplit(byte[] data, StanzaLimits? limits, params int[] cuts)
     {
-        var parser = new XmppStreamParser();
+        var parser = new XmppStreamParser(limits);
         var events = new List<XmlStreamEvent>();
         int start = 0;
         foreach (int cut in cuts)
@@ -30,9 +33,9 @@ internal static class ParserHarness
         return events;
     }
 
-    public static List<XmlStreamEvent> FeedInChunks(byte[] data, int chunkSize, int maxElementBytes = 1 << 20)
+    public static List<XmlStreamEvent> FeedInChunks(byte[] data, int chunkSize, StanzaLimits? limits = null)
     {
-        var parser = new XmppStreamParser(maxElementBytes);
+        var parser = new XmppStreamParser(limits);
         var events = new List<XmlStreamEvent>();
         for (int i = 0; i < data.Length; i += chunkSize)
             parser.Feed(data.AsSpan(i, Math.Min(chunkSize, data.Length - i)), events);

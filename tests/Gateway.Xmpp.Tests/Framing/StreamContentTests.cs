@@ -279,12 +279,4 @@ public class StreamContentTests
         Assert.Equal(ClientName("presence"), presence.Name);
         Assert.True(presence.IsEmpty);
     }
-
-    [Fact]
-    public void DeeplyNestedElementsUpToTheLimitAreAccepted()
-    {
-        int depth = XmppStreamParser.MaxDepth;
-        string xml = string.Concat(Enumerable.Repeat("<a>", depth)) + string.Concat(Enumerable.Repeat("</a>", depth));
-        Assert.Equal(depth, Stanza(xml).DescendantsAndSelf().Count());
-    }
 }

@@ -263,7 +263,7 @@ public class StreamFramingTests
     {
         var sb = new StringBuilder(ClientHeader);
         for (int i = 0; i < 200; i++) sb.Append("<message><body>").Append('x', 900).Append("</body></message>");
-        var events = FeedInChunks(Utf8(sb.ToString()), 3000, maxElementBytes: 1024);
+        var events = FeedInChunks(Utf8(sb.ToString()), 3000, new StanzaLimits { MaxBytes = 1024 });
         Assert.Equal(201, events.Count);
     }
 
@@ -272,7 +272,7 @@ public class StreamFramingTests
     {
         string payload = string.Concat(Enumerable.Repeat("0123456789abcdef", 40_000)); // 640 KB of base64-like text
         var bytes = Utf8(ClientHeader + $"<iq type='set'><vCard xmlns='vcard-temp'><PHOTO><BINVAL>{payload}</BINVAL></PHOTO></vCard></iq>");
-        var events = FeedInChunks(bytes, 1500);
+        var events = FeedInChunks(bytes, 1500, new StanzaLimits { MaxTextChars = payload.Length });
         var iq = Assert.IsType<XmlStreamEvent.Element>(events[1]).Value;
         Assert.Equal(payload, iq.Descendants(XNamespace.Get("vcard-temp") + "BINVAL").Single().Value);
     }

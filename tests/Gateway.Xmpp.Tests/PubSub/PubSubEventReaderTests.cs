@@ -113,14 +113,15 @@ public class PubSubEventReaderTests
     [Theory]
     [InlineData("pubsub.active-calls.xmpp.onsip.com", true)]
     [InlineData("pubsub.active-calls.xmpp.onsip.com/res", true)]
-    [InlineData("node@pubsub.active-calls.xmpp.onsip.com/res", true)]
     [InlineData("PUBSUB.active-calls.xmpp.onsip.com", true)]
+    [InlineData("mallory@pubsub.active-calls.xmpp.onsip.com/res", false)]
+    [InlineData("mallory@example.onsip.com/psi", false)]
     [InlineData("evil.pubsub.active-calls.xmpp.onsip.com", false)]
     [InlineData("pubsub.active-calls.xmpp.onsip.com.evil", false)]
     [InlineData("pubsub.active-calls.xmpp.onsip.com@evil.example.com", false)]
-    public void TheFilterMatchesTheServiceDomainExactly(string from, bool expected)
+    public void OnlyTheServiceItselfMaySendEvents(string from, bool expected)
     {
         var message = new XElement(Ns.Client + "message", new XAttribute("from", from), new XElement(Ns.PubSubEvent + "event"));
-        Assert.Equal(expected, PubSubEventReader.IsEventFrom(message, Service.Domain));
+        Assert.Equal(expected, PubSubEventReader.IsEventFrom(message, Service.Bare.ToString()));
     }
 }
