@@ -22,8 +22,11 @@ internal sealed class ActiveCallsComponentsHost(
     ActiveCallsPubSubComponent pubSub,
     ILoggerFactory loggerFactory) : BackgroundService
 {
-    private readonly List<IAsyncDisposable> _streams = [];
+    private readonly List<XmppComponent> _streams = [];
     private readonly List<IDisposable> _attachments = [];
+
+    /// <summary>The component streams, once started (commands, Auth, PubSub).</summary>
+    internal IReadOnlyList<XmppComponent> Streams => _streams;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -52,6 +55,7 @@ internal sealed class ActiveCallsComponentsHost(
             Secret = settings.ComponentSecret,
             Host = settings.XmppHost,
             Port = settings.ComponentPort,
+            Limits = settings.Limits,
         }, loggerFactory.CreateLogger<XmppComponent>());
         _streams.Add(stream);
         return stream;

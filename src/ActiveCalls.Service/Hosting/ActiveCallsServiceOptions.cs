@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Gateway.Xmpp.Core;
+using Gateway.Xmpp.Framing;
 
 namespace ActiveCalls.Service.Hosting;
 
@@ -29,6 +30,10 @@ public sealed class ActiveCallsServiceOptions : IValidatableObject
     [Range(1, 1000)] public int MaxSubscriptionsPerNode { get; set; } = 10;
     /// <summary>Longest subscription lease granted; longer <c>pubsub#expire</c> requests are shortened to it.</summary>
     public TimeSpan MaxSubscriptionLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>What one inbound stanza may cost to read. Anyone with an account on the XMPP server can address the
+    /// components: a stanza past a limit is dropped alone (an IQ request gets <c>policy-violation</c>), logged and counted.</summary>
+    public StanzaLimits Limits { get; set; } = new();
 
     public Jid CommandsJid => new(null, "commands.active-calls." + Domain);
     public Jid AuthJid => new(null, "commands.auth." + Domain);

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Gateway.Xmpp.Framing;
 
 namespace Gateway.Api.Configuration;
 
@@ -37,6 +38,10 @@ public sealed class XmppOptions
 
     /// <summary>How long a command IQ waits for the component's answer. Must be shorter than <c>Gateway:Http:RequestTimeout</c>.</summary>
     public TimeSpan IqTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>What one inbound stanza may cost to read (bytes, depth, attributes, text, children). Anyone on the XMPP
+    /// server can send the gateway a stanza: one past a limit is dropped alone, logged with its sender and counted.</summary>
+    public StanzaLimits Limits { get; set; } = new();
 }
 
 /// <summary><c>Gateway:Components</c>: the JIDs of the Active-Calls services.</summary>

@@ -29,6 +29,7 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
             Tls = { TrustedCertificatePath = string.IsNullOrEmpty(o.TrustedCertificatePath) ? null : o.TrustedCertificatePath, ServerName = o.TlsServerName },
             ConnectTimeout = o.ConnectTimeout,
             DefaultIqTimeout = o.IqTimeout,
+            Limits = o.Limits,
             ScramKeyCache = new ScramKeyCache(),
         };
         var poolOptions = new XmppPoolOptions { Size = o.PoolSize };

@@ -2,6 +2,7 @@ using ActiveCalls.Service.Auth;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Service.PubSub;
 using ActiveCalls.Service.Tests.Fakes;
+using ActiveCalls.Service.Tests.Support;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
@@ -22,13 +23,6 @@ public sealed class ServiceHostTests(ProsodyFixture prosody)
 {
     private readonly ScriptedCallControlEngine _engine = new();
 
-    private static string DevUsersFile()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine(dir.FullName, "src", "ActiveCalls.Service", "users.dev.json");
-        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
-    }
-
     private IHost Build()
     {
         var builder = Host.CreateApplicationBuilder();
@@ -38,7 +32,7 @@ public sealed class ServiceHostTests(ProsodyFixture prosody)
             ["ActiveCalls:XmppHost"] = prosody.Host,
             ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
-            ["ActiveCalls:UsersFile"] = DevUsersFile(),
+            ["ActiveCalls:UsersFile"] = TestUsers.DevUsersFile(),
         });
         builder.AddActiveCallsService();
         builder.Services.AddSingleton<ICallControlEngine>(_engine);

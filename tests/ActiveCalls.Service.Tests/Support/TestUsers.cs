@@ -7,6 +7,14 @@ namespace ActiveCalls.Service.Tests.Support;
 internal static class TestUsers
 {
     /// <summary>The §3.1 wiki sample's user and password.</summary>
+    /// <summary>The demo users file the stack ships (alice, bob, carol @activecalls.test).</summary>
+    public static string DevUsersFile()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine(dir.FullName, "src", "ActiveCalls.Service", "users.dev.json");
+        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
+    }
+
     public const string Foo = "foo@example.onsip.com";
     public const string FooPassword = "goodpassword";
     /// <summary>The §3.1 sample B user, whose owner also has <see cref="HiroMarketing"/>.</summary>
