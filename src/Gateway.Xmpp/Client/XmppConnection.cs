@@ -270,11 +270,16 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
                 return;
             }
 
-            var resumable = StreamManagement is { Resumable: true };
+            // A stream we could not parse is never resumed: the server would hand the same bytes on again.
+            var resumable = StreamManagement is { Resumable: true } && reason is not XmppProtocolException;
             _state = ConnectionState.Reconnecting;
             Logger.LogWarning("XMPP stream to {Host}:{Port} lost: {Reason}", _options.Host, _options.Port, reason.Message);
             if (resumable) Raise(new XmppLifecycleEvent(LifecycleKind.Suspended, reason));
-            else Destroy(reason, StreamManagement?.TakeUnacked());
+            else
+            {
+                Destroy(reason, StreamManagement?.TakeUnacked());
+                StreamManagement = null;
+            }
 
             var backoff = new ReconnectBackoff(_options.ReconnectInitialDelay, _options.ReconnectMaxDelay);
             NegotiatedStream? next = null;

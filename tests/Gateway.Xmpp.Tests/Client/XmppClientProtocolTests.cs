@@ -525,19 +525,22 @@ public sealed class XmppClientProtocolTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MalformedXmlFromTheServerEndsTheStreamAndTheClientReconnects()
+    public async Task MalformedXmlFromTheServerEndsTheStreamAndTheClientStartsAFreshSessionRatherThanResume()
     {
-        var (client, peer) = await ConnectAsync(features: FakeLogin.BindOnly);
+        var (client, peer) = await ConnectAsync();
         await using var _ = peer;
         var accept = _server.AcceptAsync();
         try { await peer.SendAsync("<!DOCTYPE lolz [<!ENTITY lol \"lol\">]><message><body>&lol;</body></message>"); } catch (IOException) { }
 
         var destroyed = await WaitForLifecycleAsync(LifecycleKind.Destroyed);
         Assert.IsType<XmppProtocolException>(destroyed.Reason);
+        Assert.DoesNotContain(_lifecycle, e => e.Kind == LifecycleKind.Suspended);
         await using var second = await accept;
-        await FakeLogin.PlainLoginAsync(second, FakeLogin.BindOnly);
+        // A resume would have the server send the same bytes again: the client binds a new session (no <resume/>).
+        await FakeLogin.PlainLoginAsync(second, FakeLogin.BindAndSm);
         await WaitForLifecycleAsync(LifecycleKind.Established, occurrence: 2);
         Assert.Equal(ConnectionState.Established, client.State);
+        Assert.DoesNotContain("<resume", second.Received.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
