@@ -202,12 +202,16 @@ internal sealed class SippPhone : IAsyncDisposable
     }
 
     /// <summary>Start lines as "&gt; INVITE" (received by the phone) or "&lt; 200" (sent by it), in order, with
-    /// retransmissions (the same line repeated in a row) shown once.</summary>
+    /// retransmissions shown once.</summary>
     public IReadOnlyList<string> Flow()
     {
         var flow = new List<string>();
+        var seen = new HashSet<(bool, string)>();
         foreach (var m in Messages())
         {
+            // A retransmission is byte for byte the message it repeats (a busy machine makes timer A or G fire before
+            // the answer is read); a new request differs at least in its CSeq or branch.
+            if (!seen.Add((m.Sent, m.Text))) continue;
             var line = (m.Sent ? "< " : "> ") + (m.Status?.ToString(CultureInfo.InvariantCulture) ?? m.Method);
             if (flow.Count == 0 || flow[^1] != line) flow.Add(line);
         }
