@@ -4,6 +4,7 @@ using Gateway.Api.Auth;
 using Gateway.Api.Commands;
 using Gateway.Api.Errors;
 using Gateway.Api.Idempotency;
+using Gateway.Api.Json;
 using Gateway.Api.OpenApi;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Authorization;
@@ -123,9 +124,9 @@ public static class CallsApi
         .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     public static async Task<Results<Accepted<CallResource>, ValidationProblem, ProblemHttpResult>> CreateCall(
-        CreateCallRequest request, [AsParameters] CallServices services, CancellationToken cancellationToken)
+        JsonBody<CreateCallRequest> body, [AsParameters] CallServices services, CancellationToken cancellationToken)
     {
-        var errors = CallValidation.ValidateCreate(request, out var from, out var to, out var callSetupId);
+        var errors = body.Merge(CallValidation.ValidateCreate(body.Value, out var from, out var to, out var callSetupId));
         if (errors.Count > 0) return Problems.Validation(errors);
         if (!await services.InScopeAsync([from], requireAll: true))
             return Problems.Result(ProblemTypes.OutOfScope, $"The API key does not act for '{from}'.");
@@ -251,10 +252,10 @@ public static class CallsApi
     }
 
     public static async Task<Results<Accepted<CallResource>, ValidationProblem, ProblemHttpResult>> TransferCall(
-        [Description("The call's id or the SIP Call-ID of one of its legs.")] string id, TransferCallRequest request,
+        [Description("The call's id or the SIP Call-ID of one of its legs.")] string id, JsonBody<TransferCallRequest> body,
         [AsParameters] CallServices services, CancellationToken cancellationToken)
     {
-        var errors = CallValidation.ValidateTransfer(request, out var endpoint, out var target);
+        var errors = body.Merge(CallValidation.ValidateTransfer(body.Value, out var endpoint, out var target));
         if (errors.Count > 0) return Problems.Validation(errors);
         if (services.Registry.Find(id) is not { } call) return CallNotFound(id);
         if (!await services.CanSeeAsync(call)) return OutOfScope(call);
