@@ -192,6 +192,7 @@ public static class GatewayHostingExtensions
         services.AddAuthentication(ApiKeyDefaults.Scheme)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyDefaults.Scheme, null);
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, AddressScopeHandler>();
+        services.AddHostedService<ApiKeyDestinationsReport>();
         services.AddAuthorizationBuilder()
             .AddPolicy(ApiKeyDefaults.Policy, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).RequireAuthenticatedUser().RequireClaim(ApiKeyDefaults.KeyNameClaim))
             .AddPolicy(AddressScopeRequirement.Policy, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).AddRequirements(new AddressScopeRequirement()));

@@ -94,6 +94,8 @@ public static class OpenApiExamples
     public static readonly ProblemDetails ComponentUnavailableProblem = WithXmpp(Problems.Create(ProblemTypes.ComponentUnavailable, "Component unavailable"),
         "remote-server-timeout", "wait", "not-connected", "Component unavailable");
 
+    public static readonly ProblemDetails DestinationNotAllowedProblem = CallsApi.DestinationNotAllowed("to", "sip:19005550100@example.onsip.com");
+
     public static readonly ProblemDetails CallNotFoundProblem = Problems.Create(ProblemTypes.CallNotFound,
         "No call with id or SIP Call-ID 'zz99zz99' is known (ended calls are kept for a limited time).");
 
