@@ -53,7 +53,7 @@ internal sealed class ApiKeyAuthenticationHandler(
 
         var claims = new List<Claim> { new(ApiKeyDefaults.KeyNameClaim, match.Name), new(ClaimTypes.Name, match.Name) };
         claims.AddRange(match.Scopes.Select(s => new Claim(ApiKeyDefaults.ScopeClaim, s)));
-        claims.AddRange(match.EffectiveDestinations.Select(d => new Claim(ApiKeyDefaults.DestinationClaim, d)));
+        claims.AddRange(match.EffectiveDestinations().Select(d => new Claim(ApiKeyDefaults.DestinationClaim, d)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, ApiKeyDefaults.Scheme, ClaimTypes.Name, null));
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, ApiKeyDefaults.Scheme)));
     }
@@ -122,7 +122,7 @@ internal sealed class ApiKeyDestinationsReport(IOptions<ApiKeysOptions> keys, IL
             logger.LogWarning(
                 "API key '{Name}' has no Gateway:ApiKeys:{Index}:Destinations, so it may call only {Destinations}: named SIP users of the " +
                 "domains it acts for, no phone number. List what it may call there, e.g. \"1555*@example.com\" for numbers, or \"*\" for anything.",
-                apiKeys[i].Name, i, string.Join(", ", apiKeys[i].EffectiveDestinations));
+                apiKeys[i].Name, i, string.Join(", ", apiKeys[i].EffectiveDestinations()));
         }
         return Task.CompletedTask;
     }

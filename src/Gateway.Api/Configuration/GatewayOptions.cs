@@ -160,7 +160,7 @@ public sealed class ApiKeyDefinition
     public List<string> Destinations { get; set; } = [];
 
     /// <summary>The destination patterns in force: <see cref="Destinations"/>, or the default when there are none.</summary>
-    public IReadOnlyList<string> EffectiveDestinations => Destinations.Count > 0 ? Destinations : Auth.DestinationScope.DefaultFor(Scopes);
+    public IReadOnlyList<string> EffectiveDestinations() => Destinations.Count > 0 ? Destinations : Auth.DestinationScope.DefaultFor(Scopes);
 }
 
 /// <summary><c>Gateway:ApiKeys</c>.</summary>

@@ -33,7 +33,7 @@ public static partial class JsonBodyErrors
         var path = Join(prefix, relative);
         if (DuplicateMember().Match(exception.Message) is { Success: true } duplicate)
         {
-            // The serializer names the member; a JsonElement (the body as a whole) reports no path, a typed object does.
+            // A typed object reports the member's path; inside a JsonElement value only the serializer's message names it.
             var field = relative is null ? Join(prefix, duplicate.Groups["name"].Value) : path;
             return new JsonBodyError(field, GivenMoreThanOnce,
                 $"The member '{field}' is given more than once (member names are matched case-insensitively); send each member once.");
@@ -69,13 +69,13 @@ public static partial class JsonBodyErrors
     /// it; null when the path goes deeper.</summary>
     private static string? Expected(Type type, string? relative) => relative switch
     {
-        null => Describe(type),
+        null => JsonKind(type),
         _ when relative.StartsWith('[') && relative.EndsWith(']') && relative.IndexOf(']', StringComparison.Ordinal) == relative.Length - 1 &&
-               ElementType(type) is { } element => Describe(element),
+               ElementType(type) is { } element => JsonKind(element),
         _ => null,
     };
 
-    private static string Describe(Type type)
+    private static string JsonKind(Type type)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (type == typeof(string)) return "a string";

@@ -88,7 +88,8 @@ public sealed class DestinationScopeTests : IAsyncLifetime
     public async Task TransferToATargetOutsideTheKeysPatternsIs403AndSendsNoTransfer()
     {
         Assert.Equal(HttpStatusCode.Accepted, (await _gateway.Client(DeskKey).PostJsonAsync("/calls", CreateBody(callSetupId: CallId))).StatusCode);
-        Connect();
+        _gateway.Registry.ApplyItemPublished(CalleeLeg(CallId, "created"), "item-callee", Node);
+        _gateway.Registry.ApplyItemPublished(CalleeLeg(CallId, "confirmed", toTag: "tt-callee"), "item-callee", Node);
         var desk = _gateway.Client(DeskKey);
 
         var refused = await desk.PostJsonAsync($"/calls/{CallId}/transfer", """{"endpoint":"callee","target":"19005551234@example.com"}""");
@@ -174,14 +175,5 @@ public sealed class DestinationScopeTests : IAsyncLifetime
     public void TheDefaultDestinationsAreTheNamedUsersOfTheKeysDomainsAndItsOwnAddresses(string scope, string expected)
     {
         Assert.Equal(expected.Split(','), DestinationScope.DefaultFor([scope]));
-    }
-
-    private void Connect()
-    {
-        _gateway.Registry.ApplyItemPublished(SetupLeg(CallId, "requested"), "item-setup", Node);
-        _gateway.Registry.ApplyItemPublished(SetupLeg(CallId, "confirmed", toTag: "tt-setup"), "item-setup", Node);
-        _gateway.Registry.ApplyItemPublished(CalleeLeg(CallId, "created"), "item-callee", Node);
-        _gateway.Registry.ApplyItemPublished(CalleeLeg(CallId, "confirmed", toTag: "tt-callee"), "item-callee", Node);
-        _gateway.Registry.ApplyItemRetracted("item-setup", Node);
     }
 }
