@@ -71,6 +71,7 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
             $"--Gateway:Events:SipAddress=alice@{Domain}", "--Gateway:Events:Password=alice-dev-password",
             $"--Gateway:Events:AuthComponent=commands.auth.{Domain}", $"--Gateway:Events:PubSubService=pubsub.active-calls.{Domain}",
             "--Gateway:ApiKeys:0:Name=bench", $"--Gateway:ApiKeys:0:Hash={apiKeyHash}", "--Gateway:ApiKeys:0:Scopes:0=*",
+            "--Gateway:ApiKeys:0:Destinations:0=*",
             "--Logging:LogLevel:Default=Warning",
             .. extra,
         ], Path.GetDirectoryName(gatewayDll), ("ASPNETCORE_ENVIRONMENT", "Production"));

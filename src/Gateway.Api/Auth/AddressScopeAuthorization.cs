@@ -13,8 +13,8 @@ public sealed class AddressScopeRequirement : IAuthorizationRequirement
 
 /// <summary>
 /// Placing a call needs the <c>from</c> party in scope (the key acts for the caller, like a phone number one owns;
-/// the destination is the PBX's dialling policy). Reading, hanging up or transferring a call needs any of its parties
-/// or legs in scope.
+/// what it may call is its <see cref="DestinationScope"/>). Reading, hanging up or transferring a call needs any of its
+/// parties or legs in scope.
 /// </summary>
 internal sealed class AddressScopeHandler : AuthorizationHandler<AddressScopeRequirement, AddressResource>
 {

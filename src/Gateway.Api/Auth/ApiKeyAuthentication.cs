@@ -18,6 +18,7 @@ public static class ApiKeyDefaults
     public const string QueryTokenName = "access_token";
     public const string KeyNameClaim = "api_key";
     public const string ScopeClaim = "sip_scope";
+    public const string DestinationClaim = "sip_destination";
 }
 
 /// <summary>
@@ -52,6 +53,7 @@ internal sealed class ApiKeyAuthenticationHandler(
 
         var claims = new List<Claim> { new(ApiKeyDefaults.KeyNameClaim, match.Name), new(ClaimTypes.Name, match.Name) };
         claims.AddRange(match.Scopes.Select(s => new Claim(ApiKeyDefaults.ScopeClaim, s)));
+        claims.AddRange(match.EffectiveDestinations().Select(d => new Claim(ApiKeyDefaults.DestinationClaim, d)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, ApiKeyDefaults.Scheme, ClaimTypes.Name, null));
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, ApiKeyDefaults.Scheme)));
     }
@@ -94,11 +96,36 @@ internal sealed class ApiKeyAuthenticationHandler(
     }
 }
 
-/// <summary>The API key behind a request: its name (idempotency and rate-limit partition) and address scope.</summary>
+/// <summary>The API key behind a request: its name (idempotency and rate-limit partition), address scope and
+/// destination scope (none without a key: nothing may be called).</summary>
 public static class ApiKeyPrincipal
 {
     public static string? KeyName(this ClaimsPrincipal user) => user?.FindFirst(ApiKeyDefaults.KeyNameClaim)?.Value;
 
     public static AddressScope Scope(this ClaimsPrincipal user) =>
         new(user?.FindAll(ApiKeyDefaults.ScopeClaim).Select(c => c.Value) ?? []);
+
+    public static DestinationScope Destinations(this ClaimsPrincipal user) =>
+        new(user?.FindAll(ApiKeyDefaults.DestinationClaim).Select(c => c.Value) ?? []);
+}
+
+/// <summary>At start-up, says which keys have no <c>Destinations</c> and what they may call instead: after an upgrade
+/// that is how an operator learns why a phone number is now refused.</summary>
+internal sealed class ApiKeyDestinationsReport(IOptions<ApiKeysOptions> keys, ILogger<ApiKeyDestinationsReport> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var apiKeys = keys.Value.ApiKeys;
+        for (var i = 0; i < apiKeys.Count; i++)
+        {
+            if (apiKeys[i].Destinations.Count > 0) continue;
+            logger.LogWarning(
+                "API key '{Name}' has no Gateway:ApiKeys:{Index}:Destinations, so it may call only {Destinations}: named SIP users of the " +
+                "domains it acts for, no phone number. List what it may call there, e.g. \"1555*@example.com\" for numbers, or \"*\" for anything.",
+                apiKeys[i].Name, i, string.Join(", ", apiKeys[i].EffectiveDestinations()));
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

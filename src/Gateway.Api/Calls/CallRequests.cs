@@ -13,11 +13,11 @@ namespace Gateway.Api.Calls;
 public sealed record CreateCallRequest
 {
     [Required]
-    [Description("The SIP URI rung first (sip:user@domain); when it answers, it is connected to 'to'. Must be within the API key's scope.")]
+    [Description("The SIP URI rung first (sip:user@domain); when it answers, it is connected to 'to'. Must be within the API key's scope (and, when it is a phone number, its destinations: it is dialled first).")]
     public string? From { get; init; }
 
     [Required]
-    [Description("The SIP URI to connect the caller to (sip:user@domain), or a phone number as '<digits>@domain' / 'sip:<digits>@domain'.")]
+    [Description("The SIP URI to connect the caller to (sip:user@domain), or a phone number as '<digits>@domain' / 'sip:<digits>@domain'. Must be within the API key's destinations.")]
     public string? To { get; init; }
 
     [Description("Optional: 8 letters or digits carried end to end by every leg of the call; the gateway makes one up when absent. It becomes the call's id.")]
@@ -32,7 +32,7 @@ public sealed record TransferCallRequest
     public string? Endpoint { get; init; }
 
     [Required]
-    [Description("The SIP URI (or '<digits>@domain' phone number) to transfer the party to.")]
+    [Description("The SIP URI (or '<digits>@domain' phone number) to transfer the party to. Must be within the API key's destinations.")]
     public string? Target { get; init; }
 }
 

@@ -4,6 +4,7 @@ using Gateway.Api.Auth;
 using Gateway.Api.Commands;
 using Gateway.Api.Errors;
 using Gateway.Api.Idempotency;
+using Gateway.Api.Json;
 using Gateway.Api.OpenApi;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Authorization;
@@ -30,6 +31,17 @@ public sealed class CallServices(CallRegistry registry, IActiveCallsCommands com
     internal string? KeyName => User.KeyName();
 
     internal AddressScope Scope => User.Scope();
+
+    /// <summary>Null when the key may call <paramref name="destination"/> (the request's <paramref name="member"/>),
+    /// else the 403 to answer, before any XMPP traffic.</summary>
+    internal ProblemHttpResult? RefuseDestination(string member, string destination)
+    {
+        var destinations = User.Destinations();
+        if (destinations.Allows(destination)) return null;
+        Logger.LogWarning("API key {Key} may not call {Destination} ('{Member}'); its destinations: {Destinations}",
+            KeyName, destination, member, string.Join(", ", destinations.Patterns));
+        return TypedResults.Problem(CallsApi.DestinationNotAllowed(member, destination));
+    }
 }
 
 /// <summary><c>/calls</c>: place, list, read, hang up and transfer calls.</summary>
@@ -52,6 +64,10 @@ public static class CallsApi
             .WithMetadata(new IdempotentAttribute())
             .Accepts<CreateCallRequest>("application/json")
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithResponseDescription(StatusCodes.Status403Forbidden,
+                "The API key does not act for 'from' (out-of-scope); may not call 'to', or 'from' when it is a phone number " +
+                "(destination-not-allowed: outside the key's Destinations, nothing was sent); or the service refused (component-forbidden).")
+            .WithResponseExample(StatusCodes.Status403Forbidden, OpenApiExamples.DestinationNotAllowedProblem)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
@@ -106,6 +122,9 @@ public static class CallsApi
             .WithMetadata(new IdempotentAttribute())
             .Accepts<TransferCallRequest>("application/json")
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithResponseDescription(StatusCodes.Status403Forbidden,
+                "The API key covers none of the call's addresses (out-of-scope); may not call 'target' (destination-not-allowed: " +
+                "outside the key's Destinations, nothing was sent); or the service refused (component-forbidden).")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -123,12 +142,15 @@ public static class CallsApi
         .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     public static async Task<Results<Accepted<CallResource>, ValidationProblem, ProblemHttpResult>> CreateCall(
-        CreateCallRequest request, [AsParameters] CallServices services, CancellationToken cancellationToken)
+        JsonBody<CreateCallRequest> body, [AsParameters] CallServices services, CancellationToken cancellationToken)
     {
-        var errors = CallValidation.ValidateCreate(request, out var from, out var to, out var callSetupId);
+        var errors = body.Merge(CallValidation.ValidateCreate(body.Value, out var from, out var to, out var callSetupId));
         if (errors.Count > 0) return Problems.Validation(errors);
         if (!await services.InScopeAsync([from], requireAll: true))
             return Problems.Result(ProblemTypes.OutOfScope, $"The API key does not act for '{from}'.");
+        // The caller is rung first: a phone number there is dialled like any destination.
+        if (DestinationScope.IsPhoneNumber(from) && services.RefuseDestination("from", from) is { } refusedCaller) return refusedCaller;
+        if (services.RefuseDestination("to", to) is { } refused) return refused;
 
         callSetupId ??= CallValidation.NewCallSetupId();
         CreateTicket ticket;
@@ -251,13 +273,14 @@ public static class CallsApi
     }
 
     public static async Task<Results<Accepted<CallResource>, ValidationProblem, ProblemHttpResult>> TransferCall(
-        [Description("The call's id or the SIP Call-ID of one of its legs.")] string id, TransferCallRequest request,
+        [Description("The call's id or the SIP Call-ID of one of its legs.")] string id, JsonBody<TransferCallRequest> body,
         [AsParameters] CallServices services, CancellationToken cancellationToken)
     {
-        var errors = CallValidation.ValidateTransfer(request, out var endpoint, out var target);
+        var errors = body.Merge(CallValidation.ValidateTransfer(body.Value, out var endpoint, out var target));
         if (errors.Count > 0) return Problems.Validation(errors);
         if (services.Registry.Find(id) is not { } call) return CallNotFound(id);
         if (!await services.CanSeeAsync(call)) return OutOfScope(call);
+        if (services.RefuseDestination("target", target) is { } refused) return refused;
         if (services.Registry.FindTransferDialog(call.Id) is not { } dialog)
             return Problems.Result(ProblemTypes.CallNotConnected, $"The call is {CallRegistry.StateName(call.State)}; only a connected call can be transferred.",
                 new Dictionary<string, object?> { ["callId"] = call.Id, ["state"] = CallRegistry.StateName(call.State) });
@@ -266,6 +289,11 @@ public static class CallsApi
         services.Registry.RecordTransferRequested(call.Id);
         return Accepted(services.Registry.Find(call.Id) ?? call);
     }
+
+    /// <summary>The 403 for a <paramref name="destination"/> (the request's <paramref name="member"/>) the key may not call.</summary>
+    public static ProblemDetails DestinationNotAllowed(string member, string destination) =>
+        Problems.Create(ProblemTypes.DestinationNotAllowed, $"The API key may not call '{destination}' ('{member}' is outside its destinations).",
+            new Dictionary<string, object?> { ["member"] = member, ["destination"] = destination });
 
     private static Accepted<CallResource> Accepted(CallResource call) => TypedResults.Accepted($"/calls/{Uri.EscapeDataString(call.Id)}", call);
 

@@ -146,7 +146,8 @@ public sealed class CallRegistryOptions
     public TimeSpan SetupTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }
 
-/// <summary>One API key: a name (for logs and partitions), the SHA-256 of the key, and the SIP addresses it acts for.</summary>
+/// <summary>One API key: a name (for logs and partitions), the SHA-256 of the key, the SIP addresses it acts for and the
+/// destinations it may call.</summary>
 public sealed class ApiKeyDefinition
 {
     public string Name { get; set; } = "";
@@ -156,6 +157,15 @@ public sealed class ApiKeyDefinition
 
     /// <summary><c>alice@example.com</c> (one address), <c>*@example.com</c> (a domain) or <c>*</c> (everything).</summary>
     public List<string> Scopes { get; set; } = [];
+
+    /// <summary>What the key may call (<c>to</c> of a new call, <c>target</c> of a transfer): <c>*</c>,
+    /// <c>bob@example.com</c>, <c>*@example.com</c> (named users, no phone numbers), <c>*@*</c> or a number prefix
+    /// such as <c>1555*@example.com</c> (see <see cref="Auth.DestinationScope"/>). When empty,
+    /// <see cref="Auth.DestinationScope.DefaultFor"/> the <see cref="Scopes"/>: the named users of the key's domains.</summary>
+    public List<string> Destinations { get; set; } = [];
+
+    /// <summary>The destination patterns in force: <see cref="Destinations"/>, or the default when there are none.</summary>
+    public IReadOnlyList<string> EffectiveDestinations() => Destinations.Count > 0 ? Destinations : Auth.DestinationScope.DefaultFor(Scopes);
 }
 
 /// <summary><c>Gateway:ApiKeys</c>.</summary>

@@ -93,7 +93,8 @@ internal sealed class CallRegistryOptionsValidator : IValidateOptions<CallRegist
     }
 }
 
-/// <summary>Every key has a unique name, a well-formed SHA-256 hash and at least one well-formed scope.</summary>
+/// <summary>Every key has a unique name, a well-formed SHA-256 hash, at least one well-formed scope and well-formed
+/// destination patterns.</summary>
 internal sealed partial class ApiKeysOptionsValidator : IValidateOptions<ApiKeysOptions>
 {
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]
@@ -117,6 +118,9 @@ internal sealed partial class ApiKeysOptionsValidator : IValidateOptions<ApiKeys
             foreach (var scope in key.Scopes)
                 if (!Auth.AddressScope.IsWellFormed(scope))
                     failures.Add($"{at}:Scopes entry '{scope}' is not \"user@domain\", \"*@domain\" or \"*\".");
+            foreach (var destination in key.Destinations)
+                if (Auth.DestinationScope.Problem(destination) is { } problem)
+                    failures.Add($"{at}:Destinations entry '{destination}' {problem}. A destination is \"*\", \"user@domain\", \"*@domain\", \"*@*\" or a number prefix such as \"1555*@domain\".");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
+using Gateway.Api.Json;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
@@ -17,7 +17,7 @@ namespace Gateway.Api.Errors;
 /// (the component's text is also the <c>detail</c>), plus the <c>command</c> node and the <c>component</c> JID;
 /// 503 and 429 carry <c>Retry-After</c>.
 /// </summary>
-internal sealed partial class GatewayExceptionHandler(
+internal sealed class GatewayExceptionHandler(
     IProblemDetailsService problemDetails, IOptions<HttpApiOptions> http, ILogger<GatewayExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
@@ -109,9 +109,6 @@ internal sealed partial class GatewayExceptionHandler(
         }
     }
 
-    [GeneratedRegex("The JSON property '(?<name>[^']*)' could not be mapped")]
-    private static partial Regex UnmappedMember();
-
     private static ProblemDetails MapBadRequest(BadHttpRequestException bad)
     {
         if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -120,27 +117,8 @@ internal sealed partial class GatewayExceptionHandler(
             return Problems.Create(ProblemTypes.UnsupportedMediaType, "Send the body as application/json.");
         if (bad.InnerException is JsonException json)
         {
-            var path = json.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : null;
-            string field, message;
-            if (UnmappedMember().Match(json.Message) is { Success: true } match)
-            {
-                field = path is not null && path.EndsWith(match.Groups["name"].Value, StringComparison.Ordinal) ? path : match.Groups["name"].Value;
-                message = "is not a member of this request.";
-            }
-            else
-            {
-                field = path ?? "body";
-                message = path is null ? "is not valid JSON (or not a JSON object)." : "has the wrong JSON type (expected a string).";
-            }
-            var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
-            {
-                Type = ProblemTypes.ValidationFailed.Type,
-                Title = ProblemTypes.ValidationFailed.Title,
-                Status = 400,
-                Detail = "See errors for each invalid field.",
-            };
-            problem.Extensions["code"] = ProblemTypes.ValidationFailed.Code;
-            return problem;
+            var error = JsonBodyErrors.Describe(json);
+            return Problems.ValidationDetails(new Dictionary<string, string[]> { [error.Field] = [error.Message] }, error.Detail);
         }
         return Problems.Create(ProblemTypes.MalformedRequest, bad.Message);
     }

@@ -15,7 +15,7 @@ public sealed record ProblemType(string Code, int Status, string Title)
 /// <list type="table">
 /// <item><term>400 validation-failed</term><description>invalid input (per-field <c>errors</c>), before any XMPP traffic</description></item>
 /// <item><term>401 unauthorized</term><description>no or wrong API key (<c>WWW-Authenticate</c>)</description></item>
-/// <item><term>403 out-of-scope / component-forbidden</term><description>the key does not cover the addresses / the component answered <c>forbidden</c> or <c>not-authorized</c></description></item>
+/// <item><term>403 out-of-scope / destination-not-allowed / component-forbidden</term><description>the key does not cover the addresses / may not call the <c>to</c> or transfer <c>target</c> (its destination scope; nothing sent) / the component answered <c>forbidden</c> or <c>not-authorized</c></description></item>
 /// <item><term>404 call-not-found</term><description>unknown call, or the component answered <c>item-not-found</c></description></item>
 /// <item><term>404 webhook-not-found / delivery-not-found</term><description>unknown (or another key's) webhook subscription / delivery</description></item>
 /// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call, webhook limit reached, re-delivery to a disabled subscription</description></item>
@@ -35,6 +35,7 @@ public static class ProblemTypes
     public static readonly ProblemType InvalidIdempotencyKey = new("invalid-idempotency-key", 400, "The Idempotency-Key header is invalid.");
     public static readonly ProblemType Unauthorized = new("unauthorized", 401, "A valid API key is required.");
     public static readonly ProblemType OutOfScope = new("out-of-scope", 403, "The API key does not cover these SIP addresses.");
+    public static readonly ProblemType DestinationNotAllowed = new("destination-not-allowed", 403, "The API key may not call this destination.");
     public static readonly ProblemType ComponentForbidden = new("component-forbidden", 403, "The Active-Calls service refused the command.");
     public static readonly ProblemType NotFound = new("not-found", 404, "Not found.");
     public static readonly ProblemType CallNotFound = new("call-not-found", 404, "The call is not known.");
@@ -61,7 +62,7 @@ public static class ProblemTypes
 
     public static IReadOnlyList<ProblemType> All { get; } =
     [
-        ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, ComponentForbidden, NotFound, CallNotFound,
+        ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, DestinationNotAllowed, ComponentForbidden, NotFound, CallNotFound,
         WebhookNotFound, DeliveryNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
         WebhookDisabled, PayloadTooLarge, UnsupportedMediaType,
         CommandRejected, CommandFailed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,

@@ -22,10 +22,26 @@ public static class Problems
     public static ProblemHttpResult Result(ProblemType type, string? detail = null, IDictionary<string, object?>? extensions = null) =>
         TypedResults.Problem(Create(type, detail, extensions));
 
+    public const string ValidationDetail = "See errors for each invalid field.";
+
     public static ValidationProblem Validation(IDictionary<string, string[]> errors, string? detail = null) =>
-        TypedResults.ValidationProblem(errors, detail: detail ?? "See errors for each invalid field.",
+        TypedResults.ValidationProblem(errors, detail: detail ?? ValidationDetail,
             title: ProblemTypes.ValidationFailed.Title, type: ProblemTypes.ValidationFailed.Type,
             extensions: new Dictionary<string, object?> { ["code"] = ProblemTypes.ValidationFailed.Code });
+
+    /// <summary>The body of <see cref="Validation"/>, for writers that are not endpoint results (the exception handler).</summary>
+    public static HttpValidationProblemDetails ValidationDetails(IDictionary<string, string[]> errors, string? detail = null)
+    {
+        var problem = new HttpValidationProblemDetails(errors)
+        {
+            Type = ProblemTypes.ValidationFailed.Type,
+            Title = ProblemTypes.ValidationFailed.Title,
+            Status = ProblemTypes.ValidationFailed.Status,
+            Detail = detail ?? ValidationDetail,
+        };
+        problem.Extensions["code"] = ProblemTypes.ValidationFailed.Code;
+        return problem;
+    }
 
     /// <summary>Fills what every problem carries: <c>code</c>, <c>type</c> and <c>title</c> for bare status codes,
     /// <c>instance</c> and <c>traceId</c>.</summary>

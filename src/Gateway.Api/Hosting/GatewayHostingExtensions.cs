@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Reflection;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
@@ -12,6 +10,7 @@ using Gateway.Api.Errors;
 using Gateway.Api.Events;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
+using Gateway.Api.Json;
 using Gateway.Api.OpenApi;
 using Gateway.Api.Streaming;
 using Gateway.Api.Webhooks;
@@ -56,13 +55,9 @@ public static class GatewayHostingExtensions
             .AddCheck<EventsSubscriptionHealthCheck>("call-events", tags: ["ready"])
             .AddCheck<WebhooksHealthCheck>("webhooks", tags: ["ready"]);
         builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers().AddWebhookDescription());
-        builder.Services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
-            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
-        });
-        // Binding failures (malformed JSON, unknown members) become exceptions, so they get the same problem+json.
+        // Request bodies are read by JsonBody<T> with these options: unknown and duplicate members are refused.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.ApplyClientRules());
+        // Binding failures (malformed JSON, a member given twice) become exceptions, so they get the same problem+json.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return builder;
     }
@@ -197,6 +192,7 @@ public static class GatewayHostingExtensions
         services.AddAuthentication(ApiKeyDefaults.Scheme)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyDefaults.Scheme, null);
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, AddressScopeHandler>();
+        services.AddHostedService<ApiKeyDestinationsReport>();
         services.AddAuthorizationBuilder()
             .AddPolicy(ApiKeyDefaults.Policy, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).RequireAuthenticatedUser().RequireClaim(ApiKeyDefaults.KeyNameClaim))
             .AddPolicy(AddressScopeRequirement.Policy, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme).AddRequirements(new AddressScopeRequirement()));

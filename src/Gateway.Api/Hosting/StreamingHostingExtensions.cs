@@ -1,7 +1,6 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
+using Gateway.Api.Json;
 using Gateway.Api.Streaming;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
@@ -27,11 +26,9 @@ public static class StreamingHostingExtensions
             })
             .AddJsonProtocol(o =>
             {
-                // As strict as the REST API: a misspelt member (say "afterCurser") is an error, not silently a snapshot.
-                o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
-                o.PayloadSerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
-                o.PayloadSerializerOptions.NumberHandling = JsonNumberHandling.Strict;
-                o.PayloadSerializerOptions.Converters.Add(new CallEventMessageConverter());
+                // As strict as the REST API: a misspelt member (say "afterCurser") or one given twice is an error, not
+                // silently a snapshot.
+                o.PayloadSerializerOptions.ApplyClientRules().Converters.Add(new CallEventMessageConverter());
             });
         services.AddOptions<HubOptions>().Configure<IOptions<StreamingOptions>>((hub, streaming) =>
             hub.StatefulReconnectBufferSize = streaming.Value.StatefulReconnectBufferBytes);

@@ -94,22 +94,13 @@ public static class OpenApiExamples
     public static readonly ProblemDetails ComponentUnavailableProblem = WithXmpp(Problems.Create(ProblemTypes.ComponentUnavailable, "Component unavailable"),
         "remote-server-timeout", "wait", "not-connected", "Component unavailable");
 
+    public static readonly ProblemDetails DestinationNotAllowedProblem = CallsApi.DestinationNotAllowed("to", "sip:19005550100@example.onsip.com");
+
     public static readonly ProblemDetails CallNotFoundProblem = Problems.Create(ProblemTypes.CallNotFound,
         "No call with id or SIP Call-ID 'zz99zz99' is known (ended calls are kept for a limited time).");
 
     /// <summary>A validation-failed problem with these per-field errors, as the handlers answer it.</summary>
-    public static HttpValidationProblemDetails Validation(Dictionary<string, string[]> errors)
-    {
-        var problem = new HttpValidationProblemDetails(errors)
-        {
-            Type = ProblemTypes.ValidationFailed.Type,
-            Title = ProblemTypes.ValidationFailed.Title,
-            Status = 400,
-            Detail = "See errors for each invalid field.",
-        };
-        problem.Extensions["code"] = ProblemTypes.ValidationFailed.Code;
-        return problem;
-    }
+    public static HttpValidationProblemDetails Validation(Dictionary<string, string[]> errors) => Problems.ValidationDetails(errors);
 
     private static ProblemDetails WithXmpp(ProblemDetails problem, string condition, string type, string application, string text)
     {

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
 using Gateway.Api.Errors;
+using Gateway.Api.Json;
 using Gateway.Api.OpenApi;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -122,12 +123,13 @@ public static class WebhooksApi
         builder.ProducesProblem(statusCode).WithResponseDescription(statusCode, description);
 
     public static async Task<Results<Created<WebhookSubscriptionWithSecret>, ValidationProblem, ProblemHttpResult>> CreateWebhook(
-        CreateWebhookRequest request, [AsParameters] WebhookServices services, CancellationToken cancellationToken)
+        JsonBody<CreateWebhookRequest> body, [AsParameters] WebhookServices services, CancellationToken cancellationToken)
     {
+        var request = body.Value;
         var errors = WebhookValidation.ValidateCreate(request, out var eventTypes, out var address);
         var (url, urlError) = await services.Targets.CheckAsync(request?.Url, cancellationToken);
         if (urlError is not null) errors["url"] = [urlError];
-        if (errors.Count > 0) return Problems.Validation(errors);
+        if (body.Merge(errors).Count > 0) return Problems.Validation(errors);
         if (address is not null && !await services.InScopeAsync(address))
             return Problems.Result(ProblemTypes.OutOfScope, $"The API key does not act for '{address}'.");
         if (await services.Store.CountSubscriptionsAsync(services.Owner, cancellationToken) >= services.Options.Value.MaxSubscriptionsPerKey)

@@ -52,11 +52,13 @@ public sealed class AuthTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AKeyScopedToAnAddressMayCallFromItToAnywhere()
+    public async Task AKeyScopedToAnAddressMayCallFromItOnlyToItsDestinations()
     {
-        var response = await _gateway.Client(GatewayFactory.AliceKey).PostJsonAsync("/calls", CreateBody(to: "sip:someone@elsewhere.net"));
+        var alice = _gateway.Client(GatewayFactory.AliceKey);
 
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await alice.PostJsonAsync("/calls", CreateBody(to: "sip:carol@example.com"))).StatusCode);
+        await (await alice.PostJsonAsync("/calls", CreateBody(to: "sip:someone@elsewhere.net"))).AssertProblemAsync(403, "destination-not-allowed");
+        Assert.Single(_gateway.Xmpp.Sent);
     }
 
     [Fact]

@@ -59,6 +59,60 @@ public sealed class ValidationTests : IAsyncLifetime
         Assert.Contains("not a member", messages[0], StringComparison.Ordinal);
     }
 
+    /// <summary>A body of every JSON endpoint that gives one member twice (the last one used to win silently).</summary>
+    public static TheoryData<string, string, string> MembersGivenTwice => new()
+    {
+        { "/calls", """{"from":"sip:a@example.com","from":"sip:b@example.com","to":"sip:c@example.com"}""", "from" },
+        { "/calls/ab12cd34/transfer", """{"endpoint":"callee","target":"sip:carol@example.com","target":"sip:dave@example.com"}""", "target" },
+        { "/webhooks", """{"url":"http://127.0.0.1:9/hook","url":"http://127.0.0.1:9/other"}""", "url" },
+        // Member names are matched case-insensitively, so two spellings are one member given twice.
+        { "/calls", """{"from":"sip:alice@example.com","From":"sip:mallory@example.com","to":"sip:bob@example.com"}""", "From" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MembersGivenTwice))]
+    public async Task AMemberGivenTwiceIsRefusedOnEveryJsonEndpointNamingIt(string path, string body, string member)
+    {
+        var client = _gateway.Client();
+
+        var problem = await (await client.PostJsonAsync(path, body)).AssertProblemAsync(400, "validation-failed");
+
+        Assert.Equal(["is given more than once."], problem["errors"]![member]!.AsArray().Select(m => (string?)m));
+        Assert.Single(problem["errors"]!.AsObject());
+        Assert.Contains($"'{member}' is given more than once", (string?)problem["detail"], StringComparison.Ordinal);
+        Assert.Empty((await (await client.GetAsync("/webhooks", Ct)).JsonAsync())["items"]!.AsArray());
+    }
+
+    /// <summary>Bodies with an unknown member and invalid fields, and every member the 400 must name.</summary>
+    public static TheoryData<string, string, string[]> UnknownMembersWithInvalidFields => new()
+    {
+        { "/calls", """{"from":"bad","to":"","colour":"red"}""", ["colour", "from", "to"] },
+        { "/calls", """{"from":42,"to":"","colour":"red","size":{"x":1}}""", ["colour", "from", "size", "to"] },
+        { "/calls/ab12cd34/transfer", """{"endpoint":"both","target":"carol","colour":"red"}""", ["colour", "endpoint", "target"] },
+        { "/webhooks", """{"url":"ftp://127.0.0.1/hook","eventTypes":[],"colour":"red"}""", ["colour", "eventTypes", "url"] },
+        { "/webhooks", """{"url":"http://127.0.0.1:9/hook","eventTypes":["call.ended",7],"secret":"mine"}""", ["eventTypes[1]", "secret"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnknownMembersWithInvalidFields))]
+    public async Task AnUnknownMemberIsListedWithEveryOtherProblemOfTheBody(string path, string body, string[] members)
+    {
+        var problem = await (await _gateway.Client().PostJsonAsync(path, body)).AssertProblemAsync(400, "validation-failed");
+
+        Assert.Equal(members, problem["errors"]!.AsObject().Select(e => e.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task AMemberOfTheWrongJsonTypeSaysSoRatherThanThatItIsMissing()
+    {
+        var response = await _gateway.Client().PostJsonAsync("/calls", """{"from":42,"to":"","colour":"red"}""");
+
+        var errors = (await response.AssertProblemAsync(400, "validation-failed"))["errors"]!;
+        Assert.Equal("has the wrong JSON type (expected a string).", (string?)errors["from"]![0]);
+        Assert.Equal("is required.", (string?)errors["to"]![0]);
+        Assert.Equal("is not a member of this request.", (string?)errors["colour"]![0]);
+    }
+
     [Fact]
     public async Task CreateRejectsAValueOfTheWrongJsonType()
     {

@@ -120,6 +120,32 @@ public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task AKeyThatMayCallOnlyBobIsRefusedCarolWithNothingDialledAndItsCallToBobConnects()
+    {
+        const string DeskKey = "alice-desk-key-0123456789";
+        foreach (var (key, value) in GatewayFactory.KeySettings(3, "alice-desk", DeskKey, ["alice@activecalls.test"], [Bob]))
+            _stack.GatewaySettings[key] = value;
+        // Each phone takes one call: had the refused create been sent, alice would have answered it instead of the next one.
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("answer", "bob");
+        await StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var desk = _stack.Gateway.Client(DeskKey);
+
+        var refused = await desk.PostJsonAsync("/calls", $$"""{"from":"{{Alice}}","to":"{{Carol}}"}""");
+
+        var problem = await refused.AssertProblemAsync(403, "destination-not-allowed");
+        Assert.Equal(Carol, (string?)problem["destination"]);
+        Assert.Equal(0, _stack.Service.Services.GetRequiredService<ThirdPartyCallControlEngine>().ActiveCallCount);
+        Assert.Empty(alice.Flow());
+
+        var id = await CreateCallAsync(desk, Alice, Bob);
+        await WaitForCallAsync(desk, id, State("connected"), "connected");
+        Assert.Equal(HttpStatusCode.Accepted, (await desk.DeleteAsync($"/calls/{id}", Ct)).StatusCode);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+    }
+
+    [Fact]
     public async Task AComponentErrorEndToEndIsA422WithTheComponentsText()
     {
         var client = await StartAsync();

@@ -123,6 +123,8 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         var manager = await StartAsync();
 
         await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        // The manager is active before it reads the items (reconciliation follows the subscription).
+        await EventuallyAsync(() => _peer.Operations().Count >= 4, "the items read");
         Assert.Equal(["command authorize-plain", "subscriptions ", "options " + Gw0, "items "], _peer.Operations());
         Assert.Equal("mine-1", (string?)_peer.Requests[2].Payload.Elements().First().Attribute("subid"));
         Assert.Equal(2, _peer.Subscriptions.Count);

@@ -19,7 +19,8 @@ namespace Gateway.Api.Tests.Infrastructure;
 /// <summary>
 /// The real gateway host in memory, with the XMPP pool replaced by <see cref="Xmpp"/> (unless <see cref="RealXmpp"/>).
 /// Three API keys: <see cref="AliceKey"/> (scope alice@example.com), <see cref="DomainKey"/> (*@example.com) and
-/// <see cref="AdminKey"/> (*). Tweak <see cref="Settings"/> before the first request.
+/// <see cref="AdminKey"/> (*, and destinations *; the other two have the default destinations: the named users of
+/// example.com). Tweak <see cref="Settings"/> before the first request.
 /// </summary>
 public sealed class GatewayFactory : WebApplicationFactory<Program>
 {
@@ -53,6 +54,7 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         ["Gateway:ApiKeys:2:Name"] = "admin",
         ["Gateway:ApiKeys:2:Hash"] = Sha256(AdminKey),
         ["Gateway:ApiKeys:2:Scopes:0"] = "*",
+        ["Gateway:ApiKeys:2:Destinations:0"] = "*",
         ["Gateway:Webhooks:AllowPrivateTargets"] = "true",
         ["Gateway:Webhooks:RequireHttps"] = "false",
     };
@@ -79,6 +81,20 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     }
 
     public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>The settings of one more API key at <paramref name="index"/> (0-2 are the keys above), for
+    /// <see cref="Settings"/> or <c>EndToEndStack.GatewaySettings</c>.</summary>
+    public static Dictionary<string, string?> KeySettings(int index, string name, string key, string[] scopes, string[] destinations)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            [$"Gateway:ApiKeys:{index}:Name"] = name,
+            [$"Gateway:ApiKeys:{index}:Hash"] = Sha256(key),
+        };
+        for (var i = 0; i < scopes.Length; i++) settings[$"Gateway:ApiKeys:{index}:Scopes:{i}"] = scopes[i];
+        for (var i = 0; i < destinations.Length; i++) settings[$"Gateway:ApiKeys:{index}:Destinations:{i}"] = destinations[i];
+        return settings;
+    }
 
     /// <summary>A client sending <paramref name="key"/> as a bearer token (none when null).</summary>
     public HttpClient Client(string? key = AdminKey)

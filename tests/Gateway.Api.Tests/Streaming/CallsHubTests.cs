@@ -213,6 +213,19 @@ public sealed class CallsHubTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ASubscribeArgumentThatGivesAMemberTwiceIsRefusedRatherThanTheLastOneWinning()
+    {
+        PlaceRingingCall("call0001");
+        var client = await ConnectAsync();
+        using var twice = System.Text.Json.JsonDocument.Parse("""{"scope":"call","scope":"all"}""");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => client.SubscribeAsync(twice.RootElement));
+
+        Assert.Empty(client.Messages);
+        await client.SubscribeAsync(new { scope = "all" });
+    }
+
+    [Fact]
     public async Task UnsubscribeStopsItsEventsAndAConnectionHoldsAtMostTheConfiguredSubscriptions()
     {
         _gateway.Settings["Gateway:Streaming:MaxSubscriptionsPerConnection"] = "2";
