@@ -17,9 +17,9 @@ namespace Gateway.Fuzz.Targets.Xmpp;
 /// </summary>
 public static class XmppFuzzTargets
 {
-    /// <summary>The largest first-level element <see cref="XmlStream"/> allows: small, so that fuzz inputs reach the
-    /// size limit (checked while an element is still arriving) as well as everything below it.</summary>
-    public const int XmlStreamMaxElementBytes = 4096;
+    /// <summary>The limits <see cref="XmlStream"/> parses with: the smallest allowed, so that fuzz inputs reach every
+    /// limit (the size is checked while an element is still arriving) and the skip past it, as well as everything below.</summary>
+    public static StanzaLimits XmlStreamLimits => new() { MaxBytes = 4096, MaxDepth = 8, MaxAttributes = 16, MaxTextChars = 1024, MaxChildren = 16 };
 
     private static readonly Jid Peer = new(null, "commands.active-calls.example.onsip.com");
     /// <summary>No default namespace: an element the parser built without one must come back without one (the writer
@@ -41,7 +41,7 @@ public static class XmppFuzzTargets
         if (input.IsEmpty) return false;
         var data = input[1..];
         var (cut1, cut2) = Chunking.Cuts(input[0], data.Length);
-        var parser = new XmppStreamParser(XmlStreamMaxElementBytes);
+        var parser = new XmppStreamParser(XmlStreamLimits);
         var events = new List<XmlStreamEvent>();
         bool accepted = true;
         try
@@ -75,6 +75,12 @@ public static class XmppFuzzTargets
                     break;
                 case XmlStreamEvent.Element element:
                     CheckWriterRoundTrip(element.Value);
+                    break;
+                case XmlStreamEvent.StanzaSkipped skipped:
+                    // A skip covers at least "<x/>" and never more than was fed.
+                    if (skipped.Bytes < 4 || skipped.Bytes > data.Length)
+                        throw new FuzzOracleException($"A skipped element of {skipped.Bytes} bytes in {data.Length} bytes of input.");
+                    if (skipped.Stub is { } stub) CheckWriterRoundTrip(stub);
                     break;
             }
         }
