@@ -68,21 +68,9 @@ public static class ServiceFuzzTargets
     /// <summary>As the stream builds and serialises the reply.</summary>
     private static void Serialize(XElement request, IqResponse response)
     {
-        var reply = new XElement("iq", new XAttribute("id", (string?)request.Attribute("id") ?? ""));
-        if (request.Attribute("from") is { } from) reply.Add(new XAttribute("to", from.Value));
-        if (request.Attribute("to") is { } to) reply.Add(new XAttribute("from", to.Value));
-        switch (response)
-        {
-            case IqResponse.ResultResponse result:
-                reply.Add(new XAttribute("type", "result"), result.Payload);
-                break;
-            case IqResponse.ErrorResponse error:
-                reply.Add(new XAttribute("type", "error"), error.Echo, error.Error.ToXml());
-                break;
-        }
         try
         {
-            _ = XmppStreamWriter.Serialize(reply);
+            _ = XmppStreamWriter.Serialize(response.ToReply(request));
         }
         catch (ArgumentException)
         {

@@ -512,18 +512,7 @@ public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSourc
     /// full; the reader loop does not wait for it.</summary>
     private Task<bool> Reply(LiveSession session, XElement request, IqResponse response)
     {
-        var reply = new XElement("iq", new XAttribute("id", (string?)request.Attribute("id") ?? ""));
-        if (request.Attribute("from") is { } from) reply.Add(new XAttribute("to", from.Value));
-        if (request.Attribute("to") is { } to) reply.Add(new XAttribute("from", to.Value));
-        switch (response)
-        {
-            case IqResponse.ResultResponse result:
-                reply.Add(new XAttribute("type", "result"), result.Payload);
-                break;
-            case IqResponse.ErrorResponse error:
-                reply.Add(new XAttribute("type", "error"), error.Echo, error.Error.ToXml());
-                break;
-        }
+        var reply = response.ToReply(request);
         byte[] bytes;
         var intended = true;
         try { bytes = XmppStreamWriter.Serialize(reply); }

@@ -22,6 +22,24 @@ public abstract record IqResponse
 
     public static IqResponse Result(XElement? payload = null) => new ResultResponse(payload);
     public static IqResponse Failure(StanzaError error, params XElement[] echo) => new ErrorResponse(error, echo);
+
+    /// <summary>The reply stanza to <paramref name="request"/>: its id, and its <c>from</c>/<c>to</c> swapped.</summary>
+    public XElement ToReply(XElement request)
+    {
+        var reply = new XElement("iq", new XAttribute("id", (string?)request.Attribute("id") ?? ""));
+        if (request.Attribute("from") is { } from) reply.Add(new XAttribute("to", from.Value));
+        if (request.Attribute("to") is { } to) reply.Add(new XAttribute("from", to.Value));
+        switch (this)
+        {
+            case ResultResponse result:
+                reply.Add(new XAttribute("type", "result"), result.Payload);
+                break;
+            case ErrorResponse error:
+                reply.Add(new XAttribute("type", "error"), error.Echo, error.Error.ToXml());
+                break;
+        }
+        return reply;
+    }
 }
 
 /// <summary>Handles inbound IQ requests for one payload element. Runs off the reader loop; may take its time.</summary>
