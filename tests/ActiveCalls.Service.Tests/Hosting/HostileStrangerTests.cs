@@ -1,14 +1,12 @@
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Service.Tests.Fakes;
 using ActiveCalls.Service.Tests.Support;
-using ActiveCalls.Sip.CallControl;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.PubSub;
 using Gateway.Xmpp.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -28,18 +26,7 @@ public sealed class HostileStrangerTests(ProsodyFixture prosody)
     public async Task NoStanzaFromAnotherAccountCanStopTheComponentsServing()
     {
         var ct = TestContext.Current.CancellationToken;
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Path.GetTempPath() });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ActiveCalls:Domain"] = prosody.Domain,
-            ["ActiveCalls:XmppHost"] = prosody.Host,
-            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
-            ["ActiveCalls:UsersFile"] = TestUsers.DevUsersFile(),
-        });
-        builder.AddActiveCallsService();
-        builder.Services.AddSingleton<ICallControlEngine>(_engine);
-        using var host = builder.Build();
+        using var host = ServiceHosts.Build(prosody, _engine);
         await host.StartAsync(ct);
         try
         {

@@ -10,7 +10,6 @@ using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.PubSub;
 using Gateway.Xmpp.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -23,21 +22,7 @@ public sealed class ServiceHostTests(ProsodyFixture prosody)
 {
     private readonly ScriptedCallControlEngine _engine = new();
 
-    private IHost Build()
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ActiveCalls:Domain"] = prosody.Domain,
-            ["ActiveCalls:XmppHost"] = prosody.Host,
-            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
-            ["ActiveCalls:UsersFile"] = TestUsers.DevUsersFile(),
-        });
-        builder.AddActiveCallsService();
-        builder.Services.AddSingleton<ICallControlEngine>(_engine);
-        return builder.Build();
-    }
+    private IHost Build() => ServiceHosts.Build(prosody, _engine);
 
     [Fact]
     public async Task TheHostedServiceConnectsBothComponentsAndPublishesWhatTheEngineReports()
