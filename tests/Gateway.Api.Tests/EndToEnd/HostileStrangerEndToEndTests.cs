@@ -43,7 +43,7 @@ public sealed class HostileStrangerEndToEndTests(ProsodyFixture prosody) : IAsyn
             // A fresh session per shape: the server throws the sender out for the shapes that break XML.
             await using var stranger = await StrangerXmppClient.ConnectAsync(prosody, user, "mallory-password-1", Ct);
             foreach (var target in targets) await stranger.SendAsync(shape.Build(target), Ct);
-            var (_, closed) = await stranger.DrainAsync(TimeSpan.FromMilliseconds(300), Ct);
+            var (_, closed) = await stranger.DrainAsync(TimeSpan.FromSeconds(1), Ct);
             if (closed) cutOff.Add(shape.Name);
             Assert.All(connections, c => Assert.True(c.State == ConnectionState.Established, $"after the {shape.Name}, {c.LocalJid} is {c.State}"));
         }
