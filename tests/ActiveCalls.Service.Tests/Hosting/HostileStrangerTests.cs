@@ -55,17 +55,7 @@ public sealed class HostileStrangerTests(ProsodyFixture prosody)
             Assert.Equal(3, CountOf(answers["200-deep IQ request"], "<policy-violation"));
 
             // A legitimate client is served by all three.
-            var client = "u" + Guid.NewGuid().ToString("N")[..10];
-            await prosody.RegisterAsync(client, "client-password-1");
-            await using var xmpp = new XmppClient(new XmppClientOptions
-            {
-                Jid = new Jid(client, prosody.Domain),
-                Password = "client-password-1",
-                Host = prosody.Host,
-                Port = prosody.C2sPort,
-                Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
-            });
-            await xmpp.StartAsync(ct);
+            await using var xmpp = await ServiceHosts.ConnectClientAsync(prosody, ct);
             var commands = new AdHocCommandClient(xmpp);
             var granted = await commands.ExecuteAsync(Jid.Parse(prosody.AuthComponent), "authorize-plain",
                 DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Build(), ct: ct);

@@ -34,17 +34,7 @@ public sealed class ServiceHostTests(ProsodyFixture prosody)
         await host.StartAsync(ct);
         try
         {
-            var user = "u" + Guid.NewGuid().ToString("N")[..10];
-            await prosody.RegisterAsync(user, "client-password-1");
-            await using var client = new XmppClient(new XmppClientOptions
-            {
-                Jid = new Jid(user, prosody.Domain),
-                Password = "client-password-1",
-                Host = prosody.Host,
-                Port = prosody.C2sPort,
-                Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
-            });
-            await client.StartAsync(ct);
+            await using var client = await ServiceHosts.ConnectClientAsync(prosody, ct);
             var auth = new Jid(null, "commands.auth." + prosody.Domain);
             var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
 
@@ -95,17 +85,7 @@ public sealed class ServiceHostTests(ProsodyFixture prosody)
         await host.StartAsync(ct);
         try
         {
-            var user = "u" + Guid.NewGuid().ToString("N")[..10];
-            await prosody.RegisterAsync(user, "client-password-1");
-            await using var client = new XmppClient(new XmppClientOptions
-            {
-                Jid = new Jid(user, prosody.Domain),
-                Password = "client-password-1",
-                Host = prosody.Host,
-                Port = prosody.C2sPort,
-                Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
-            });
-            await client.StartAsync(ct);
+            await using var client = await ServiceHosts.ConnectClientAsync(prosody, ct);
             var commands = new AdHocCommandClient(client);
             var jid = new Jid(null, "commands.active-calls." + prosody.Domain);
 

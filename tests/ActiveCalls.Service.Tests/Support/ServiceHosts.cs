@@ -1,6 +1,8 @@
 using System.Globalization;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Xmpp.Client;
+using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,5 +28,30 @@ internal static class ServiceHosts
         builder.AddActiveCallsService();
         builder.Services.AddSingleton(engine);
         return builder.Build();
+    }
+
+    /// <summary>A new account on the test Prosody and a started client of it (the caller disposes it).</summary>
+    public static async Task<XmppClient> ConnectClientAsync(ProsodyFixture prosody, CancellationToken cancellationToken)
+    {
+        var user = "u" + Guid.NewGuid().ToString("N")[..10];
+        await prosody.RegisterAsync(user, "client-password-1");
+        var client = new XmppClient(new XmppClientOptions
+        {
+            Jid = new Jid(user, prosody.Domain),
+            Password = "client-password-1",
+            Host = prosody.Host,
+            Port = prosody.C2sPort,
+            Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
+        });
+        try
+        {
+            await client.StartAsync(cancellationToken);
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
     }
 }
