@@ -119,13 +119,17 @@ public sealed record CallEvent
     [Description("Stable event id ({callId}.{sequence}); use it to drop duplicates.")]
     public required string Id { get; init; }
 
-    [Description("call.requested, call.caller-ringing, call.caller-answered, call.callee-ringing, call.connected, call.ended, call.hangup-requested, call.transfer-requested; call.updated when only a leg changed (the call's state did not).")]
+    [Description("call.requested, call.caller-ringing, call.caller-answered, call.callee-ringing, call.connected, call.ended, call.hangup-requested, call.hangup-failed, call.transfer-requested, call.transfer-failed; call.updated when only a leg changed (the call's state did not).")]
     public required string Type { get; init; }
 
     [Description("Per-call sequence number, from 1, without gaps.")]
     public required long Sequence { get; init; }
 
     public required DateTimeOffset OccurredAt { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [Description("Why, for call.hangup-failed and call.transfer-failed (the component's refusal or the last error); null otherwise.")]
+    public string? Reason { get; init; }
 
     [Description("The call as it was right after the event.")]
     public required CallResource Call { get; init; }

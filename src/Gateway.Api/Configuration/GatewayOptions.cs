@@ -120,19 +120,28 @@ public sealed class ResilienceOptions
     public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
 }
 
-/// <summary><c>Gateway:Registry</c>: the in-memory call registry.</summary>
-public sealed class CallRegistryOptions
+/// <summary>Where calls are kept, for how long, and the times their state machine and command intents run on.</summary>
+public sealed class CallsOptions
 {
-    public const string SectionName = "Gateway:Registry";
+    public const string SectionName = "Gateway:Calls";
 
-    [Range(10, 10_000_000, ErrorMessage = "Gateway:Registry:MaxCalls must be between 10 and 10000000.")]
-    public int MaxCalls { get; set; } = 10_000;
+    /// <summary><c>Sqlite</c> (the default: calls, events, the stream log, idempotency keys and command intents survive a
+    /// restart) or <c>Memory</c> (bounded by <see cref="MaxCalls"/>, forgotten on restart).</summary>
+    public CallStoreKind Store { get; set; } = CallStoreKind.Sqlite;
 
-    [Range(4, 100_000, ErrorMessage = "Gateway:Registry:MaxEventsPerCall must be between 4 and 100000.")]
+    /// <summary>The SQLite file of the <c>Sqlite</c> store (relative to the content root), beside the webhook queue.</summary>
+    public string DatabasePath { get; set; } = "data/calls.db";
+
+    /// <summary>The <c>Memory</c> store's bound: past it the longest-ended calls are forgotten first, then the oldest live ones.</summary>
+    [Range(10, 10_000_000, ErrorMessage = "Gateway:Calls:MaxCalls must be between 10 and 10000000.")]
+    public int MaxCalls { get; set; } = 100_000;
+
+    /// <summary>The <c>Memory</c> store keeps at most this many of a call's latest events.</summary>
+    [Range(4, 100_000, ErrorMessage = "Gateway:Calls:MaxEventsPerCall must be between 4 and 100000.")]
     public int MaxEventsPerCall { get; set; } = 256;
 
-    /// <summary>How long an ended call stays readable.</summary>
-    public TimeSpan EndedRetention { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>How long an ended call (and its events) stays readable: the call history.</summary>
+    public TimeSpan EndedRetention { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>How long call events carrying a call-setup-id nobody claimed are held before they are published as a
     /// call of their own (the create result may come after the first events; seed note [1]).</summary>
@@ -144,6 +153,24 @@ public sealed class CallRegistryOptions
 
     /// <summary>A created call with no event at all after this long is ended as <c>setup-timeout</c>.</summary>
     public TimeSpan SetupTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long <c>DELETE</c> and transfer wait for the first attempt of their command before answering 202
+    /// (the command is written down first and carried on in the background after that).</summary>
+    public TimeSpan IntentAnswerWait { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The first delay before retrying a command intent that failed for a reason that may pass (the server or
+    /// the component unreachable); it doubles, with jitter, up to <see cref="IntentMaxRetryDelay"/>.</summary>
+    public TimeSpan IntentRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan IntentMaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    public Calls.State.CallTimings Timings => new(EarlyEventHoldTime, CalleeLegGrace, SetupTimeout);
+}
+
+public enum CallStoreKind
+{
+    Sqlite,
+    Memory,
 }
 
 /// <summary>One API key: a name (for logs and partitions), the SHA-256 of the key, the SIP addresses it acts for and the
@@ -174,4 +201,28 @@ public sealed class ApiKeysOptions
     public const string SectionName = "Gateway";
 
     public List<ApiKeyDefinition> ApiKeys { get; set; } = [];
+}
+public sealed class CallRegistryOptions
+{
+    public const string SectionName = "Gateway:Registry";
+
+    [Range(10, 10_000_000, ErrorMessage = "Gateway:Registry:MaxCalls must be between 10 and 10000000.")]
+    public int MaxCalls { get; set; } = 10_000;
+
+    [Range(4, 100_000, ErrorMessage = "Gateway:Registry:MaxEventsPerCall must be between 4 and 100000.")]
+    public int MaxEventsPerCall { get; set; } = 256;
+
+    /// <summary>How long an ended call stays readable.</summary>
+    public TimeSpan EndedRetention { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long call events carrying a call-setup-id nobody claimed are held before they are published as a
+    /// call of their own (the create result may come after the first events; seed note [1]).</summary>
+    public TimeSpan EarlyEventHoldTime { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>After the caller answered and its setup leg ended, how long to wait for the callee leg before the call
+    /// is ended as <c>callee-not-reached</c>.</summary>
+    public TimeSpan CalleeLegGrace { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A created call with no event at all after this long is ended as <c>setup-timeout</c>.</summary>
+    public TimeSpan SetupTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }

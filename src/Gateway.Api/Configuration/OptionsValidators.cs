@@ -80,15 +80,25 @@ internal sealed class IdempotencyOptionsValidator : IValidateOptions<Idempotency
             : ValidateOptionsResult.Success;
 }
 
-internal sealed class CallRegistryOptionsValidator : IValidateOptions<CallRegistryOptions>
+internal sealed class CallsOptionsValidator : IValidateOptions<CallsOptions>
 {
-    public ValidateOptionsResult Validate(string? name, CallRegistryOptions options)
+    public ValidateOptionsResult Validate(string? name, CallsOptions options)
     {
         var failures = new List<string>();
-        if (options.EndedRetention <= TimeSpan.Zero) failures.Add("Gateway:Registry:EndedRetention must be positive.");
-        if (options.EarlyEventHoldTime <= TimeSpan.Zero) failures.Add("Gateway:Registry:EarlyEventHoldTime must be positive.");
-        if (options.CalleeLegGrace <= TimeSpan.Zero) failures.Add("Gateway:Registry:CalleeLegGrace must be positive.");
-        if (options.SetupTimeout <= TimeSpan.Zero) failures.Add("Gateway:Registry:SetupTimeout must be positive.");
+        if (options.Store == CallStoreKind.Sqlite && string.IsNullOrWhiteSpace(options.DatabasePath))
+            failures.Add("Gateway:Calls:DatabasePath is required with the Sqlite store: the SQLite file of calls and their events.");
+        if (!Enum.IsDefined(options.Store)) failures.Add("Gateway:Calls:Store must be Sqlite or Memory.");
+        foreach (var (setting, value) in new[]
+                 {
+                     ("EndedRetention", options.EndedRetention), ("EarlyEventHoldTime", options.EarlyEventHoldTime),
+                     ("CalleeLegGrace", options.CalleeLegGrace), ("SetupTimeout", options.SetupTimeout),
+                     ("IntentAnswerWait", options.IntentAnswerWait), ("IntentRetryDelay", options.IntentRetryDelay),
+                     ("IntentMaxRetryDelay", options.IntentMaxRetryDelay),
+                 })
+        {
+            if (value <= TimeSpan.Zero) failures.Add($"Gateway:Calls:{setting} must be positive.");
+        }
+        if (options.IntentMaxRetryDelay < options.IntentRetryDelay) failures.Add("Gateway:Calls:IntentMaxRetryDelay must be at least IntentRetryDelay.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -77,7 +77,8 @@ public static class GatewayHostingExtensions
         Bind<HttpApiOptions>(HttpApiOptions.SectionName).Services.AddSingleton<IValidateOptions<HttpApiOptions>, HttpApiOptionsValidator>();
         Bind<IdempotencyOptions>(IdempotencyOptions.SectionName).Services.AddSingleton<IValidateOptions<IdempotencyOptions>, IdempotencyOptionsValidator>();
         Bind<ResilienceOptions>(ResilienceOptions.SectionName).Services.AddSingleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>();
-        Bind<CallRegistryOptions>(CallRegistryOptions.SectionName).Services.AddSingleton<IValidateOptions<CallRegistryOptions>, CallRegistryOptionsValidator>();
+        Bind<CallRegistryOptions>(CallRegistryOptions.SectionName);
+        Bind<CallsOptions>(CallsOptions.SectionName).Services.AddSingleton<IValidateOptions<CallsOptions>, CallsOptionsValidator>();
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
         Bind<StreamingOptions>(StreamingOptions.SectionName).Services.AddSingleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>();
         Bind<ApiKeysOptions>(ApiKeysOptions.SectionName).Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysOptionsValidator>();
