@@ -5,7 +5,10 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using Gateway.Api.Calls.State;
+using Gateway.Api.Calls.Store;
 using Gateway.Api.Commands;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Gateway.Api.Calls;
 
@@ -90,22 +93,40 @@ public static partial class CallValidation
         return errors;
     }
 
-    public static Dictionary<string, string[]> ValidateList(string? address, string? state, string? cursor, int? limit,
-        out CallState? parsedState, out long after, out int pageSize)
+    public static Dictionary<string, string[]> ValidateList(CallListQuery request, out CallQuery query)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        parsedState = null;
-        after = 0;
-        pageSize = limit ?? DefaultPageSize;
-        if (address is not null && SipUri.AddressOf(address) is null) errors["address"] = ["must be a SIP address (user@domain or sip:user@domain)."];
-        if (state is not null)
+        var pageSize = request.Limit ?? DefaultPageSize;
+        long after = 0;
+        CallState? state = null;
+        string? address = null;
+        if (request.Address is not null && (address = SipUri.AddressOf(request.Address)) is null)
+            errors["address"] = ["must be a SIP address (user@domain or sip:user@domain)."];
+        if (request.State is not null)
         {
-            var match = Enum.GetValues<CallState>().Where(s => CallRegistry.StateName(s) == state).Select(s => (CallState?)s).FirstOrDefault();
-            if (match is null) errors["state"] = ["must be one of: " + string.Join(", ", Enum.GetValues<CallState>().Select(CallRegistry.StateName)) + "."];
-            parsedState = match;
+            state = Enum.GetValues<CallState>().Where(s => CallStateMachine.StateName(s) == request.State).Select(s => (CallState?)s).FirstOrDefault();
+            if (state is null) errors["state"] = ["must be one of: " + string.Join(", ", Enum.GetValues<CallState>().Select(CallStateMachine.StateName)) + "."];
         }
-        if (cursor is not null && !TryDecodeCursor(cursor, out after)) errors["cursor"] = ["is not a cursor this API returned."];
+        if (request.Cursor is not null && !TryDecodeCursor(request.Cursor, out after)) errors["cursor"] = ["is not a cursor this API returned."];
         if (pageSize is < 1 or > MaxPageSize) errors["limit"] = [$"must be between 1 and {MaxPageSize}."];
+        if (request.CreatedAfter >= request.CreatedBefore) errors["createdBefore"] = ["must be later than createdAfter."];
+        if (request.EndedAfter >= request.EndedBefore) errors["endedBefore"] = ["must be later than endedAfter."];
+        if ((request.EndedAfter ?? request.EndedBefore) is not null && state is not (null or CallState.Ended))
+            errors["state"] = ["endedAfter and endedBefore go with state=ended (or no state)."];
+        // An end-time filter only makes sense for ended calls: it selects them without state=ended.
+        if (state is null && (request.EndedAfter ?? request.EndedBefore) is not null) state = CallState.Ended;
+        query = new CallQuery
+        {
+            State = state,
+            Address = address,
+            CreatedAfter = request.CreatedAfter,
+            CreatedBefore = request.CreatedBefore,
+            EndedAfter = request.EndedAfter,
+            EndedBefore = request.EndedBefore,
+            After = after,
+            Limit = pageSize,
+        };
         return errors;
     }
 
@@ -135,4 +156,32 @@ public static partial class CallValidation
             return false;
         }
     }
+}
+
+/// <summary>The query of <c>GET /calls</c>.</summary>
+public sealed class CallListQuery
+{
+    [FromQuery(Name = "address"), Description("Only calls with a party or leg at this SIP address (user@domain or sip:user@domain).")]
+    public string? Address { get; init; }
+
+    [FromQuery(Name = "state"), Description("Only calls in this state (requested, caller-ringing, caller-answered, callee-ringing, connected, ended); by default every state but ended.")]
+    public string? State { get; init; }
+
+    [FromQuery(Name = "createdAfter"), Description("Only calls created at or after this time (RFC 3339).")]
+    public DateTimeOffset? CreatedAfter { get; init; }
+
+    [FromQuery(Name = "createdBefore"), Description("Only calls created before this time (RFC 3339).")]
+    public DateTimeOffset? CreatedBefore { get; init; }
+
+    [FromQuery(Name = "endedAfter"), Description("Only calls that ended at or after this time (RFC 3339); implies state=ended.")]
+    public DateTimeOffset? EndedAfter { get; init; }
+
+    [FromQuery(Name = "endedBefore"), Description("Only calls that ended before this time (RFC 3339); implies state=ended.")]
+    public DateTimeOffset? EndedBefore { get; init; }
+
+    [FromQuery(Name = "cursor"), Description("The nextCursor of the previous page.")]
+    public string? Cursor { get; init; }
+
+    [FromQuery(Name = "limit"), Description("Page size, 1 to 100 (default 50).")]
+    public int? Limit { get; init; }
 }

@@ -202,27 +202,3 @@ public sealed class ApiKeysOptions
 
     public List<ApiKeyDefinition> ApiKeys { get; set; } = [];
 }
-public sealed class CallRegistryOptions
-{
-    public const string SectionName = "Gateway:Registry";
-
-    [Range(10, 10_000_000, ErrorMessage = "Gateway:Registry:MaxCalls must be between 10 and 10000000.")]
-    public int MaxCalls { get; set; } = 10_000;
-
-    [Range(4, 100_000, ErrorMessage = "Gateway:Registry:MaxEventsPerCall must be between 4 and 100000.")]
-    public int MaxEventsPerCall { get; set; } = 256;
-
-    /// <summary>How long an ended call stays readable.</summary>
-    public TimeSpan EndedRetention { get; set; } = TimeSpan.FromMinutes(10);
-
-    /// <summary>How long call events carrying a call-setup-id nobody claimed are held before they are published as a
-    /// call of their own (the create result may come after the first events; seed note [1]).</summary>
-    public TimeSpan EarlyEventHoldTime { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>After the caller answered and its setup leg ended, how long to wait for the callee leg before the call
-    /// is ended as <c>callee-not-reached</c>.</summary>
-    public TimeSpan CalleeLegGrace { get; set; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>A created call with no event at all after this long is ended as <c>setup-timeout</c>.</summary>
-    public TimeSpan SetupTimeout { get; set; } = TimeSpan.FromMinutes(2);
-}

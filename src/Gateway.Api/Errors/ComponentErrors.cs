@@ -18,6 +18,15 @@ public static class ComponentErrors
             or "recipient-unavailable" or "resource-constraint";
     }
 
+    /// <summary>A command failure that may pass without anything changing on our side: the server or the component not
+    /// reachable or not answering, the breaker open, a rate limit. A command intent retries these.</summary>
+    public static bool IsTransient(Exception? error) => error switch
+    {
+        XmppIqTimeoutException or XmppConnectionLostException or Polly.CircuitBreaker.BrokenCircuitException => true,
+        XmppStanzaErrorException stanza => IsUnavailable(stanza.Error) || stanza.Error.Type == StanzaErrorType.Wait,
+        _ => false,
+    };
+
     public static ProblemType Classify(StanzaError error)
     {
         ArgumentNullException.ThrowIfNull(error);

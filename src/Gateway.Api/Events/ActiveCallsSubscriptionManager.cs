@@ -18,7 +18,7 @@ public enum EventsState
     WaitingForConnection,
     /// <summary>Authorising and subscribing on the receiver.</summary>
     Subscribing,
-    /// <summary>Subscribed: events flow into the call registry.</summary>
+    /// <summary>Subscribed: events flow into the call tracker.</summary>
     Active,
     /// <summary>The last attempt failed; waiting before the next one.</summary>
     Retrying,
@@ -34,12 +34,12 @@ public sealed record EventsStatus(
 
 /// <summary>
 /// Keeps one PubSub subscription to <c>/me/&lt;bare-jid&gt;</c> on the pool's designated event receiver and feeds every
-/// notification into the <see cref="CallRegistry"/>, following OnSIP's bootstrap:
+/// notification into the <see cref="CallTracker"/>, following OnSIP's bootstrap:
 /// <list type="number">
 /// <item><c>authorize-plain</c> (with <c>auth-for-all</c>) for the configured SIP address;</item>
 /// <item>list the subscriptions of the node and reuse (renew through options) the one of the receiver's full JID, else
 /// subscribe with items / depth all / expire, treating <c>pending</c> as in progress until the <c>subscribed</c> message;</item>
-/// <item>fetch the collection's current items and reconcile the registry with them (calls that ended while no
+/// <item>fetch the collection's current items and reconcile the calls with them (calls that ended while no
 /// subscription was active get their end events);</item>
 /// <item>re-authorise and renew at <see cref="EventsOptions.RenewAt"/> of the remaining lifetime.</item>
 /// </list>
@@ -51,7 +51,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     private const int SubscriptionLimitPerNode = 10;
 
     private readonly IXmppPool _pool;
-    private readonly CallRegistry _registry;
+    private readonly CallTracker _calls;
     private readonly EventsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ActiveCallsSubscriptionManager> _logger;
@@ -65,10 +65,10 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     private EventsStatus _status;
 
     public ActiveCallsSubscriptionManager(
-        IXmppPool pool, CallRegistry registry, IOptions<EventsOptions> options, TimeProvider time, ILogger<ActiveCallsSubscriptionManager> logger)
+        IXmppPool pool, CallTracker calls, IOptions<EventsOptions> options, TimeProvider time, ILogger<ActiveCallsSubscriptionManager> logger)
     {
         _pool = pool;
-        _registry = registry;
+        _calls = calls;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -301,7 +301,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         return subscription;
     }
 
-    /// <summary>Tells the registry which legs exist now, so calls that ended (or moved on) while unsubscribed catch up.</summary>
+    /// <summary>Tells the tracker which legs exist now, so calls that ended (or moved on) while unsubscribed catch up.</summary>
     private async Task ReconcileAsync(PubSubClient pubSub, string node, CancellationToken cancellationToken)
     {
         var asOf = _time.GetUtcNow();
@@ -311,7 +311,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         {
             if (ActiveCallItem.TryParse(item, out var call)) current.Add((item.Id, item.Node, call));
         }
-        var result = _registry.Reconcile(current, asOf);
+        var result = await _calls.ReconcileAsync(current, asOf, cancellationToken);
         _logger.LogInformation("Reconciled calls with {Count} current legs of {Node}: {Ended} vanished legs ended, {Updated} legs updated",
             current.Count, node, result.LegsEnded, result.LegsApplied);
     }
@@ -332,7 +332,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                         }
                         try
                         {
-                            _registry.ApplyItemPublished(call, item.Id, item.Node);
+                            await _calls.ApplyPublishedAsync(call, item.Id, item.Node, cancellationToken);
                             Interlocked.Increment(ref _itemsApplied);
                         }
                         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
@@ -344,7 +344,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                 case PubSubEvent.ItemsRetracted retracted:
                     foreach (var id in retracted.ItemIds.Where(id => id.Length > 0))
                     {
-                        _registry.ApplyItemRetracted(id, retracted.Node);
+                        await _calls.ApplyRetractedAsync(id, cancellationToken);
                         Interlocked.Increment(ref _retractsApplied);
                     }
                     break;

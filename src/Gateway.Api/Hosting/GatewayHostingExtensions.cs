@@ -3,6 +3,9 @@ using System.Reflection;
 using System.Threading.RateLimiting;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.Commands;
+using Gateway.Api.Calls.Events;
+using Gateway.Api.Calls.Store;
 using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
 using Gateway.Api.Dashboard;
@@ -43,7 +46,7 @@ public static class GatewayHostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddXmppPool();
         builder.Services.AddActiveCallsCommands();
-        builder.AddCallRegistry();
+        builder.AddCalls();
         builder.AddCallEvents();
         builder.AddWebhooks();
         builder.AddCallStreaming();
@@ -77,7 +80,6 @@ public static class GatewayHostingExtensions
         Bind<HttpApiOptions>(HttpApiOptions.SectionName).Services.AddSingleton<IValidateOptions<HttpApiOptions>, HttpApiOptionsValidator>();
         Bind<IdempotencyOptions>(IdempotencyOptions.SectionName).Services.AddSingleton<IValidateOptions<IdempotencyOptions>, IdempotencyOptionsValidator>();
         Bind<ResilienceOptions>(ResilienceOptions.SectionName).Services.AddSingleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>();
-        Bind<CallRegistryOptions>(CallRegistryOptions.SectionName);
         Bind<CallsOptions>(CallsOptions.SectionName).Services.AddSingleton<IValidateOptions<CallsOptions>, CallsOptionsValidator>();
         Bind<EventsOptions>(EventsOptions.SectionName).Services.AddSingleton<IValidateOptions<EventsOptions>, EventsOptionsValidator>();
         Bind<StreamingOptions>(StreamingOptions.SectionName).Services.AddSingleton<IValidateOptions<StreamingOptions>, StreamingOptionsValidator>();
@@ -89,6 +91,11 @@ public static class GatewayHostingExtensions
                     o.DatabasePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.DatabasePath));
             })
             .Services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
+        services.AddOptions<CallsOptions>().PostConfigure(o =>
+        {
+            if (!string.IsNullOrEmpty(o.DatabasePath) && !Path.IsPathRooted(o.DatabasePath))
+                o.DatabasePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.DatabasePath));
+        });
         Bind<DashboardOptions>(DashboardOptions.SectionName).Services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         return builder;
 
@@ -132,6 +139,7 @@ public static class GatewayHostingExtensions
         });
         services.AddSingleton<WebhookDispatcher>();
         services.AddSingleton<WebhookEventWriter>();
+        services.AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<WebhookEventWriter>());
         services.AddHttpClient(WebhookDispatcher.HttpClientName, client =>
             {
                 client.Timeout = Timeout.InfiniteTimeSpan; // each attempt has its own deadline (Gateway:Webhooks:AttemptTimeout)
@@ -142,7 +150,7 @@ public static class GatewayHostingExtensions
         if (!builder.Environment.IsOpenApiGeneration())
         {
             services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
-            services.AddHostedService(sp => sp.GetRequiredService<WebhookEventWriter>());
+
         }
         return builder;
     }
@@ -180,11 +188,26 @@ public static class GatewayHostingExtensions
         return services;
     }
 
-    public static IHostApplicationBuilder AddCallRegistry(this IHostApplicationBuilder builder)
+    /// <summary>Call state: the store chosen by <c>Gateway:Calls:Store</c> (SQLite by default), the tracker (the single
+    /// writer, started before anything feeds it), the event publisher and its consumers, and the command workflows with
+    /// their intent runner.</summary>
+    public static IHostApplicationBuilder AddCalls(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<CallRegistry>();
-        // It sends commands, so it needs the XMPP pool, which build-time OpenAPI generation runs without.
-        if (!builder.Environment.IsOpenApiGeneration()) builder.Services.AddHostedService<DeferredHangupService>();
+        var services = builder.Services;
+        services.AddSingleton<InMemoryCallStore>();
+        services.AddSingleton<ICallStore>(sp => sp.GetRequiredService<InMemoryCallStore>()); // SQLITE-PENDING
+        services.AddSingleton<PublishedHead>();
+        services.AddSingleton<CallEventPublisher>();
+        services.AddSingleton<CallTracker>();
+        services.AddSingleton<CommandIntentRunner>();
+        services.AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<CommandIntentRunner>());
+        services.AddSingleton<CallCommandService>();
+        if (!builder.Environment.IsOpenApiGeneration())
+        {
+            // First of the hosted services: the store is open and the consumers started before anything feeds the tracker.
+            services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<CallTracker>()));
+            services.AddHostedService(sp => sp.GetRequiredService<CommandIntentRunner>());
+        }
         return builder;
     }
 

@@ -1,5 +1,6 @@
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.Events;
 using Gateway.Api.Json;
 using Gateway.Api.Streaming;
 using Microsoft.AspNetCore.SignalR;
@@ -16,8 +17,7 @@ public static class StreamingHostingExtensions
         services.AddMetrics();
         services.AddSingleton<CallStreamMetrics>();
         services.AddSingleton<CallEventLog>();
-        // The registry appends to the log under its own lock: nothing is lost or reordered on the way.
-        services.AddSingleton<ICallEventSink>(sp => sp.GetRequiredService<CallEventLog>());
+        services.AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<CallEventLog>());
         services.AddSingleton<CallStreamService>();
         services.AddSignalR(o =>
             {

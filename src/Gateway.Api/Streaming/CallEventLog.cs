@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json;
-using System.Threading.Channels;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.Events;
+using Gateway.Api.Calls.Store;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Streaming;
@@ -20,7 +20,7 @@ public sealed class LoggedEvent(long position, string cursor, CallEvent e)
 
     /// <summary>The call's addresses (<c>user@domain</c>), worked out once for every subscriber that filters on them.</summary>
     public IReadOnlySet<string> Addresses => LazyInitializer.EnsureInitialized(ref _addresses, () =>
-        CallRegistry.AddressesOf(Event.Call).Select(SipUri.AddressOf).OfType<string>().ToHashSet(StringComparer.Ordinal));
+        CallAddresses.Of(Event.Call).Select(SipUri.AddressOf).OfType<string>().ToHashSet(StringComparer.Ordinal));
 
     /// <summary>The event as JSON, serialized once per <paramref name="options"/> however many subscriptions it goes to.</summary>
     public byte[] Utf8Json(JsonSerializerOptions options)
@@ -58,91 +58,112 @@ public enum AttachOutcome
 }
 
 /// <summary>
-/// The gateway-wide, ordered log of call events that the SignalR hub and the SSE endpoint serve.
+/// The gateway-wide, ordered log of call events that the SignalR hub and the SSE endpoint serve: a consumer of the
+/// <see cref="CallEventPublisher"/>, so it sees every committed event in log order.
 /// <list type="bullet">
-/// <item>The <see cref="CallRegistry"/> appends every event it publishes while holding its own lock
-/// (<see cref="ICallEventSink"/>), so the log has every event, in the registry's order, and a snapshot read under that
-/// lock is exactly as of <see cref="Head"/>.</item>
-/// <item>Positions count from 1 without gaps; with the process's random <see cref="Epoch"/> they form the cursor
-/// <c>{epoch}-{position}</c>. The latest <see cref="StreamingOptions.ReplayWindow"/> events are kept for replay.</item>
-/// <item>Appending only stores the event and hands it to one dispatcher task through an unbounded (lossless) queue; the
-/// dispatcher offers it to every reader, which copies it into its connection's bounded buffer or counts it as dropped.
-/// So neither a slow client nor many clients ever hold up the registry.</item>
+/// <item>Positions are the store's log positions; with the store's <see cref="Epoch"/> they form the cursor
+/// <c>{epoch}-{position}</c>. A durable store keeps both across restarts, so a client's cursor stays valid: at start the
+/// latest <see cref="StreamingOptions.ReplayWindow"/> events are read back from the store.</item>
+/// <item>A reader may attach at any position up to the publisher's head, also one the log has not received yet (a
+/// snapshot is taken under the tracker's gate, as of the head): it then gets exactly the events after it.</item>
+/// <item>Offering an event only copies it into each reader's bounded buffer (or counts it as dropped there), so
+/// neither a slow client nor many clients hold up the publisher.</item>
 /// </list>
-/// Lock order: the registry's lock, then the fan-out lock, then the append lock; the dispatcher takes only the fan-out lock.
 /// </summary>
-public sealed class CallEventLog : ICallEventSink, IAsyncDisposable
+public sealed class CallEventLog : ICallEventConsumer
 {
-    private readonly Lock _appendGate = new();
-    private readonly Lock _fanOutGate = new();
+    private readonly Lock _gate = new();
     private readonly LoggedEvent?[] _window;
-    private readonly Channel<LoggedEvent> _undispatched = Channel.CreateUnbounded<LoggedEvent>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
     private readonly List<(ICallEventLogReader Reader, long After)> _readers = [];
+    private readonly PublishedHead _published;
     private readonly CallStreamMetrics _metrics;
     private readonly ILogger<CallEventLog> _logger;
-    private readonly Task _dispatcher;
     private long _last;
-    private long _dispatched;
+    private long _oldest = 1;
 
-    public CallEventLog(IOptions<StreamingOptions> options, CallStreamMetrics metrics, ILogger<CallEventLog> logger)
+    public CallEventLog(IOptions<StreamingOptions> options, PublishedHead published, CallStreamMetrics metrics, ILogger<CallEventLog> logger)
     {
         _window = new LoggedEvent?[options.Value.ReplayWindow];
+        _published = published;
         _metrics = metrics;
         _logger = logger;
-        // Lower-case hex, so a cursor is "{10 hex}-{digits}" and survives any URL or header unescaped.
-        Epoch = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
-        _dispatcher = Task.Run(DispatchAsync);
     }
 
-    /// <summary>Names this process's log; a cursor of another epoch cannot be replayed.</summary>
-    public string Epoch { get; }
+    public string Name => "stream-log";
 
-    /// <summary>The cursor of the last appended event (<c>{epoch}-0</c> before the first).</summary>
-    public StreamCursor Head
-    {
-        get { lock (_appendGate) return new StreamCursor(Epoch, _last); }
-    }
+    /// <summary>Names the store's log; a cursor of another epoch cannot be replayed.</summary>
+    public string Epoch => _published.Epoch;
+
+    /// <summary>The cursor of the last published event (<c>{epoch}-0</c> before the first).</summary>
+    public StreamCursor Head => new(Epoch, _published.Position);
 
     /// <summary>The oldest position still replayable.</summary>
     public long OldestRetained
     {
-        get { lock (_appendGate) return OldestRetainedLocked(); }
+        get { lock (_gate) return OldestRetainedLocked(); }
     }
 
     public string CursorAt(long position) => new StreamCursor(Epoch, position).ToString();
 
-    /// <inheritdoc />
-    public void Append(CallEvent e)
+    /// <summary>Reads back the latest events of a durable store, so cursors handed out before a restart still resume.</summary>
+    public async ValueTask StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(e);
-        lock (_appendGate)
+        var from = Math.Max(0, head.Position - _window.Length);
+        var oldest = Math.Max(from + 1, await store.OldestLogPositionAsync(cancellationToken));
+        var events = await store.ReadLogAsync(from, _window.Length, cancellationToken);
+        lock (_gate)
         {
-            var position = ++_last;
-            var logged = new LoggedEvent(position, CursorAt(position), e);
-            _window[position % _window.Length] = logged;
-            _undispatched.Writer.TryWrite(logged);
+            foreach (var e in events) _window[e.Position % _window.Length] = new LoggedEvent(e.Position, new StreamCursor(head.Epoch, e.Position).ToString(), e.Event);
+            _last = head.Position;
+            // Positions the store no longer has (purged calls, or never in a new log) cannot be replayed.
+            _oldest = events.Count > 0 ? Math.Max(oldest, events[0].Position) : head.Position + 1;
         }
-        _metrics.EventAppended();
+    }
+
+    public ValueTask HandleAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            foreach (var stored in batch)
+            {
+                var e = new LoggedEvent(stored.Position, CursorAt(stored.Position), stored.Event);
+                _window[e.Position % _window.Length] = e;
+                _last = e.Position;
+                foreach (var (reader, after) in _readers)
+                {
+                    if (e.Position <= after) continue; // the reader's snapshot or backlog already covers it
+                    try
+                    {
+                        reader.Offer(e);
+                    }
+                    catch (Exception ex)
+                    {
+                        // One faulty reader must not stop the stream of every other client.
+                        _logger.LogError(ex, "A call stream reader failed on event {Cursor}", e.Cursor);
+                    }
+                }
+                _metrics.EventAppended();
+            }
+        }
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>
     /// Starts offering <paramref name="reader"/> the events after <paramref name="after"/>. Before it returns (and before
-    /// any offer) it calls <see cref="ICallEventLogReader.Attached"/> with the already dispatched part of that range.
+    /// any offer) it calls <see cref="ICallEventLogReader.Attached"/> with the part of that range the log already has.
     /// </summary>
     public AttachOutcome Attach(ICallEventLogReader reader, long after)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        lock (_fanOutGate)
+        lock (_gate)
         {
-            List<LoggedEvent> backlog;
-            lock (_appendGate)
+            if (after < 0 || after > _published.Position) return AttachOutcome.AheadOfLog;
+            if (after < _last && after + 1 < OldestRetainedLocked()) return AttachOutcome.OlderThanWindow;
+            var backlog = new List<LoggedEvent>((int)Math.Max(0, _last - after));
+            for (var position = after + 1; position <= _last; position++)
             {
-                if (after < 0 || after > _last) return AttachOutcome.AheadOfLog;
-                if (after + 1 < OldestRetainedLocked()) return AttachOutcome.OlderThanWindow;
-                // Everything in (after, _last] is in the window; the dispatcher will offer (_dispatched, _last].
-                backlog = new List<LoggedEvent>((int)Math.Max(0, _dispatched - after));
-                for (var position = after + 1; position <= _dispatched; position++) backlog.Add(_window[position % _window.Length]!);
+                // Positions of purged calls left gaps in a read-back window.
+                if (_window[position % _window.Length] is { } e && e.Position == position) backlog.Add(e);
             }
             reader.Attached(backlog);
             _readers.Add((reader, after));
@@ -152,7 +173,7 @@ public sealed class CallEventLog : ICallEventSink, IAsyncDisposable
 
     public void Detach(ICallEventLogReader reader)
     {
-        lock (_fanOutGate)
+        lock (_gate)
         {
             var index = _readers.FindIndex(r => ReferenceEquals(r.Reader, reader));
             if (index >= 0) _readers.RemoveAt(index);
@@ -162,43 +183,8 @@ public sealed class CallEventLog : ICallEventSink, IAsyncDisposable
     /// <summary>Readers attached now.</summary>
     public int ReaderCount
     {
-        get { lock (_fanOutGate) return _readers.Count; }
+        get { lock (_gate) return _readers.Count; }
     }
 
-    private long OldestRetainedLocked() => Math.Max(1, _last - _window.Length + 1);
-
-    private async Task DispatchAsync()
-    {
-        var queue = _undispatched.Reader;
-        while (await queue.WaitToReadAsync())
-        {
-            lock (_fanOutGate)
-            {
-                // A bounded batch per turn, so a burst never keeps attaching and detaching readers waiting long.
-                for (var batch = 0; batch < 64 && queue.TryRead(out var e); batch++)
-                {
-                    foreach (var (reader, after) in _readers)
-                    {
-                        if (e.Position <= after) continue; // the reader's snapshot or backlog already covers it
-                        try
-                        {
-                            reader.Offer(e);
-                        }
-                        catch (Exception ex)
-                        {
-                            // One faulty reader must not stop the stream of every other client.
-                            _logger.LogError(ex, "A call stream reader failed on event {Cursor}", e.Cursor);
-                        }
-                    }
-                    _dispatched = e.Position;
-                }
-            }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _undispatched.Writer.TryComplete();
-        await _dispatcher;
-    }
+    private long OldestRetainedLocked() => Math.Max(_oldest, _last - _window.Length + 1);
 }

@@ -86,10 +86,10 @@ public static class CallStreamApi
         try
         {
             var resume = string.IsNullOrEmpty(lastEventIdHeader) ? lastEventId : lastEventIdHeader;
-            streams.Subscribe(connection, new CallStreamSubscribeRequest
+            await streams.SubscribeAsync(connection, new CallStreamSubscribeRequest
             {
                 Scope = scope, Address = address, CallId = callId, AfterCursor = string.IsNullOrEmpty(resume) ? null : resume,
-            });
+            }, context.RequestAborted);
             return new CallStreamResult(connection, options.Value, streams.SseJson);
         }
         catch (CallStreamException e)

@@ -46,9 +46,9 @@ public sealed class CallStreamFilter
         ArgumentNullException.ThrowIfNull(call);
         return Scope switch
         {
-            CallStreamScope.Call => call.Id == CallId && _key.AllowsAny(CallRegistry.AddressesOf(call)),
-            CallStreamScope.Address => Addresses(call).Contains(Address!) && _key.AllowsAny(CallRegistry.AddressesOf(call)),
-            _ => _key.AllowsAny(CallRegistry.AddressesOf(call)),
+            CallStreamScope.Call => call.Id == CallId && _key.AllowsAny(CallAddresses.Of(call)),
+            CallStreamScope.Address => Addresses(call).Contains(Address!) && _key.AllowsAny(CallAddresses.Of(call)),
+            _ => _key.AllowsAny(CallAddresses.Of(call)),
         };
     }
 
@@ -64,5 +64,5 @@ public sealed class CallStreamFilter
     }
 
     private static HashSet<string> Addresses(CallResource call) =>
-        CallRegistry.AddressesOf(call).Select(SipUri.AddressOf).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        CallAddresses.Of(call).Select(SipUri.AddressOf).OfType<string>().ToHashSet(StringComparer.Ordinal);
 }

@@ -35,7 +35,7 @@ public sealed class CallStreamException(CallStreamErrorKind kind, string message
 /// after a cursor (a snapshot flagged <c>reset</c> when they cannot be replayed).
 /// </summary>
 public sealed class CallStreamService(
-    CallRegistry registry, CallEventLog log, IOptions<StreamingOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
+    CallTracker calls, CallEventLog log, IOptions<StreamingOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
     CallStreamMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
 {
     private readonly StreamingOptions _options = options.Value;
@@ -55,10 +55,10 @@ public sealed class CallStreamService(
 
     /// <summary>Starts a subscription; its first messages are in the connection's buffer when this returns.</summary>
     /// <exception cref="CallStreamException">the request is refused.</exception>
-    public CallStreamSubscription Subscribe(CallStreamConnection connection, CallStreamSubscribeRequest? request)
+    public async Task<CallStreamSubscription> SubscribeAsync(CallStreamConnection connection, CallStreamSubscribeRequest? request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var filter = CreateFilter(connection.KeyScope, request ?? new CallStreamSubscribeRequest(), out var after);
+        var (filter, after) = await CreateFilterAsync(connection.KeyScope, request ?? new CallStreamSubscribeRequest(), cancellationToken);
         if (connection.IsFull)
             throw new CallStreamException(CallStreamErrorKind.Busy,
                 $"The connection has {connection.Buffered} messages waiting to be sent; read them before subscribing again.");
@@ -84,14 +84,14 @@ public sealed class CallStreamService(
                 }
             }
 
-            var head = registry.SnapshotWith(filter.Matches, includeEnded: filter.Scope == CallStreamScope.Call, calls =>
+            var head = await calls.SnapshotAsync(filter.Matches, filter.Scope == CallStreamScope.Call ? filter.CallId : null, (snapshot, position) =>
             {
-                var at = log.Head;
-                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, calls), at.Position);
-                // Cannot fail: nothing is appended while the registry's lock is held, so the head is the last event.
+                var at = new StreamCursor(log.Epoch, position);
+                subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, snapshot), at.Position);
+                // Cannot fail: no event is published while the snapshot is taken, so the position is the publisher's head.
                 log.Attach(subscription, at.Position);
                 return at;
-            });
+            }, cancellationToken);
             _logger.LogDebug("Call stream {Connection}: subscription {Subscription} ({Scope}) starts with a snapshot at {Cursor}{Reset}",
                 connection.Id, subscription.Id, filter.Scope, head, reset ? $" (could not resume after {after})" : "");
             return new CallStreamSubscription(subscription.Id, head.ToString());
@@ -104,9 +104,9 @@ public sealed class CallStreamService(
     }
 
     /// <summary>Works out the filter and the resume cursor, or refuses.</summary>
-    private CallStreamFilter CreateFilter(AddressScope key, CallStreamSubscribeRequest request, out StreamCursor? after)
+    private async Task<(CallStreamFilter Filter, StreamCursor? After)> CreateFilterAsync(AddressScope key, CallStreamSubscribeRequest request, CancellationToken cancellationToken)
     {
-        after = null;
+        StreamCursor? after = null;
         if (request.AfterCursor is { } text)
         {
             if (!StreamCursor.TryParse(text, out var cursor))
@@ -120,7 +120,7 @@ public sealed class CallStreamService(
             case "all":
                 RefuseMember(request.Address, "address", "all");
                 RefuseMember(request.CallId, "callId", "all");
-                return new CallStreamFilter(CallStreamScope.All, null, null, key);
+                return (new CallStreamFilter(CallStreamScope.All, null, null, key), after);
 
             case "address":
             {
@@ -131,7 +131,7 @@ public sealed class CallStreamService(
                 if (SipUri.AddressOf(request.Address) is not { } address)
                     throw new CallStreamException(CallStreamErrorKind.Invalid, $"address '{Truncate(request.Address)}' is not a SIP address (user@domain or sip:user@domain).", "address");
                 if (!key.Allows(address)) throw new CallStreamException(CallStreamErrorKind.Forbidden, "forbidden");
-                return new CallStreamFilter(CallStreamScope.Address, address, null, key);
+                return (new CallStreamFilter(CallStreamScope.Address, address, null, key), after);
             }
 
             case "call":
@@ -140,15 +140,15 @@ public sealed class CallStreamService(
                 if (string.IsNullOrWhiteSpace(request.CallId))
                     throw new CallStreamException(CallStreamErrorKind.Invalid, "callId is required with scope 'call' (the call's id or a SIP Call-ID of one of its legs).", "callId");
                 var id = request.CallId.Trim();
-                if (registry.Find(id) is { } call)
+                if (await calls.FindAsync(id, cancellationToken) is { } found)
                 {
-                    if (!key.AllowsAny(CallRegistry.AddressesOf(call))) throw new CallStreamException(CallStreamErrorKind.Forbidden, "forbidden");
-                    return new CallStreamFilter(CallStreamScope.Call, null, call.Id, key);
+                    if (!key.AllowsAny(CallAddresses.Of(found.ToResource()))) throw new CallStreamException(CallStreamErrorKind.Forbidden, "forbidden");
+                    return (new CallStreamFilter(CallStreamScope.Call, null, found.Id, key), after);
                 }
                 // A resume may outlive the call's retention: its events are still filtered by the key's scope one by one.
-                if (after is not null) return new CallStreamFilter(CallStreamScope.Call, null, id, key);
+                if (after is not null) return (new CallStreamFilter(CallStreamScope.Call, null, id, key), after);
                 throw new CallStreamException(CallStreamErrorKind.NotFound,
-                    $"No call with id or SIP Call-ID '{Truncate(id)}' is known (ended calls are kept for a limited time).", "callId");
+                    $"No call with id or SIP Call-ID '{Truncate(id)}' is known (ended calls are kept for Gateway:Calls:EndedRetention).", "callId");
             }
 
             default:

@@ -28,11 +28,11 @@ public sealed class CallsHub(CallStreamService streams, IHubContext<CallsHub> hu
     }
 
     /// <summary>Subscribes to <c>all</c> calls the API key may see, one <c>address</c> or one <c>call</c>.</summary>
-    public CallStreamSubscription Subscribe(CallStreamSubscribeRequest request)
+    public async Task<CallStreamSubscription> Subscribe(CallStreamSubscribeRequest request)
     {
         try
         {
-            return streams.Subscribe(Connection, request);
+            return await streams.SubscribeAsync(Connection, request, Context.ConnectionAborted);
         }
         catch (CallStreamException e)
         {

@@ -3,6 +3,8 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Serialization;
 using Gateway.Api.Calls;
 
+using Gateway.Api.Calls.State;
+
 namespace Gateway.Api.Webhooks;
 
 /// <summary>The call event types a subscription can filter on (<see cref="CallEvent.Type"/>).</summary>
@@ -10,10 +12,12 @@ public static class CallEventTypes
 {
     public static IReadOnlyList<string> All { get; } =
     [
-        .. Enum.GetValues<CallState>().Select(s => "call." + CallRegistry.StateName(s)),
-        "call.hangup-requested",
-        "call.transfer-requested",
-        "call.updated",
+        .. Enum.GetValues<CallState>().Select(s => "call." + CallStateMachine.StateName(s)),
+        CallStateMachine.HangupRequested,
+        CallStateMachine.HangupFailed,
+        CallStateMachine.TransferRequested,
+        CallStateMachine.TransferFailed,
+        CallStateMachine.Updated,
     ];
 }
 

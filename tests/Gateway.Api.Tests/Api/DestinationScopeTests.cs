@@ -88,8 +88,8 @@ public sealed class DestinationScopeTests : IAsyncLifetime
     public async Task TransferToATargetOutsideTheKeysPatternsIs403AndSendsNoTransfer()
     {
         Assert.Equal(HttpStatusCode.Accepted, (await _gateway.Client(DeskKey).PostJsonAsync("/calls", CreateBody(callSetupId: CallId))).StatusCode);
-        _gateway.Registry.ApplyItemPublished(CalleeLeg(CallId, "created"), "item-callee", Node);
-        _gateway.Registry.ApplyItemPublished(CalleeLeg(CallId, "confirmed", toTag: "tt-callee"), "item-callee", Node);
+        await _gateway.Calls.ApplyPublishedAsync(CalleeLeg(CallId, "created"), "item-callee", Node, Ct);
+        await _gateway.Calls.ApplyPublishedAsync(CalleeLeg(CallId, "confirmed", toTag: "tt-callee"), "item-callee", Node, Ct);
         var desk = _gateway.Client(DeskKey);
 
         var refused = await desk.PostJsonAsync($"/calls/{CallId}/transfer", """{"endpoint":"callee","target":"19005551234@example.com"}""");

@@ -45,7 +45,7 @@ public sealed class ErrorMappingTests : IAsyncLifetime
         var problem = await (await CreateAsync()).AssertProblemAsync(422, "command-failed");
 
         Assert.Equal(text, (string?)problem["detail"]);
-        Assert.Null(_gateway.Registry.Find("AbCd1234"));
+        Assert.Null(await _gateway.Calls.FindAsync("AbCd1234", Ct));
     }
 
     [Fact]

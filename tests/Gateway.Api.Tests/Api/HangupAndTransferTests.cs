@@ -23,19 +23,19 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
 
     private IReadOnlyList<SentIq> CommandsAfterCreate => [.. _gateway.Xmpp.Sent.ToArray()[1..]];
 
-    private void Connect()
+    private async Task ConnectAsync()
     {
-        _gateway.Registry.ApplyItemPublished(SetupLeg(Id, "requested"), "item-setup", Node);
-        _gateway.Registry.ApplyItemPublished(SetupLeg(Id, "confirmed", toTag: "tt-setup"), "item-setup", Node);
-        _gateway.Registry.ApplyItemPublished(CalleeLeg(Id, "created"), "item-callee", Node);
-        _gateway.Registry.ApplyItemPublished(CalleeLeg(Id, "confirmed", toTag: "tt-callee"), "item-callee", Node);
-        _gateway.Registry.ApplyItemRetracted("item-setup", Node);
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(Id, "requested"), "item-setup", Node, Ct);
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(Id, "confirmed", toTag: "tt-setup"), "item-setup", Node, Ct);
+        await _gateway.Calls.ApplyPublishedAsync(CalleeLeg(Id, "created"), "item-callee", Node, Ct);
+        await _gateway.Calls.ApplyPublishedAsync(CalleeLeg(Id, "confirmed", toTag: "tt-callee"), "item-callee", Node, Ct);
+        await _gateway.Calls.ApplyRetractedAsync("item-setup", Ct);
     }
 
     [Fact]
     public async Task DeleteOnRingingCallSendsCancel()
     {
-        _gateway.Registry.ApplyItemPublished(SetupLeg(Id, "requested"), "item-setup", Node);
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(Id, "requested"), "item-setup", Node, Ct);
 
         var response = await _client.DeleteAsync($"/calls/{Id}", Ct);
 
@@ -55,7 +55,7 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     [Fact]
     public async Task DeleteOnAnsweredCallSendsTerminate()
     {
-        Connect();
+        await ConnectAsync();
 
         var response = await _client.DeleteAsync($"/calls/{Id}", Ct);
 
@@ -78,8 +78,8 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     [Fact]
     public async Task DeleteOnEndedCallAnswersItsFinalStateAndSendsNothing()
     {
-        Connect();
-        _gateway.Registry.ApplyItemRetracted("item-callee", Node);
+        await ConnectAsync();
+        await _gateway.Calls.ApplyRetractedAsync("item-callee", Ct);
 
         var first = await _client.DeleteAsync($"/calls/{Id}", Ct);
         var second = await _client.DeleteAsync($"/calls/{Id}", Ct);
@@ -97,11 +97,11 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     [Fact]
     public async Task DeleteRacingTheEndOfTheCallAnswersItsFinalState()
     {
-        Connect();
+        await ConnectAsync();
         _gateway.Xmpp.Reply(iq =>
         {
             // The call ends while the terminate is in flight; the component no longer knows it.
-            _gateway.Registry.ApplyItemRetracted("item-callee", Node);
+            _gateway.Calls.ApplyRetractedAsync("item-callee", Ct).GetAwaiter().GetResult();
             return FakeXmppPool.ErrorReply(iq, "modify", "bad-request", "Execution Errors; terminate call failed",
                 System.Xml.Linq.XName.Get("bad-payload", "http://jabber.org/protocol/commands"), 400);
         });
@@ -125,12 +125,12 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Empty(CommandsAfterCreate);
-        _gateway.Registry.ApplyItemPublished(SetupLeg(Id, "requested"), "item-setup", Node);
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(Id, "requested"), "item-setup", Node, Ct);
         for (var i = 0; i < 200 && CommandsAfterCreate.Count == 0; i++) await Task.Delay(10, Ct);
         var cancel = Assert.Single(CommandsAfterCreate);
         Assert.Equal("cancel", cancel.Node);
         Assert.Equal("setup-ab12cd34", cancel.Field("call-id"));
-        _gateway.Registry.ApplyItemRetracted("item-setup", Node);
+        await _gateway.Calls.ApplyRetractedAsync("item-setup", Ct);
         var call = await (await _client.GetAsync($"/calls/{Id}", Ct)).JsonAsync();
         Assert.Equal("canceled", (string?)call["endReason"]);
     }
@@ -138,7 +138,7 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     [Fact]
     public async Task DeleteBySipCallIdWorks()
     {
-        _gateway.Registry.ApplyItemPublished(SetupLeg(Id, "requested"), "item-setup", Node);
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(Id, "requested"), "item-setup", Node, Ct);
 
         Assert.Equal(HttpStatusCode.Accepted, (await _client.DeleteAsync($"/calls/setup-{Id}", Ct)).StatusCode);
         Assert.Equal("cancel", Assert.Single(CommandsAfterCreate).Node);
@@ -147,7 +147,7 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     [Fact]
     public async Task TransferSendsTheAnsweredDialogTheEndpointAndTheTarget()
     {
-        Connect();
+        await ConnectAsync();
 
         var response = await _client.PostJsonAsync($"/calls/{Id}/transfer", """{"endpoint":"caller","target":"sip:carol@example.com"}""");
 
@@ -171,7 +171,7 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     [Fact]
     public async Task TransferOfACallThatIsNotConnectedIs409()
     {
-        _gateway.Registry.ApplyItemPublished(SetupLeg(Id, "requested"), "item-setup", Node);
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(Id, "requested"), "item-setup", Node, Ct);
 
         var response = await _client.PostJsonAsync($"/calls/{Id}/transfer", """{"endpoint":"callee","target":"sip:carol@example.com"}""");
 

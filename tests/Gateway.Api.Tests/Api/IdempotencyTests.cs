@@ -101,8 +101,8 @@ public sealed class IdempotencyTests : IAsyncLifetime
     {
         var client = _gateway.Client();
         await client.PostJsonAsync("/calls", CreateBody(callSetupId: "ab12cd34"));
-        _gateway.Registry.ApplyItemPublished(CalleeLeg("ab12cd34", "created"), "item-callee", Node);
-        _gateway.Registry.ApplyItemPublished(CalleeLeg("ab12cd34", "confirmed", toTag: "tt"), "item-callee", Node);
+        await _gateway.Calls.ApplyPublishedAsync(CalleeLeg("ab12cd34", "created"), "item-callee", Node, Ct);
+        await _gateway.Calls.ApplyPublishedAsync(CalleeLeg("ab12cd34", "confirmed", toTag: "tt"), "item-callee", Node, Ct);
         const string body = """{"endpoint":"callee","target":"sip:carol@example.com"}""";
 
         var first = await client.PostJsonAsync("/calls/ab12cd34/transfer", body, idempotencyKey: "t-1");

@@ -1,5 +1,8 @@
 using System.Xml.Linq;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.State;
+using Gateway.Api.Calls.Store;
+using Microsoft.Extensions.DependencyInjection;
 using Gateway.Api.Configuration;
 using Gateway.Api.Events;
 using Gateway.Api.Tests.Infrastructure;
@@ -21,8 +24,9 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
 
     private readonly FakeOnSipPeer _peer = new(TimeProvider.System);
     private readonly FakeXmppPool _pool = new();
-    private readonly CallRegistry _registry = new(Options.Create(new CallRegistryOptions()), TimeProvider.System, NullLogger<CallRegistry>.Instance);
-    private readonly CallEventSubscription _events;
+    private readonly ServiceProvider _calls = new ServiceCollection().AddLogging().AddInMemoryCalls().BuildServiceProvider();
+    private CallTracker? _tracker;
+    private long _drained;
     private readonly EventsOptions _options = new()
     {
         SipAddress = "sip:alice@example.com",
@@ -35,7 +39,7 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
     };
     private ActiveCallsSubscriptionManager? _manager;
 
-    public SubscriptionManagerTests() => _events = _registry.Subscribe();
+    private CallTracker Calls => _tracker ?? throw new InvalidOperationException("Not started.");
 
     public async ValueTask DisposeAsync()
     {
@@ -44,23 +48,26 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
             await _manager.StopAsync(CancellationToken.None);
             _manager.Dispose();
         }
-        _events.Dispose();
-        _registry.Dispose();
+        await _calls.DisposeAsync();
     }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private async Task<ActiveCallsSubscriptionManager> StartAsync()
     {
-        _manager = new ActiveCallsSubscriptionManager(_pool, _registry, Options.Create(_options), TimeProvider.System, NullLogger<ActiveCallsSubscriptionManager>.Instance);
+        _tracker = await _calls.StartCallsAsync();
+        _manager = new ActiveCallsSubscriptionManager(_pool, Calls, Options.Create(_options), TimeProvider.System, NullLogger<ActiveCallsSubscriptionManager>.Instance);
         await _manager.StartAsync(Ct);
         return _manager;
     }
 
-    private static async Task EventuallyAsync(Func<bool> condition, string what, int seconds = 10)
+    private static Task EventuallyAsync(Func<bool> condition, string what, int seconds = 10) =>
+        EventuallyAsync(() => Task.FromResult(condition()), what, seconds);
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 10)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
+        while (!await condition())
         {
             Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
             await Task.Delay(20, Ct);
@@ -72,12 +79,15 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         DialogStateText = state, CallId = callId, FromUri = "sip:bob@example.com", ToUri = "sip:alice@example.com", FromTag = "ft-1", ToTag = toTag,
     };
 
-    private List<string> Drain()
+    /// <summary>The types of the events committed since the last drain.</summary>
+    private async Task<List<string>> DrainAsync()
     {
-        var types = new List<string>();
-        while (_events.Reader.TryRead(out var e)) types.Add(e.Type);
-        return types;
+        var events = await _calls.GetRequiredService<ICallStore>().CommittedAsync(_drained);
+        if (events.Count > 0) _drained = events[^1].Position;
+        return [.. events.Select(e => e.Event.Type)];
     }
+
+    private async Task<CallState?> StateOfAsync(string id) => (await Calls.FindAsync(id, Ct))?.State;
 
     [Fact]
     public async Task BootstrapsLikeOnSipAsksThenFeedsEveryItemOfANotificationInOrder()
@@ -104,11 +114,11 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
 
         // One notification with two items (ringing then answered), then a retract: every one applied, in order.
         await _peer.PublishAsync(gw0, ("item-1", AliceNode, Leg("requested")), ("item-1", AliceNode, Leg("confirmed", toTag: "tt-1")));
-        var id = CallRegistry.PlainCallId("dialog-1");
-        await EventuallyAsync(() => _registry.Find(id)?.State == CallState.Connected, "the call connected");
+        var id = CallStateMachine.PlainCallId("dialog-1");
+        await EventuallyAsync(async () => await StateOfAsync(id) == CallState.Connected, "the call connected");
         await _peer.RetractAsync(gw0, AliceNode, "item-1");
-        await EventuallyAsync(() => _registry.Find(id)?.State == CallState.Ended, "the call ended");
-        Assert.Equal(["call.callee-ringing", "call.connected", "call.ended"], Drain());
+        await EventuallyAsync(async () => await StateOfAsync(id) == CallState.Ended, "the call ended");
+        Assert.Equal(["call.callee-ringing", "call.connected", "call.ended"], await DrainAsync());
         Assert.Equal(2, manager.Status.ItemsApplied);
         Assert.Equal(1, manager.Status.RetractsApplied);
     }
@@ -176,26 +186,26 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         // Two calls connected while gw0 listened.
         await _peer.PublishAsync(gw0, ("item-1", AliceNode, Leg("confirmed", "dialog-1", "tt-1")));
         await _peer.PublishAsync(gw0, ("item-2", AliceNode, Leg("requested", "dialog-2")));
-        var first = CallRegistry.PlainCallId("dialog-1");
-        var second = CallRegistry.PlainCallId("dialog-2");
-        await EventuallyAsync(() => _registry.Find(second) is not null, "both calls");
-        Drain();
+        var first = CallStateMachine.PlainCallId("dialog-1");
+        var second = CallStateMachine.PlainCallId("dialog-2");
+        await EventuallyAsync(async () => await StateOfAsync(second) is not null, "both calls");
+        await DrainAsync();
 
         // gw0 goes down: meanwhile call 1 ended and call 2 was answered; the service now holds only item-2, confirmed.
         _peer.CurrentItems.Add(("item-2", AliceNode, Leg("confirmed", "dialog-2", "tt-2")));
         _pool.ChangeReceiver(gw1, "the event connection went down");
 
         await EventuallyAsync(() => manager.Status.IsActive && manager.Status.Receiver == Gw1, "a subscription on gw1");
-        await EventuallyAsync(() => _registry.Find(first)?.State == CallState.Ended, "the vanished call ended");
-        Assert.Equal(CallState.Connected, _registry.Find(second)!.State);
-        Assert.Equal(["call.connected", "call.ended"], Drain().Order());
+        await EventuallyAsync(async () => await StateOfAsync(first) == CallState.Ended, "the vanished call ended");
+        Assert.Equal(CallState.Connected, await StateOfAsync(second));
+        Assert.Equal(["call.connected", "call.ended"], (await DrainAsync()).Order());
         var onGw1 = _peer.Operations(Jid.Parse(Gw1));
         Assert.Equal(["command authorize-plain", "subscriptions ", "unsubscribe " + Gw0, "subscribe " + Gw1, "items "], onGw1);
         Assert.Equal([Jid.Parse(Gw1)], _peer.Subscriptions.Select(s => s.Jid));
 
         // Events now flow from gw1 only.
         await _peer.RetractAsync(gw1, AliceNode, "item-2");
-        await EventuallyAsync(() => _registry.Find(second)?.State == CallState.Ended, "call 2 ended");
+        await EventuallyAsync(async () => await StateOfAsync(second) == CallState.Ended, "call 2 ended");
     }
 
     [Fact]

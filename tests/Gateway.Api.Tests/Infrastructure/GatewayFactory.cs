@@ -64,7 +64,7 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     public GatewayFactory() => Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase.Path;
 
-    public CallRegistry Registry => Services.GetRequiredService<CallRegistry>();
+    public CallTracker Calls => Services.GetRequiredService<CallTracker>();
 
     /// <summary>The loopback address Kestrel listens on after <see cref="StartOnKestrel"/>; null on the test server.</summary>
     public Uri? KestrelAddress { get; private set; }

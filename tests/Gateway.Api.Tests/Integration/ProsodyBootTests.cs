@@ -42,6 +42,6 @@ public sealed class ProsodyBootTests(ProsodyFixture prosody)
         Assert.Equal("not-connected", (string?)problem["xmppApplicationCondition"]);
         Assert.Equal(prosody.ActiveCallsComponent, (string?)problem["component"]);
         Assert.NotNull(response.Headers.RetryAfter);
-        Assert.Null(gateway.Registry.Find("boot0001"));
+        Assert.Null(await gateway.Calls.FindAsync("boot0001", TestContext.Current.CancellationToken));
     }
 }

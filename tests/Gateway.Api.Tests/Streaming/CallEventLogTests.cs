@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.Events;
+using Gateway.Api.Calls.State;
+using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Configuration;
 using Gateway.Api.Streaming;
 using Gateway.Xmpp.ActiveCalls;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
@@ -40,48 +42,49 @@ internal sealed class RecordingReader : ICallEventLogReader
     }
 }
 
-/// <summary>The gateway-wide event log: fed by the registry under its lock, cursors, replay window, readers.</summary>
+/// <summary>The gateway-wide event log: a consumer of the publisher, cursors, replay window, readers.</summary>
 public sealed class CallEventLogTests : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Plain = new(JsonSerializerDefaults.Web);
     private static readonly JsonSerializerOptions Converting = new(Plain) { Converters = { new CallEventMessageConverter() } };
-    private readonly ServiceProvider _metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly CallEventLog _log;
-    private readonly CallRegistry _registry;
+    private readonly List<ServiceProvider> _hosts = [];
 
-    public CallEventLogTests()
+    /// <summary>A tracker on the in-memory store whose publisher feeds a log with <paramref name="options"/>.</summary>
+    private async Task<(CallTracker Calls, CallEventLog Log)> StartAsync(StreamingOptions? options = null)
     {
-        _log = NewLog(new StreamingOptions { ReplayWindow = 16 });
-        _registry = new CallRegistry(Options.Create(new CallRegistryOptions { MaxCalls = 100_000 }), TimeProvider.System,
-            NullLogger<CallRegistry>.Instance, [_log]);
+        var services = new ServiceCollection().AddMetrics().AddLogging()
+            .AddInMemoryCalls(new CallsOptions { Store = CallStoreKind.Memory, MaxCalls = 100_000 })
+            .AddSingleton(Options.Create(options ?? new StreamingOptions { ReplayWindow = 16 }))
+            .AddSingleton<CallStreamMetrics>()
+            .AddSingleton<CallEventLog>()
+            .AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<CallEventLog>())
+            .BuildServiceProvider();
+        _hosts.Add(services);
+        return (await services.StartCallsAsync(), services.GetRequiredService<CallEventLog>());
     }
-
-    private CallEventLog NewLog(StreamingOptions options) =>
-        new(Options.Create(options), new CallStreamMetrics(_metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), NullLogger<CallEventLog>.Instance);
 
     public async ValueTask DisposeAsync()
     {
-        _registry.Dispose();
-        await _log.DisposeAsync();
-        await _metrics.DisposeAsync();
+        foreach (var host in _hosts) await host.DisposeAsync();
     }
 
     /// <summary>A call not placed through the API: one leg rings, is answered, ends (three events).</summary>
-    private void RunCall(CallRegistry registry, string dialog)
+    private static async Task RunCallAsync(CallTracker calls, string dialog)
     {
         var leg = new ActiveCallItem { DialogStateText = "requested", CallId = dialog, FromUri = "sip:bob@example.com", ToUri = "sip:alice@example.com", FromTag = "f" };
-        registry.ApplyItemPublished(leg, "item-" + dialog, Node);
-        registry.ApplyItemPublished(leg with { DialogStateText = "confirmed", ToTag = "t" }, "item-" + dialog, Node);
-        registry.ApplyItemRetracted("item-" + dialog, Node);
+        await calls.ApplyPublishedAsync(leg, "item-" + dialog, Node);
+        await calls.ApplyPublishedAsync(leg with { DialogStateText = "confirmed", ToTag = "t" }, "item-" + dialog, Node);
+        await calls.ApplyRetractedAsync("item-" + dialog);
     }
 
     [Fact]
-    public async Task EveryPublishedEventIsLoggedInTheRegistrysOrderWithGapFreePositionsAndEpochCursors()
+    public async Task EveryCommittedEventIsLoggedInCommitOrderWithGapFreePositionsAndEpochCursors()
     {
+        var (calls, _log) = await StartAsync();
         var reader = new RecordingReader();
         Assert.Equal(AttachOutcome.Attached, _log.Attach(reader, 0));
-        RunCall(_registry, "d1");
-        RunCall(_registry, "d2");
+        await RunCallAsync(calls, "d1");
+        await RunCallAsync(calls, "d2");
 
         await reader.WaitForAsync(6);
 
@@ -89,22 +92,20 @@ public sealed class CallEventLogTests : IAsyncDisposable
         Assert.Matches("^[0-9a-f]{10}$", _log.Epoch);
         Assert.Equal([1L, 2, 3, 4, 5, 6], reader.Received.Select(e => e.Position));
         Assert.Equal(reader.Received.Select(e => $"{_log.Epoch}-{e.Position}"), reader.Received.Select(e => e.Cursor));
-        var expected = _registry.GetEvents(CallRegistry.PlainCallId("d1"))!.Value.Events.Concat(_registry.GetEvents(CallRegistry.PlainCallId("d2"))!.Value.Events);
+        var expected = (await calls.EventsAsync(CallStateMachine.PlainCallId("d1"), 0, Ct)).Concat(await calls.EventsAsync(CallStateMachine.PlainCallId("d2"), 0, Ct));
         Assert.Equal(expected.Select(e => e.Id), reader.Received.Select(e => e.Event.Id));
     }
 
     [Fact]
-    public async Task ConcurrentPublishersLoseNothingAndKeepEveryCallsOrder()
+    public async Task ConcurrentInputsLoseNothingAndKeepEveryCallsOrder()
     {
-        var log = NewLog(new StreamingOptions { ReplayWindow = 100_000 });
-        using var registry = new CallRegistry(Options.Create(new CallRegistryOptions { MaxCalls = 100_000 }), TimeProvider.System,
-            NullLogger<CallRegistry>.Instance, [log]);
+        var (calls, log) = await StartAsync(new StreamingOptions { ReplayWindow = 100_000 });
         var reader = new RecordingReader();
         log.Attach(reader, 0);
 
-        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(() =>
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(async () =>
         {
-            for (var i = 0; i < 100; i++) RunCall(registry, $"t{t}-c{i}");
+            for (var i = 0; i < 100; i++) await RunCallAsync(calls, $"t{t}-c{i}");
         }, Ct)));
 
         await reader.WaitForAsync(2400);
@@ -113,64 +114,62 @@ public sealed class CallEventLogTests : IAsyncDisposable
         Assert.Equal(Enumerable.Range(1, 2400).Select(i => (long)i), received.Select(e => e.Position));
         foreach (var call in received.GroupBy(e => e.Event.Call.Id))
             Assert.Equal([1L, 2, 3], call.Select(e => e.Event.Sequence));
-        await log.DisposeAsync();
     }
 
     [Fact]
-    public async Task ASnapshotTakenWithTheHeadShowsEveryCallExactlyAsItsLastEventUpToThatCursor()
+    public async Task ASnapshotTakenWithTheHeadShowsEveryLiveCallExactlyAsItsLastEventUpToThatCursor()
     {
+        var (tracker, _log) = await StartAsync();
         var reader = new RecordingReader();
         _log.Attach(reader, 0);
         using var stop = new CancellationTokenSource();
-        var publisher = Task.Run(() =>
+        var publisher = Task.Run(async () =>
         {
-            for (var i = 0; !stop.IsCancellationRequested; i++) RunCall(_registry, "busy-" + i);
+            for (var i = 0; !stop.IsCancellationRequested; i++) await RunCallAsync(tracker, "busy-" + i);
         }, Ct);
         await reader.WaitForAsync(30);
 
-        var (calls, head) = _registry.SnapshotWith(_ => true, includeEnded: true, calls => (calls, _log.Head));
+        var (calls, head) = await tracker.SnapshotAsync(_ => true, null, (calls, position) => (calls, new StreamCursor(_log.Epoch, position)), Ct);
         await stop.CancelAsync();
         await publisher;
 
         await reader.WaitForAsync((int)head.Position);
         var upToHead = reader.Received.Where(e => e.Position <= head.Position).ToList();
         var lastById = upToHead.GroupBy(e => e.Event.Call.Id).ToDictionary(g => g.Key, g => g.Last().Event);
-        Assert.NotEmpty(calls);
         foreach (var call in calls)
         {
             Assert.True(lastById.TryGetValue(call.Id, out var last), $"{call.Id} is in the snapshot but none of its events is at or before {head}");
             Assert.Equal(last.Call.State, call.State);
         }
-        // And no call of the snapshot is missing an event before the head, nor has one after it.
-        Assert.Equal(lastById.Keys.Order(), calls.Select(c => c.Id).Order());
+        // And every call live at the head is in the snapshot, and no other.
+        Assert.Equal(lastById.Where(c => c.Value.Type != "call.ended").Select(c => c.Key).Order(), calls.Select(c => c.Id).Order());
     }
 
     [Fact]
     public async Task AttachingAfterAPositionHandsOverTheMissedEventsThenOffersTheRestInOrder()
     {
-        var log = NewLog(new StreamingOptions { ReplayWindow = 100 });
-        using var registry = new CallRegistry(Options.Create(new CallRegistryOptions()), TimeProvider.System, NullLogger<CallRegistry>.Instance, [log]);
+        var (registry, log) = await StartAsync(new StreamingOptions { ReplayWindow = 100 });
         var early = new RecordingReader();
         log.Attach(early, 0);
-        for (var i = 0; i < 4; i++) RunCall(registry, "before-" + i);
+        for (var i = 0; i < 4; i++) await RunCallAsync(registry, "before-" + i);
         await early.WaitForAsync(12);
 
         var late = new RecordingReader();
         Assert.Equal(AttachOutcome.Attached, log.Attach(late, 5));
-        for (var i = 0; i < 3; i++) RunCall(registry, "after-" + i);
+        for (var i = 0; i < 3; i++) await RunCallAsync(registry, "after-" + i);
 
         await late.WaitForAsync(16);
         Assert.Equal(Enumerable.Range(6, 7).Select(i => (long)i), late.Backlog.Select(e => e.Position));
         Assert.Equal(Enumerable.Range(6, 16).Select(i => (long)i), late.Received.Select(e => e.Position));
-        await log.DisposeAsync();
     }
 
     [Fact]
     public async Task PositionsOlderThanTheReplayWindowOrAheadOfTheLogCannotBeReplayed()
     {
+        var (calls, _log) = await StartAsync();
         var reader = new RecordingReader();
         _log.Attach(reader, 0);
-        for (var i = 0; i < 7; i++) RunCall(_registry, "w" + i);
+        for (var i = 0; i < 7; i++) await RunCallAsync(calls, "w" + i);
         await reader.WaitForAsync(21);
 
         Assert.Equal(6, _log.OldestRetained);
@@ -186,15 +185,16 @@ public sealed class CallEventLogTests : IAsyncDisposable
     [Fact]
     public async Task ADetachedReaderIsOfferedNothingMore()
     {
+        var (calls, _log) = await StartAsync();
         var reader = new RecordingReader();
         var other = new RecordingReader();
         _log.Attach(reader, 0);
         _log.Attach(other, 0);
-        RunCall(_registry, "first");
+        await RunCallAsync(calls, "first");
         await reader.WaitForAsync(3);
 
         _log.Detach(reader);
-        RunCall(_registry, "second");
+        await RunCallAsync(calls, "second");
 
         await other.WaitForAsync(6);
         Assert.Equal(3, reader.Received.Count);
@@ -204,9 +204,10 @@ public sealed class CallEventLogTests : IAsyncDisposable
     [Fact]
     public async Task AnEventMessageWrittenFromTheCachedEventJsonReadsExactlyAsTheSerializerWritesIt()
     {
+        var (calls, _log) = await StartAsync();
         var reader = new RecordingReader();
         _log.Attach(reader, 0);
-        RunCall(_registry, "json");
+        await RunCallAsync(calls, "json");
         await reader.WaitForAsync(3);
         var logged = reader.Received[1];
         var message = new CallEventMessage("sub-1", logged.Cursor, logged.Event) { Logged = logged };

@@ -2,6 +2,9 @@ using System.Collections.Concurrent;
 using System.Security.Claims;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.Events;
+using Gateway.Api.Calls.State;
+using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Configuration;
 using Gateway.Api.Streaming;
 using Gateway.Xmpp.ActiveCalls;
@@ -66,8 +69,8 @@ internal sealed class RecordingSink : ICallStreamSink
     }
 }
 
-/// <summary>Connections, their bounded buffers and the scope filters, over a real registry and log.</summary>
-public sealed class CallStreamConnectionTests : IAsyncDisposable
+/// <summary>Connections, their bounded buffers and the scope filters, over a real tracker and log.</summary>
+public sealed class CallStreamConnectionTests : IAsyncLifetime
 {
     private readonly ServiceProvider _services;
     private readonly MetricCollector<long> _dropped;
@@ -78,18 +81,19 @@ public sealed class CallStreamConnectionTests : IAsyncDisposable
         var collection = new ServiceCollection().AddMetrics().AddLogging();
         collection.AddSingleton(TimeProvider.System);
         collection.AddSingleton(Options.Create(new StreamingOptions { ConnectionBuffer = 4, ReplayWindow = 1000 }));
-        collection.AddSingleton(Options.Create(new CallRegistryOptions()));
+        collection.AddInMemoryCalls();
         collection.AddSingleton<CallStreamMetrics>();
         collection.AddSingleton<CallEventLog>();
-        collection.AddSingleton<ICallEventSink>(sp => sp.GetRequiredService<CallEventLog>());
-        collection.AddSingleton<CallRegistry>();
+        collection.AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<CallEventLog>());
         collection.AddSingleton<CallStreamService>();
         _services = collection.BuildServiceProvider();
         _dropped = new MetricCollector<long>(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             CallStreamMetrics.MeterName, "gateway.stream.events.dropped");
     }
 
-    private CallRegistry Registry => _services.GetRequiredService<CallRegistry>();
+    private CallTracker Calls => _services.GetRequiredService<CallTracker>();
+
+    public ValueTask InitializeAsync() => new(_services.StartCallsAsync());
 
     private CallStreamService Streams => _services.GetRequiredService<CallStreamService>();
 
@@ -111,26 +115,26 @@ public sealed class CallStreamConnectionTests : IAsyncDisposable
         return connection;
     }
 
-    private void Ring(string dialog, string from = "sip:bob@example.com", string to = "sip:alice@example.com") =>
-        Registry.ApplyItemPublished(new ActiveCallItem { DialogStateText = "requested", CallId = dialog, FromUri = from, ToUri = to, FromTag = "f" },
+    private Task RingAsync(string dialog, string from = "sip:bob@example.com", string to = "sip:alice@example.com") =>
+        Calls.ApplyPublishedAsync(new ActiveCallItem { DialogStateText = "requested", CallId = dialog, FromUri = from, ToUri = to, FromTag = "f" },
             "item-" + dialog, "/node");
 
     [Fact]
-    public async Task ASlowClientIsToldWhereToResumeWhileTheOthersGetEverythingAndTheRegistryNeverWaits()
+    public async Task ASlowClientIsToldWhereToResumeWhileTheOthersGetEverythingAndTheTrackerNeverWaits()
     {
         var slowSink = new RecordingSink { Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         var fastSink = new RecordingSink();
         var slow = Open(slowSink);
         var fast = Open(fastSink);
-        Streams.Subscribe(slow, new CallStreamSubscribeRequest { Scope = "all" });
-        Streams.Subscribe(fast, new CallStreamSubscribeRequest { Scope = "all" });
+        await Streams.SubscribeAsync(slow, new CallStreamSubscribeRequest { Scope = "all" }, Ct);
+        await Streams.SubscribeAsync(fast, new CallStreamSubscribeRequest { Scope = "all" }, Ct);
         // The slow client's loop has taken its snapshot and is stuck sending it: its buffer (4) is empty.
         await slowSink.Entered;
 
         // The fast client keeps up (each event is sent before the next one happens); the slow one reads nothing.
         for (var i = 0; i < 10; i++)
         {
-            Ring("dialog-" + i);
+            await RingAsync("dialog-" + i);
             await fastSink.WaitForAsync(s => s.OfType<CallEventMessage>().Count() == i + 1, $"event {i + 1} on the fast client");
         }
         await WaitForAsync(() => _dropped.GetMeasurementSnapshot().Sum(m => m.Value) == 6, "six dropped events counted");
@@ -148,7 +152,7 @@ public sealed class CallStreamConnectionTests : IAsyncDisposable
         Assert.Equal(1, fast.SubscriptionCount);
 
         // Resuming from the notice's cursor hands over exactly the six that were dropped.
-        var resumed = Streams.Subscribe(slow, new CallStreamSubscribeRequest { Scope = "all", AfterCursor = notice.Cursor });
+        var resumed = await Streams.SubscribeAsync(slow, new CallStreamSubscribeRequest { Scope = "all", AfterCursor = notice.Cursor }, Ct);
         await slowSink.WaitForAsync(s => s.OfType<CallEventMessage>().Count() == 10, "the missed events");
         Assert.Equal(fastSink.Events.Select(e => e.Cursor), slowSink.Events.Select(e => e.Cursor));
         Assert.All(slowSink.Events.ToList()[4..], e => Assert.Equal(resumed.SubscriptionId, e.SubscriptionId));
@@ -157,12 +161,13 @@ public sealed class CallStreamConnectionTests : IAsyncDisposable
     [Fact]
     public async Task ASubscriptionDroppedBeforeItsFirstEventResumesAfterItsSnapshot()
     {
-        Ring("before");
+        await RingAsync("before");
         var connection = Streams.Open("unread", "test", Key("*"));
         _connections.Add(connection);
-        var snapshots = Enumerable.Range(0, 4).Select(_ => Streams.Subscribe(connection, new CallStreamSubscribeRequest { Scope = "all" })).ToList();
+        var snapshots = new List<CallStreamSubscription>();
+        for (var i = 0; i < 4; i++) snapshots.Add(await Streams.SubscribeAsync(connection, new CallStreamSubscribeRequest { Scope = "all" }, Ct));
 
-        Ring("after");
+        await RingAsync("after");
         // Nobody reads yet: the four snapshots fill the buffer, so the event fits none of the subscriptions.
         await WaitForAsync(() => _dropped.GetMeasurementSnapshot().Sum(m => m.Value) == 4, "the event dropped four times");
         var sink = new RecordingSink();
@@ -185,42 +190,42 @@ public sealed class CallStreamConnectionTests : IAsyncDisposable
         var domainSink = new RecordingSink();
         var alice = Open(aliceSink, "alice@example.com");
         var domain = Open(domainSink, "*@other.test");
-        Streams.Subscribe(alice, new CallStreamSubscribeRequest { Scope = "all" });
-        Streams.Subscribe(domain, new CallStreamSubscribeRequest { Scope = "address", Address = "sip:dave@other.test" });
+        await Streams.SubscribeAsync(alice, new CallStreamSubscribeRequest { Scope = "all" }, Ct);
+        await Streams.SubscribeAsync(domain, new CallStreamSubscribeRequest { Scope = "address", Address = "sip:dave@other.test" }, Ct);
 
-        Ring("to-alice");
-        Ring("to-dave", from: "sip:carol@other.test", to: "<sip:dave@other.test>;tag=1");
-        Ring("carol-to-erin", from: "sip:carol@other.test", to: "sip:erin@other.test");
-        Ring("dave-to-alice", from: "sip:dave@other.test", to: "sip:alice@example.com");
+        await RingAsync("to-alice");
+        await RingAsync("to-dave", from: "sip:carol@other.test", to: "<sip:dave@other.test>;tag=1");
+        await RingAsync("carol-to-erin", from: "sip:carol@other.test", to: "sip:erin@other.test");
+        await RingAsync("dave-to-alice", from: "sip:dave@other.test", to: "sip:alice@example.com");
 
         await aliceSink.WaitForAsync(s => s.OfType<CallEventMessage>().Count() == 2, "alice's two calls");
         await domainSink.WaitForAsync(s => s.OfType<CallEventMessage>().Count() == 2, "dave's two calls");
-        Assert.Equal([CallRegistry.PlainCallId("to-alice"), CallRegistry.PlainCallId("dave-to-alice")], aliceSink.Events.Select(e => e.Event.Call.Id));
-        Assert.Equal([CallRegistry.PlainCallId("to-dave"), CallRegistry.PlainCallId("dave-to-alice")], domainSink.Events.Select(e => e.Event.Call.Id));
+        Assert.Equal([CallStateMachine.PlainCallId("to-alice"), CallStateMachine.PlainCallId("dave-to-alice")], aliceSink.Events.Select(e => e.Event.Call.Id));
+        Assert.Equal([CallStateMachine.PlainCallId("to-dave"), CallStateMachine.PlainCallId("dave-to-alice")], domainSink.Events.Select(e => e.Event.Call.Id));
 
-        var forbidden = Assert.Throws<CallStreamException>(() => Streams.Subscribe(alice, new CallStreamSubscribeRequest { Scope = "call", CallId = "to-dave" }));
+        var forbidden = await Assert.ThrowsAsync<CallStreamException>(() => Streams.SubscribeAsync(alice, new CallStreamSubscribeRequest { Scope = "call", CallId = "to-dave" }, Ct));
         Assert.Equal(CallStreamErrorKind.Forbidden, forbidden.Kind);
-        Streams.Subscribe(domain, new CallStreamSubscribeRequest { Scope = "call", CallId = "carol-to-erin" });
-        Ring("to-dave", from: "sip:carol@other.test", to: "<sip:dave@other.test>;tag=1");
-        Registry.ApplyItemRetracted("item-carol-to-erin", "/node");
+        await Streams.SubscribeAsync(domain, new CallStreamSubscribeRequest { Scope = "call", CallId = "carol-to-erin" }, Ct);
+        await RingAsync("to-dave", from: "sip:carol@other.test", to: "<sip:dave@other.test>;tag=1");
+        await Calls.ApplyRetractedAsync("item-carol-to-erin", Ct);
         await domainSink.WaitForAsync(s => s.OfType<CallEventMessage>().Count() == 3, "the call subscription's event");
         Assert.Equal("call.ended", domainSink.Events[^1].Event.Type);
-        Assert.Equal(CallRegistry.PlainCallId("carol-to-erin"), domainSink.Events[^1].Event.Call.Id);
+        Assert.Equal(CallStateMachine.PlainCallId("carol-to-erin"), domainSink.Events[^1].Event.Call.Id);
     }
 
     [Fact]
-    public void AFullConnectionRefusesNewSubscriptionsAndTheLimitHolds()
+    public async Task AFullConnectionRefusesNewSubscriptionsAndTheLimitHolds()
     {
         var connection = Streams.Open("limited", "test", Key("*"), maxSubscriptions: 1);
         _connections.Add(connection);
-        Streams.Subscribe(connection, new CallStreamSubscribeRequest());
+        await Streams.SubscribeAsync(connection, new CallStreamSubscribeRequest(), Ct);
 
-        var limit = Assert.Throws<CallStreamException>(() => Streams.Subscribe(connection, new CallStreamSubscribeRequest()));
+        var limit = await Assert.ThrowsAsync<CallStreamException>(() => Streams.SubscribeAsync(connection, new CallStreamSubscribeRequest(), Ct));
         Assert.Equal(CallStreamErrorKind.Busy, limit.Kind);
         var other = Streams.Open("unread", "test", Key("*"));
         _connections.Add(other);
-        for (var i = 0; i < 4; i++) Streams.Subscribe(other, new CallStreamSubscribeRequest());
-        var full = Assert.Throws<CallStreamException>(() => Streams.Subscribe(other, new CallStreamSubscribeRequest()));
+        for (var i = 0; i < 4; i++) await Streams.SubscribeAsync(other, new CallStreamSubscribeRequest(), Ct);
+        var full = await Assert.ThrowsAsync<CallStreamException>(() => Streams.SubscribeAsync(other, new CallStreamSubscribeRequest(), Ct));
         Assert.Contains("messages waiting to be sent", full.Message, StringComparison.Ordinal);
     }
 

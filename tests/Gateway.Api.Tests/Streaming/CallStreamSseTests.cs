@@ -1,12 +1,13 @@
 using System.Net;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.State;
 using Gateway.Api.Streaming;
 using Gateway.Api.Tests.Infrastructure;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Streaming;
 
-/// <summary><c>GET /calls/stream</c> (server-sent events) on the in-memory host; the registry is fed directly.</summary>
+/// <summary><c>GET /calls/stream</c> (server-sent events) on the in-memory host; the tracker is fed directly.</summary>
 public sealed class CallStreamSseTests : IAsyncLifetime
 {
     private readonly GatewayFactory _gateway = new();
@@ -20,7 +21,7 @@ public sealed class CallStreamSseTests : IAsyncLifetime
         await _gateway.DisposeAsync();
     }
 
-    private CallRegistry Registry => _gateway.Registry;
+    private CallTracker Calls => _gateway.Calls;
 
     private async Task<SseStreamClient> OpenAsync(string pathAndQuery = "/calls/stream", string? lastEventId = null, string? key = GatewayFactory.AdminKey)
     {
@@ -29,18 +30,19 @@ public sealed class CallStreamSseTests : IAsyncLifetime
         return stream;
     }
 
-    private void PlaceRingingCall(string id)
+    private async Task PlaceRingingCallAsync(string id)
     {
-        Registry.CompleteCreate(Registry.BeginCreate(id, "sip:alice@example.com", "sip:bob@example.com", "admin"), id);
-        Registry.ApplyItemPublished(SetupLeg(id, "requested"), "setup-" + id, Node);
+        await Calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin");
+        await Calls.CompleteCreateAsync(id, id);
+        await Calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node);
     }
 
-    private void Answer(string id) => Registry.ApplyItemPublished(SetupLeg(id, "confirmed", "tt-setup"), "setup-" + id, Node);
+    private Task AnswerAsync(string id) => Calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", "tt-setup"), "setup-" + id, Node);
 
     [Fact]
     public async Task StreamsASnapshotThenTheCallEventsEachWithItsCursorAsId()
     {
-        PlaceRingingCall("sse00001");
+        await PlaceRingingCallAsync("sse00001");
 
         var stream = await OpenAsync();
 
@@ -51,7 +53,7 @@ public sealed class CallStreamSseTests : IAsyncLifetime
         Assert.Equal("snapshot", snapshot.Kind);
         Assert.Equal(["sse00001"], snapshot.SnapshotCallIds);
         Assert.Equal(2000, stream.Retry);
-        Answer("sse00001");
+        await AnswerAsync("sse00001");
         await stream.WaitForEventAsync("sse00001", "call.caller-answered");
         Assert.Equal(["sse00001.3 call.caller-answered"], stream.Events());
     }
@@ -60,10 +62,10 @@ public sealed class CallStreamSseTests : IAsyncLifetime
     public async Task LastEventIdResumesWithExactlyTheMissedEventsAndTheHeaderWinsOverTheQuery()
     {
         var first = await OpenAsync();
-        PlaceRingingCall("sse00002");
+        await PlaceRingingCallAsync("sse00002");
         var last = (await first.WaitForEventAsync("sse00002", "call.caller-ringing"))[^1].Cursor;
         await first.DisposeAsync();
-        Answer("sse00002");
+        await AnswerAsync("sse00002");
 
         var resumed = await OpenAsync("/calls/stream?lastEventId=not-a-cursor", lastEventId: last);
 
@@ -78,7 +80,7 @@ public sealed class CallStreamSseTests : IAsyncLifetime
     [Fact]
     public async Task RefusalsAreProblemJsonBeforeTheStreamStarts()
     {
-        PlaceRingingCall("sse00003");
+        await PlaceRingingCallAsync("sse00003");
 
         await (await OpenAsync(key: null)).Response.AssertProblemAsync(401, "unauthorized");
         var badScope = await (await OpenAsync("/calls/stream?scope=everything")).Response.AssertProblemAsync(400, "validation-failed");

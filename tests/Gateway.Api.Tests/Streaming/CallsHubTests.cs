@@ -1,5 +1,6 @@
 using System.Net;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.State;
 using Gateway.Api.Streaming;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.ActiveCalls;
@@ -8,7 +9,7 @@ using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Streaming;
 
-/// <summary>The SignalR hub with the real .NET client over WebSockets to the in-memory host; the registry is fed directly.</summary>
+/// <summary>The SignalR hub with the real .NET client over WebSockets to the in-memory host; the tracker is fed directly.</summary>
 public sealed class CallsHubTests : IAsyncLifetime
 {
     private readonly GatewayFactory _gateway = new();
@@ -22,7 +23,7 @@ public sealed class CallsHubTests : IAsyncLifetime
         await _gateway.DisposeAsync();
     }
 
-    private CallRegistry Registry => _gateway.Registry;
+    private CallTracker Calls => _gateway.Calls;
 
     private async Task<SignalRStreamClient> ConnectAsync(string key = GatewayFactory.AdminKey)
     {
@@ -32,28 +33,29 @@ public sealed class CallsHubTests : IAsyncLifetime
     }
 
     /// <summary>alice@example.com calls bob@example.com through the API: call.requested, then the setup leg rings alice.</summary>
-    private void PlaceRingingCall(string id)
+    private async Task PlaceRingingCallAsync(string id)
     {
-        Registry.CompleteCreate(Registry.BeginCreate(id, "sip:alice@example.com", "sip:bob@example.com", "admin"), id);
-        Registry.ApplyItemPublished(SetupLeg(id, "requested"), "setup-" + id, Node);
+        await Calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin");
+        await Calls.CompleteCreateAsync(id, id);
+        await Calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node);
     }
 
     /// <summary>Alice answers, bob rings, bob answers: caller-answered, callee-ringing, connected.</summary>
-    private void Connect(string id)
+    private async Task ConnectCallAsync(string id)
     {
-        Registry.ApplyItemPublished(SetupLeg(id, "confirmed", "tt-setup"), "setup-" + id, Node);
-        Registry.ApplyItemPublished(CalleeLeg(id, "requested"), "callee-" + id, "/example.com/bob");
-        Registry.ApplyItemPublished(CalleeLeg(id, "confirmed", "tt-callee"), "callee-" + id, "/example.com/bob");
+        await Calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", "tt-setup"), "setup-" + id, Node);
+        await Calls.ApplyPublishedAsync(CalleeLeg(id, "requested"), "callee-" + id, "/example.com/bob");
+        await Calls.ApplyPublishedAsync(CalleeLeg(id, "confirmed", "tt-callee"), "callee-" + id, "/example.com/bob");
     }
 
-    private void HangUp(string id)
+    private async Task HangUpAsync(string id)
     {
-        Registry.ApplyItemRetracted("setup-" + id, Node);
-        Registry.ApplyItemRetracted("callee-" + id, "/example.com/bob");
+        await Calls.ApplyRetractedAsync("setup-" + id);
+        await Calls.ApplyRetractedAsync("callee-" + id);
     }
 
     /// <summary>carol@other.test rings dave@other.test: a call outside alice's and the domain key's scope.</summary>
-    private void PlaceForeignCall(string sipCallId) => Registry.ApplyItemPublished(new ActiveCallItem
+    private Task PlaceForeignCallAsync(string sipCallId) => Calls.ApplyPublishedAsync(new ActiveCallItem
     {
         DialogStateText = "requested", CallId = sipCallId, FromUri = "sip:carol@other.test", ToUri = "sip:dave@other.test", FromTag = "ft-" + sipCallId,
     }, "item-" + sipCallId, "/other.test/dave");
@@ -71,9 +73,9 @@ public sealed class CallsHubTests : IAsyncLifetime
     [Fact]
     public async Task SubscribingToAllSendsASnapshotOfTheActiveCallsThenTheirEventsInOrder()
     {
-        PlaceRingingCall("call0001");
-        PlaceRingingCall("done0001");
-        HangUp("done0001");
+        await PlaceRingingCallAsync("call0001");
+        await PlaceRingingCallAsync("done0001");
+        await HangUpAsync("done0001");
         var client = await ConnectAsync();
 
         var subscription = await client.SubscribeAsync(new { scope = "all" });
@@ -85,8 +87,8 @@ public sealed class CallsHubTests : IAsyncLifetime
         Assert.False((bool)snapshot.Body["reset"]!);
         Assert.Equal(["call0001"], snapshot.SnapshotCallIds);
 
-        Connect("call0001");
-        HangUp("call0001");
+        await ConnectCallAsync("call0001");
+        await HangUpAsync("call0001");
         await client.WaitForEventAsync("call0001", "call.ended");
         Assert.Equal(["call0001.3 call.caller-answered", "call0001.4 call.callee-ringing", "call0001.5 call.connected", "call0001.6 call.updated", "call0001.7 call.ended"],
             client.Events());
@@ -102,18 +104,18 @@ public sealed class CallsHubTests : IAsyncLifetime
     {
         var first = await ConnectAsync();
         await first.SubscribeAsync(new { scope = "all" });
-        PlaceRingingCall("call0002");
+        await PlaceRingingCallAsync("call0002");
         var seen = await first.WaitForEventAsync("call0002", "call.caller-ringing");
         var last = seen[^1].Cursor;
         await first.DisposeAsync();
 
-        Connect("call0002");
+        await ConnectCallAsync("call0002");
         var second = await ConnectAsync();
         var subscription = await second.SubscribeAsync(new { scope = "all", afterCursor = last });
 
         Assert.Equal(last, (string)subscription["cursor"]!);
         await second.WaitForEventAsync("call0002", "call.connected");
-        HangUp("call0002");
+        await HangUpAsync("call0002");
         await second.WaitForEventAsync("call0002", "call.ended");
         Assert.DoesNotContain(second.Messages, m => m.Kind == "snapshot");
         Assert.Equal(["call0002.3 call.caller-answered", "call0002.4 call.callee-ringing", "call0002.5 call.connected", "call0002.6 call.updated", "call0002.7 call.ended"],
@@ -126,7 +128,7 @@ public sealed class CallsHubTests : IAsyncLifetime
         _gateway.Settings["Gateway:Streaming:ReplayWindow"] = "16";
         var client = await ConnectAsync();
         var epoch = _gateway.Service<CallEventLog>().Epoch;
-        for (var i = 0; i < 10; i++) PlaceRingingCall($"old{i:d5}");
+        for (var i = 0; i < 10; i++) await PlaceRingingCallAsync($"old{i:d5}");
 
         var tooOld = await client.SubscribeAsync(new { scope = "all", afterCursor = epoch + "-1" });
         var otherEpoch = await client.SubscribeAsync(new { scope = "all", afterCursor = "0123456789-3" });
@@ -143,15 +145,15 @@ public sealed class CallsHubTests : IAsyncLifetime
     [Fact]
     public async Task ACallSubscriptionFollowsOneCallFoundByItsSipCallIdAndSnapshotsItEvenWhenEnded()
     {
-        PlaceRingingCall("call0003");
-        PlaceRingingCall("call0004");
-        HangUp("call0004");
+        await PlaceRingingCallAsync("call0003");
+        await PlaceRingingCallAsync("call0004");
+        await HangUpAsync("call0004");
         var client = await ConnectAsync();
 
         var live = await client.SubscribeAsync(new { scope = "call", callId = "setup-call0003" });
         var ended = await client.SubscribeAsync(new { scope = "call", callId = "call0004" });
-        Connect("call0004");
-        Connect("call0003");
+        await ConnectCallAsync("call0004");
+        await ConnectCallAsync("call0003");
 
         await client.WaitForEventAsync("call0003", "call.connected");
         var snapshots = client.Messages.Where(m => m.Kind == "snapshot").ToDictionary(m => m.SubscriptionId);
@@ -167,9 +169,9 @@ public sealed class CallsHubTests : IAsyncLifetime
         var client = await ConnectAsync();
         await client.SubscribeAsync(new { scope = "address", address = "sip:bob@example.com" });
 
-        PlaceForeignCall("foreign-1");
-        PlaceRingingCall("call0005");
-        Connect("call0005");
+        await PlaceForeignCallAsync("foreign-1");
+        await PlaceRingingCallAsync("call0005");
+        await ConnectCallAsync("call0005");
 
         await client.WaitForEventAsync("call0005", "call.connected");
         Assert.Equal(["call0005.1 call.requested", "call0005.2 call.caller-ringing", "call0005.3 call.caller-answered",
@@ -179,12 +181,12 @@ public sealed class CallsHubTests : IAsyncLifetime
     [Fact]
     public async Task AKeyScopedToAliceSeesOnlyHerCallsAndIsForbiddenAnythingElse()
     {
-        PlaceForeignCall("foreign-2");
+        await PlaceForeignCallAsync("foreign-2");
         var client = await ConnectAsync(GatewayFactory.AliceKey);
         await client.SubscribeAsync(new { scope = "all" });
 
-        PlaceForeignCall("foreign-3");
-        PlaceRingingCall("call0006");
+        await PlaceForeignCallAsync("foreign-3");
+        await PlaceRingingCallAsync("call0006");
         await client.WaitForEventAsync("call0006", "call.caller-ringing");
 
         Assert.Empty(client.Messages[0].SnapshotCallIds);
@@ -215,7 +217,7 @@ public sealed class CallsHubTests : IAsyncLifetime
     [Fact]
     public async Task ASubscribeArgumentThatGivesAMemberTwiceIsRefusedRatherThanTheLastOneWinning()
     {
-        PlaceRingingCall("call0001");
+        await PlaceRingingCallAsync("call0001");
         var client = await ConnectAsync();
         using var twice = System.Text.Json.JsonDocument.Parse("""{"scope":"call","scope":"all"}""");
 
@@ -237,7 +239,7 @@ public sealed class CallsHubTests : IAsyncLifetime
         await client.UnsubscribeAsync(first);
         await client.UnsubscribeAsync(first); // already gone: nothing to do
         var third = (string)(await client.SubscribeAsync(new { scope = "all" }))["subscriptionId"]!;
-        PlaceRingingCall("call0007");
+        await PlaceRingingCallAsync("call0007");
 
         await client.WaitForAsync(m => m.Count(x => x.Kind == "call" && x.SubscriptionId == third) == 2, "both events on the third subscription");
         await client.WaitForAsync(m => m.Count(x => x.Kind == "call" && x.SubscriptionId == second) == 2, "both events on the second subscription");

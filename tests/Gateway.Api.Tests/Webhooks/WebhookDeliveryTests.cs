@@ -60,16 +60,17 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     }
 
     /// <summary>A click-to-call from alice to bob, from the create to both legs ending: seven events (the setup leg ending while connected is call.updated).</summary>
-    private void PlaceAndEndCall(string id = CallId)
+    private async Task PlaceAndEndCallAsync(string id = CallId)
     {
-        var registry = _gateway.Registry;
-        registry.CompleteCreate(registry.BeginCreate(id, "sip:alice@example.com", "sip:bob@example.com", "admin"), id);
-        registry.ApplyItemPublished(SetupLeg(id, "requested"), "setup-" + id, Node);
-        registry.ApplyItemPublished(SetupLeg(id, "confirmed", toTag: "tt-1"), "setup-" + id, Node);
-        registry.ApplyItemPublished(CalleeLeg(id, "requested"), "callee-" + id, Node);
-        registry.ApplyItemPublished(CalleeLeg(id, "confirmed", toTag: "tt-2"), "callee-" + id, Node);
-        registry.ApplyItemRetracted("setup-" + id, Node);
-        registry.ApplyItemRetracted("callee-" + id, Node);
+        var calls = _gateway.Calls;
+        await calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin", Ct);
+        await calls.CompleteCreateAsync(id, id, Ct);
+        await calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node, Ct);
+        await calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", toTag: "tt-1"), "setup-" + id, Node, Ct);
+        await calls.ApplyPublishedAsync(CalleeLeg(id, "requested"), "callee-" + id, Node, Ct);
+        await calls.ApplyPublishedAsync(CalleeLeg(id, "confirmed", toTag: "tt-2"), "callee-" + id, Node, Ct);
+        await calls.ApplyRetractedAsync("setup-" + id, Ct);
+        await calls.ApplyRetractedAsync("callee-" + id, Ct);
     }
 
     private async Task<JsonArray> DeliveriesAsync(string webhookId, string query = "", string key = GatewayFactory.AdminKey)
@@ -87,7 +88,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     {
         var (id, secret) = await SubscribeAsync(_receiver.Url());
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         var requests = await _receiver.WaitForAsync(r => r.Count >= 7, "the call's seven events");
         var now = DateTimeOffset.UtcNow;
@@ -119,7 +120,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var (other, _) = await SubscribeAsync(_receiver.Url("/other"), key: OtherKey);
         var (bob, _) = await SubscribeAsync(_receiver.Url("/bob"), ",\"address\":\"sip:bob@example.com\"", GatewayFactory.DomainKey);
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         await _receiver.WaitForAsync(r => r.Count(x => x.Path == "/alice") == 7 && r.Count(x => x.Path == "/bob") == 7 && r.Count(x => x.Path == "/types") == 2,
             "all seven events at /alice and /bob, two at /types");
@@ -141,7 +142,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var calls = 0;
         _receiver.Respond = (_, _) => Task.FromResult(Interlocked.Increment(ref calls) <= 2 ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK);
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         var requests = await _receiver.WaitForAsync(r => r.Count >= 9, "two failures and seven deliveries");
         Assert.Equal(3, requests.Count(r => r.Header("webhook-id") == requests[0].Header("webhook-id")));
@@ -159,7 +160,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var (id, _) = await SubscribeAsync(_receiver.Url());
         _receiver.Respond = (_, _) => Task.FromResult(StatusCodes.Status410Gone);
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         var subscription = await EventuallyAsync(async () => await (await _gateway.Client().GetAsync($"/webhooks/{id}", Ct)).JsonAsync(),
             s => (string?)s["state"] == "disabled", "disabled");
@@ -188,7 +189,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
             return StatusCodes.Status204NoContent;
         };
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         var pending = (await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 1 && (int)l[0]!["attempts"]! == 1, "the first attempt recorded"))[0]!;
         Assert.Equal("pending", (string?)pending["state"]);
@@ -209,7 +210,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     public async Task RedeliveringAFinishedDeliveryQueuesACopyWithTheSameWebhookIdAndBody()
     {
         var (id, secret) = await SubscribeAsync(_receiver.Url(), ",\"eventTypes\":[\"call.connected\"]");
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
         var original = (await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 1 && (string?)l[0]!["state"] == "succeeded", "delivered"))[0]!;
 
         var response = await _gateway.Client().PostJsonAsync($"/webhooks/{id}/deliveries/{(string)original["id"]!}/redeliver", "");
@@ -234,7 +235,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var (id, oldSecret) = await SubscribeAsync(_receiver.Url());
         var newSecret = (string)(await (await _gateway.Client().PostJsonAsync($"/webhooks/{id}/rotate-secret", "")).JsonAsync())["secret"]!;
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         var requests = await _receiver.WaitForAsync(r => r.Count == 7, "seven events");
         var now = DateTimeOffset.UtcNow;
@@ -247,7 +248,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     public async Task TheDeliveryLogPagesNewestFirstAndFiltersByState()
     {
         var (id, _) = await SubscribeAsync(_receiver.Url());
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
         await EventuallyAsync(() => DeliveriesAsync(id, "?state=succeeded"), l => l.Count == 7, "seven succeeded");
 
         var first = await (await _gateway.Client().GetAsync($"/webhooks/{id}/deliveries?limit=4", Ct)).JsonAsync();
@@ -276,7 +277,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         _owned.Remove(_receiver);
         var (id, secret) = await SubscribeAsync($"http://127.0.0.1:{port}/hook");
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
         var log = await EventuallyAsync(() => DeliveriesAsync(id), l => l.Count == 7 && (int)l[^1]!["attempts"]! >= 2, "the first delivery retried");
         Assert.All(log, d => Assert.Equal("pending", (string?)d!["state"]));
         Assert.Contains("refused", (string?)log[^1]!["lastError"], StringComparison.OrdinalIgnoreCase);
@@ -300,7 +301,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var database = _gateway.Services.GetRequiredService<WebhookStore>().Path;
         await ExecuteSqlAsync(database, "CREATE TRIGGER refuse BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;");
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         var health = await EventuallyAsync(async () => await (await _gateway.Client(key: null).GetAsync("/health/ready", Ct)).JsonAsync(),
             h => (string?)h["checks"]!["webhooks"]!["status"] == "Degraded", "degraded");
@@ -334,7 +335,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var store = _gateway.Services.GetRequiredService<WebhookStore>();
         var subscription = await store.CreateSubscriptionAsync("admin", _receiver.Url(), ["call.requested"], null, null, WebhookSignature.NewKey(), Ct);
 
-        PlaceAndEndCall();
+        await PlaceAndEndCallAsync();
 
         var log = await EventuallyAsync(() => DeliveriesAsync(subscription.Id), l => l.Count == 1 && (int)l[0]!["attempts"]! >= 1, "attempted");
         Assert.StartsWith("refused: 127.0.0.1 resolved to 127.0.0.1 (a loopback address)", (string?)log[0]!["lastError"], StringComparison.Ordinal);

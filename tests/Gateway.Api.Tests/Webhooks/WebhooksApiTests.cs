@@ -93,7 +93,7 @@ public sealed class WebhooksApiTests : IAsyncLifetime
 
         Assert.Equal("must be at most 256 characters.", (string?)problem["errors"]!["description"]![0]);
         Assert.Equal("has unknown types (call.answered); known: call.requested, call.caller-ringing, call.caller-answered, call.callee-ringing, " +
-                     "call.connected, call.ended, call.hangup-requested, call.transfer-requested, call.updated.", (string?)problem["errors"]!["eventTypes"]![0]);
+                     "call.connected, call.ended, call.hangup-requested, call.hangup-failed, call.transfer-requested, call.transfer-failed, call.updated.", (string?)problem["errors"]!["eventTypes"]![0]);
     }
 
     [Fact]

@@ -1,0 +1,261 @@
+using System.Collections.Concurrent;
+using Gateway.Api.Calls.Events;
+using Gateway.Api.Calls.State;
+using Gateway.Api.Calls.Store;
+using Gateway.Api.Commands;
+using Gateway.Api.Configuration;
+using Gateway.Api.Errors;
+using Gateway.Xmpp.Core;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Api.Calls.Commands;
+
+/// <summary>How an attempt at an intent ended.</summary>
+public abstract record IntentOutcome
+{
+    private IntentOutcome() { }
+
+    /// <summary>The command was carried out; the intent is gone.</summary>
+    public sealed record Done : IntentOutcome;
+    /// <summary>The call ended (or is gone) first: nothing is left to do; the intent is gone.</summary>
+    public sealed record Moot : IntentOutcome;
+    /// <summary>The call has no dialog to address yet (a hang-up before the first leg): tried again when the call changes.</summary>
+    public sealed record Waiting : IntentOutcome;
+    /// <summary>A failure that may pass (server or component unreachable): tried again after <see cref="At"/>.</summary>
+    public sealed record Retrying(DateTimeOffset At, CommandFailedException Error) : IntentOutcome;
+    /// <summary>The component refused for good; a <c>…-failed</c> event says why and the intent is gone.</summary>
+    public sealed record Failed(CommandFailedException Error) : IntentOutcome;
+}
+
+/// <summary>
+/// Carries out command intents (<see cref="CommandIntent"/>) until each succeeds or becomes moot, across restarts and
+/// upstream outages: at start every stored intent is due; a new intent is tried at once; one that waits for a dialog is
+/// tried again when its call changes (it reads the event stream); one that failed for a reason that may pass is retried
+/// with exponential backoff and jitter. Only one attempt per intent runs at a time.
+/// </summary>
+public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
+{
+    private readonly ConcurrentDictionary<string, CommandIntent> _intents = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<IntentOutcome>> _running = new(StringComparer.Ordinal);
+    /// <summary>Calls that changed since an attempt on one of their intents began (so a "waiting" outcome is stale).</summary>
+    private readonly ConcurrentDictionary<string, bool> _changedCalls = new(StringComparer.Ordinal);
+    private TaskCompletionSource _wake = NewSignal();
+    private readonly IServiceProvider _services;
+    private readonly IActiveCallsCommands _commands;
+    private readonly CallsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CommandIntentRunner> _logger;
+    private CallTracker? _tracker;
+
+    // The tracker publishes to this runner, so it is resolved lazily rather than injected (a cycle otherwise).
+    public CommandIntentRunner(IServiceProvider services, IActiveCallsCommands commands, IOptions<CallsOptions> options, TimeProvider time,
+        ILogger<CommandIntentRunner> logger)
+    {
+        _services = services;
+        _commands = commands;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    public string Name => "command-intents";
+
+    /// <summary>Intents not yet carried out.</summary>
+    public int Pending => _intents.Count;
+
+    private CallTracker Tracker => _tracker ??= _services.GetRequiredService<CallTracker>();
+
+    async ValueTask ICallEventConsumer.StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)
+    {
+        foreach (var intent in await store.IntentsAsync(cancellationToken)) _intents[intent.Id] = intent with { NextAttemptAt = DateTimeOffset.MinValue };
+        if (!_intents.IsEmpty) _logger.LogInformation("{Count} command intents left by the previous run are carried on", _intents.Count);
+    }
+
+    /// <summary>A call with a waiting intent changed: it may have a dialog to address now.</summary>
+    ValueTask ICallEventConsumer.HandleAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
+    {
+        if (_intents.IsEmpty) return ValueTask.CompletedTask;
+        var changed = batch.Select(e => e.Event.Call.Id).ToHashSet(StringComparer.Ordinal);
+        var due = false;
+        foreach (var intent in _intents.Values)
+        {
+            if (!changed.Contains(intent.CallId)) continue;
+            _changedCalls[intent.CallId] = true;
+            // Only an intent waiting for its call to change is due now; one in backoff keeps its time.
+            if (intent.NextAttemptAt == DateTimeOffset.MaxValue)
+                due |= _intents.TryUpdate(intent.Id, intent with { NextAttemptAt = DateTimeOffset.MinValue }, intent);
+        }
+        if (due) Wake();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Writes the intent down with its call's update (one commit), then tries it.</summary>
+    public void Track(CommandIntent intent)
+    {
+        _intents[intent.Id] = intent;
+        Wake();
+    }
+
+    /// <summary>Tries the intent now (or joins the attempt already running).</summary>
+    public Task<IntentOutcome> AttemptAsync(string intentId) =>
+        _intents.TryGetValue(intentId, out var intent)
+            ? _running.GetOrAdd(intentId, _ => Task.Run(() => RunAttemptAsync(intent)))
+            : Task.FromResult<IntentOutcome>(new IntentOutcome.Done());
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Tracker.Started.WaitAsync(stoppingToken);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            // Taken before the scan: a wake-up during the scan completes this signal, so it is never missed.
+            var signal = Volatile.Read(ref _wake).Task;
+            var now = _time.GetUtcNow();
+            DateTimeOffset? next = null;
+            foreach (var intent in _intents.Values)
+            {
+                if (intent.NextAttemptAt <= now) _ = AttemptAsync(intent.Id);
+                else if (next is null || intent.NextAttemptAt < next) next = intent.NextAttemptAt;
+            }
+            try
+            {
+                if (next is { } at && at - now is var wait && wait < TimeSpan.FromDays(1))
+                    await Task.WhenAny(signal, Task.Delay(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, _time, stoppingToken));
+                else
+                    await signal.WaitAsync(stoppingToken);
+                stoppingToken.ThrowIfCancellationRequested();
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<IntentOutcome> RunAttemptAsync(CommandIntent intent)
+    {
+        _changedCalls.TryRemove(intent.CallId, out _);
+        try
+        {
+            var outcome = await AttemptOnceAsync(intent);
+            switch (outcome)
+            {
+                case IntentOutcome.Done or IntentOutcome.Moot or IntentOutcome.Failed:
+                    _intents.TryRemove(intent.Id, out _);
+                    break;
+                case IntentOutcome.Waiting:
+                    // Changed while this attempt ran: it may have a dialog now, so it is due again at once.
+                    _intents[intent.Id] = intent with { NextAttemptAt = _changedCalls.ContainsKey(intent.CallId) ? DateTimeOffset.MinValue : DateTimeOffset.MaxValue };
+                    break;
+                case IntentOutcome.Retrying retrying:
+                    var next = intent with { Attempts = intent.Attempts + 1, NextAttemptAt = retrying.At, LastError = retrying.Error.InnerException?.Message };
+                    _intents[intent.Id] = next;
+                    await Tracker.SaveIntentAsync(next);
+                    _logger.LogWarning("{Kind} of call {CallId} failed ({Reason}); attempt {Attempt} at {At:O}",
+                        intent.Kind, intent.CallId, next.LastError, next.Attempts + 1, retrying.At);
+                    break;
+            }
+            return outcome;
+        }
+        catch (Exception e)
+        {
+            // The store failed: keep the intent and try again later.
+            var at = _time.GetUtcNow() + _options.IntentMaxRetryDelay;
+            _intents[intent.Id] = intent with { NextAttemptAt = at };
+            _logger.LogError(e, "{Kind} of call {CallId} could not be recorded; tried again at {At:O}", intent.Kind, intent.CallId, at);
+            return new IntentOutcome.Waiting();
+        }
+        finally
+        {
+            _running.TryRemove(intent.Id, out _);
+            Wake();
+        }
+    }
+
+    private async Task<IntentOutcome> AttemptOnceAsync(CommandIntent intent)
+    {
+        if (await Tracker.FindAsync(intent.CallId) is not { IsEnded: false } call)
+        {
+            await Tracker.RemoveIntentsAsync([intent.Id]);
+            return new IntentOutcome.Moot();
+        }
+        try
+        {
+            return intent.Kind switch
+            {
+                CommandIntentKind.Hangup => await HangUpAsync(intent, call),
+                CommandIntentKind.Transfer => await TransferAsync(intent, call),
+                _ => throw new InvalidOperationException($"Unknown intent kind {intent.Kind}."),
+            };
+        }
+        catch (CommandFailedException e) when (ComponentErrors.IsTransient(e.InnerException))
+        {
+            var delay = Backoff(intent.Attempts);
+            return new IntentOutcome.Retrying(_time.GetUtcNow() + delay, e);
+        }
+        catch (CommandFailedException e)
+        {
+            // Refused for good; unless the call ended meanwhile (then the refusal is the goal reached), say so on the call.
+            var reason = e.InnerException?.Message ?? e.Message;
+            var now = _time.GetUtcNow();
+            var after = await Tracker.UpdateAsync(call.Id, c => c.IsEnded
+                ? new CallUpdate(CallTransition.Unchanged(c)) { RemovedIntents = [intent.Id] }
+                : new CallUpdate(intent.Kind == CommandIntentKind.Hangup ? CallStateMachine.FailHangup(c, reason, now) : CallStateMachine.FailTransfer(c, reason, now))
+                    { RemovedIntents = [intent.Id] });
+            if (after is null or { IsEnded: true }) return new IntentOutcome.Moot();
+            _logger.LogWarning("{Kind} of call {CallId} refused: {Reason}", intent.Kind, call.Id, reason);
+            return new IntentOutcome.Failed(e);
+        }
+    }
+
+    private async Task<IntentOutcome> HangUpAsync(CommandIntent intent, TrackedCall call)
+    {
+        var plan = CallStateMachine.PlanHangup(call);
+        if (plan.IsEmpty) return new IntentOutcome.Waiting();
+        await Tracker.UpdateAsync(call.Id, c => new CallUpdate(CallTransition.Unchanged(CallStateMachine.HangupSending(c, plan))));
+        var sent = 0;
+        foreach (var command in plan)
+        {
+            try
+            {
+                if (command.IsTerminate) await _commands.TerminateAsync(command.CallId, command.FromTag, command.ToTag!, CancellationToken.None);
+                else await _commands.CancelAsync(command.CallId, command.FromTag, CancellationToken.None);
+                sent++;
+            }
+            catch (CommandFailedException e) when (sent > 0 && e.InnerException is XmppStanzaErrorException)
+            {
+                // A component that ends the whole call on the first command (a B2BUA such as the reference service) no
+                // longer knows the other dialogs: their refusal is the goal reached.
+                _logger.LogDebug("Hang-up of {CallId}: {Command} refused after an earlier command succeeded ({Reason})",
+                    call.Id, command.IsTerminate ? "terminate" : "cancel", e.InnerException.Message);
+            }
+        }
+        await Tracker.RemoveIntentsAsync([intent.Id]);
+        return new IntentOutcome.Done();
+    }
+
+    private async Task<IntentOutcome> TransferAsync(CommandIntent intent, TrackedCall call)
+    {
+        if (CallStateMachine.FindTransferDialog(call) is not { } dialog)
+        {
+            var reason = $"The call is {CallStateMachine.StateName(call.State)}; only a connected call can be transferred.";
+            var now = _time.GetUtcNow();
+            await Tracker.UpdateAsync(call.Id, c => new CallUpdate(CallStateMachine.FailTransfer(c, reason, now)) { RemovedIntents = [intent.Id] });
+            return new IntentOutcome.Moot();
+        }
+        await _commands.TransferAsync(dialog.CallId, dialog.FromTag, dialog.ToTag, intent.Endpoint ?? TransferEndpoint.Callee, intent.Target!, CancellationToken.None);
+        await Tracker.RemoveIntentsAsync([intent.Id]);
+        return new IntentOutcome.Done();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void Wake() => Interlocked.Exchange(ref _wake, NewSignal()).TrySetResult();
+
+    private TimeSpan Backoff(int attempts)
+    {
+        var exponential = _options.IntentRetryDelay * Math.Pow(2, Math.Min(attempts, 16));
+        var capped = exponential < _options.IntentMaxRetryDelay ? exponential : _options.IntentMaxRetryDelay;
+        // Full jitter on the upper half: replicas and intents retried together spread out.
+        return capped / 2 + capped / 2 * Random.Shared.NextDouble();
+    }
+}
