@@ -98,26 +98,11 @@ public sealed class InMemoryCallStore : ICallStore
         ArgumentNullException.ThrowIfNull(query);
         lock (_gate)
         {
-            var page = new List<CallResource>(query.Limit);
-            long? next = null;
-            var last = query.After;
+            var page = new CallPageBuilder(query);
             // SortedDictionary has no seek; the views of a SortedSet would, but the page is usually near the start.
             foreach (var (order, entry) in _byOrder)
-            {
-                if (order <= query.After) continue;
-                var call = entry.Call;
-                if (!CallFilter.Matches(call, query)) continue;
-                var resource = call.ToResource();
-                if (query.Visible is { } visible && !visible(resource)) continue;
-                if (page.Count == query.Limit)
-                {
-                    next = last;
-                    break;
-                }
-                page.Add(resource);
-                last = order;
-            }
-            return ValueTask.FromResult(new CallPageResult(page, next));
+                if (order > query.After && !page.Offer(order, entry.Call)) break;
+            return ValueTask.FromResult(page.Result());
         }
     }
 

@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+
+namespace Gateway.Api.Calls.Store;
+
+/// <summary>
+/// The calls database (<see cref="Configuration.CallsOptions.DatabasePath"/>): its schema, its migrations and the SQLite
+/// plumbing shared by the stores that live in it (<see cref="SqliteCallStore"/>, <see cref="Idempotency.SqliteIdempotencyStore"/>).
+/// <list type="bullet">
+/// <item><c>meta</c> holds the schema version and the log epoch (10 hex, made once when the file is created and kept
+/// forever, so stream cursors <c>{epoch}-{position}</c> stay valid across restarts).</item>
+/// <item>Times the queries compare are UTC ticks (exact, like the in-memory store's <see cref="DateTimeOffset"/>
+/// comparisons); values are JSON (<see cref="TrackedCallJson"/>).</item>
+/// </list>
+/// WAL with <c>synchronous = NORMAL</c>: a commit is appended to the WAL without an fsync, so it survives the process
+/// crashing (the OS has the pages) but the last commits before a power loss or kernel crash may be lost; the database
+/// itself is never corrupted. FULL would fsync every commit (milliseconds on most disks) for a guarantee that a
+/// gateway, whose calls live in the telephony system anyway, does not need.
+/// </summary>
+internal static class CallDatabase
+{
+    public const int SchemaVersion = 1;
+
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE calls (
+            ord INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL,
+            visible INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            ended_at INTEGER NULL,
+            json TEXT NOT NULL
+        );
+        CREATE INDEX calls_live ON calls (ord) WHERE state <> 'ended';
+        CREATE INDEX calls_by_state ON calls (state, ord);
+        CREATE INDEX calls_ended ON calls (ended_at) WHERE state = 'ended';
+        CREATE TABLE call_items (
+            item_id TEXT PRIMARY KEY,
+            call_id TEXT NOT NULL
+        );
+        CREATE INDEX call_items_by_call ON call_items (call_id);
+        CREATE TABLE call_sip_ids (
+            sip_call_id TEXT PRIMARY KEY,
+            call_id TEXT NOT NULL
+        );
+        CREATE INDEX call_sip_ids_by_call ON call_sip_ids (call_id);
+        CREATE TABLE events (
+            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            call_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            json TEXT NOT NULL
+        );
+        CREATE INDEX events_by_call ON events (call_id, sequence);
+        CREATE TABLE intents (
+            id TEXT PRIMARY KEY,
+            call_id TEXT NOT NULL,
+            json TEXT NOT NULL
+        );
+        CREATE TABLE idempotency (
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL,
+            status_code INTEGER NULL,
+            headers TEXT NULL,
+            body BLOB NULL,
+            expires_at INTEGER NULL
+        );
+        CREATE INDEX idempotency_expiry ON idempotency (expires_at) WHERE status = 'completed';
+        """,
+    ];
+
+    /// <summary>A connection string for <paramref name="path"/>: pooled (a read opens a pooled connection in
+    /// microseconds), waiting up to 30 s for another connection's write lock.</summary>
+    public static string ConnectionString(string path) => new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
+    /// <summary>Creates the file (and its folder), switches it to WAL and brings the schema up to date; returns the log
+    /// epoch. Safe to call from several stores of the same file: a migration runs in an immediate transaction that
+    /// re-reads the version first.</summary>
+    public static async Task<string> MigrateAsync(string path, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder) Directory.CreateDirectory(folder);
+        await using var connection = await OpenConnectionAsync(path, cancellationToken);
+        await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await ExecuteAsync(connection, transaction, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);", cancellationToken);
+        var version = await ScalarAsync(connection, transaction, "SELECT value FROM meta WHERE key = 'schema_version';", cancellationToken) is string text
+            ? int.Parse(text, CultureInfo.InvariantCulture)
+            : 0;
+        if (version > SchemaVersion)
+            throw new InvalidOperationException($"The calls database {path} has schema version {version}; this gateway knows up to {SchemaVersion}.");
+        for (var next = version; next < SchemaVersion; next++)
+        {
+            await ExecuteAsync(connection, transaction, Migrations[next], cancellationToken);
+            logger.LogInformation("Calls database {Path} migrated to schema version {Version}", path, next + 1);
+        }
+        await ExecuteAsync(connection, transaction,
+            "INSERT INTO meta (key, value) VALUES ('schema_version', $version) ON CONFLICT (key) DO UPDATE SET value = excluded.value;" +
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', $epoch);",
+            cancellationToken, ("$version", SchemaVersion.ToString(CultureInfo.InvariantCulture)), ("$epoch", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))));
+        var epoch = (string)(await ScalarAsync(connection, transaction, "SELECT value FROM meta WHERE key = 'epoch';", cancellationToken))!;
+        await transaction.CommitAsync(cancellationToken);
+        return epoch;
+    }
+
+    /// <summary>Opens a connection with this database's per-connection settings (see the class remarks).</summary>
+    public static async Task<SqliteConnection> OpenConnectionAsync(string path, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString(path));
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;", cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
+
+    public static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken,
+        params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task<object?> ScalarAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken,
+        params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        var value = await command.ExecuteScalarAsync(cancellationToken);
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>A time as the queries compare it: UTC ticks.</summary>
+    public static long Ticks(DateTimeOffset time) => time.UtcTicks;
+
+    public static long? Ticks(DateTimeOffset? time) => time?.UtcTicks;
+}
