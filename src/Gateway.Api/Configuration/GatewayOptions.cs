@@ -44,7 +44,8 @@ public sealed class XmppOptions
     public StanzaLimits Limits { get; set; } = new();
 }
 
-/// <summary><c>Gateway:Components</c>: the JIDs of the Active-Calls services.</summary>
+/// <summary><c>Gateway:Components</c>: the JID of the Active-Calls command component (the events feature names its Auth
+/// component and PubSub service in <c>Gateway:Events</c>).</summary>
 public sealed class ComponentsOptions
 {
     public const string SectionName = "Gateway:Components";
@@ -52,12 +53,6 @@ public sealed class ComponentsOptions
     /// <summary>The Active-Calls command component (nodes create, terminate, cancel, transfer).</summary>
     [Required(ErrorMessage = "Gateway:Components:Commands is required: the Active-Calls command component, e.g. commands.active-calls.xmpp.onsip.com.")]
     public string Commands { get; set; } = "";
-
-    /// <summary>The Active-Calls PubSub service (used by the events feature).</summary>
-    public string? PubSub { get; set; }
-
-    /// <summary>The Auth component (<c>authorize-plain</c>, used by the events feature).</summary>
-    public string? Auth { get; set; }
 }
 
 /// <summary><c>Gateway:Http</c>: request limits of the REST API.</summary>
