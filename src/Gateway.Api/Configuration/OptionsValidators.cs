@@ -57,7 +57,6 @@ internal sealed class ResilienceOptionsValidator : IValidateOptions<ResilienceOp
     public ValidateOptionsResult Validate(string? name, ResilienceOptions options)
     {
         var failures = new List<string>();
-        if (options.RetryDelay < TimeSpan.Zero || options.RetryDelay > TimeSpan.FromSeconds(5)) failures.Add("Gateway:Resilience:RetryDelay must be between 0 and 5 seconds.");
         if (options.BreakerSamplingDuration < TimeSpan.FromMilliseconds(500)) failures.Add("Gateway:Resilience:BreakerSamplingDuration must be at least 0.5 seconds.");
         if (options.BreakerBreakDuration < TimeSpan.FromMilliseconds(500)) failures.Add("Gateway:Resilience:BreakerBreakDuration must be at least 0.5 seconds.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
