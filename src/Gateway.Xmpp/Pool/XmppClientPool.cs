@@ -19,8 +19,9 @@ public enum PoolHealth
 }
 
 /// <summary>Raised when the connection that should hold the PubSub subscription changes, or starts a new session (its
-/// server-side subscription state is gone): the owner must subscribe again on <see cref="Receiver"/>.</summary>
-public sealed record EventReceiverChanged(XmppClient? Receiver, string Reason);
+/// server-side subscription state is gone): the owner must subscribe again on <see cref="Receiver"/>, which is null
+/// while no connection is established.</summary>
+public sealed record EventReceiverChanged(IEventConnection? Receiver, string Reason);
 
 /// <summary>
 /// N client connections of one account with stable unique resources. Requests lease the established connection with the
@@ -55,10 +56,12 @@ public sealed class XmppClientPool : IIqSender, IAsyncDisposable
     public Jid? LocalJid => _clients.FirstOrDefault(c => c.State == ConnectionState.Established)?.LocalJid;
 
     /// <summary>The connection that should hold the event subscription, or null while none is established.</summary>
-    public XmppClient? Receiver { get { lock (_gate) return _receiver; } }
+    public IEventConnection? Receiver => CurrentReceiver;
 
     /// <summary>Raised outside the pool's lock, from a connection's supervision task.</summary>
     public event EventHandler<EventReceiverChanged>? ReceiverChanged;
+
+    private XmppClient? CurrentReceiver { get { lock (_gate) return _receiver; } }
 
     public PoolHealth Health
     {
@@ -168,13 +171,13 @@ public sealed class XmppClientPool : IIqSender, IAsyncDisposable
         var client = (XmppClient)sender!;
         switch (e.Kind)
         {
-            case LifecycleKind.Established when client == Receiver:
+            case LifecycleKind.Established when client == CurrentReceiver:
                 Notify(client, "the event connection started a new session");
                 break;
             case LifecycleKind.Established:
                 AssignReceiver("a connection came up");
                 break;
-            case LifecycleKind.Destroyed or LifecycleKind.Failed or LifecycleKind.Suspended when client == Receiver:
+            case LifecycleKind.Destroyed or LifecycleKind.Failed or LifecycleKind.Suspended when client == CurrentReceiver:
                 AssignReceiver($"the event connection went down ({e.Kind}: {e.Reason?.Message})", exclude: client);
                 break;
         }
