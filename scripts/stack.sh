@@ -187,8 +187,7 @@ dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v qu
   --urls "http://127.0.0.1:$HTTP_PORT" \
   "--Gateway:Xmpp:Jid=gateway@$DOMAIN" "--Gateway:Xmpp:Password=$PASSWORD" "--Gateway:Xmpp:Host=127.0.0.1" \
   "--Gateway:Xmpp:Port=$C2S_PORT" "--Gateway:Xmpp:TrustedCertificatePath=$PROSODY_DIR/ca/ca.crt" \
-  "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Components:Auth=commands.auth.$DOMAIN" \
-  "--Gateway:Components:PubSub=pubsub.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
+  "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
   "--Gateway:Events:PubSubService=pubsub.active-calls.$DOMAIN" "--Gateway:Events:SipAddress=alice@$DOMAIN" \
   "--Gateway:Webhooks:DatabasePath=$GATEWAY_DIR/webhooks.db" \
   >"$GATEWAY_DIR/gateway.log" 2>&1 </dev/null) &

@@ -16,6 +16,7 @@ namespace ActiveCalls.Service.Commands;
 /// parameters (<c>;transport=…</c>) and headers (<c>?…</c>) after the host, and a URI without a user part. The seed
 /// says "they must be in the format sip:&lt;user&gt;@&lt;domain&gt;". The scheme is matched case-insensitively.
 /// </remarks>
+// Not the gateway's SipUri (user@domain addresses only): the service routes calls, so it also takes a port and IPv6 hosts.
 public sealed record SipUri
 {
     /// <summary>Longest URI accepted.</summary>

@@ -9,6 +9,7 @@ namespace ActiveCalls.Sip.Messages;
 /// <see cref="Password"/> are unescaped; parameters and headers keep their escaped form. Any other scheme (e.g.
 /// <c>tel:</c>) is kept whole in <see cref="Opaque"/> so that To/From headers carrying one still parse.
 /// </summary>
+// Not the gateway's SipUri (user@domain addresses only): the SIP stack parses full RFC 3261 URIs, with parameters and headers.
 public sealed class SipUri
 {
     public SipUri(string scheme, string? user, string host, int? port = null)

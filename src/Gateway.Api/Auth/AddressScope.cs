@@ -8,8 +8,6 @@ namespace Gateway.Api.Auth;
 /// </summary>
 public sealed class AddressScope
 {
-    private static readonly System.Buffers.SearchValues<char> NotInDomain = System.Buffers.SearchValues.Create(" ;?:/<>");
-    private static readonly System.Buffers.SearchValues<char> NotInUser = System.Buffers.SearchValues.Create(" ;?:<>");
     private readonly bool _all;
     private readonly HashSet<string> _domains = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _addresses = new(StringComparer.Ordinal);
@@ -21,22 +19,20 @@ public sealed class AddressScope
         {
             var scope = raw.Trim();
             if (scope == "*") _all = true;
-            else if (scope.StartsWith("*@", StringComparison.Ordinal)) _domains.Add(scope[2..]);
+            else if (SipUri.TrySplit(scope, out var user, out var domain) && user == "*") _domains.Add(domain);
             else if (SipUri.AddressOf(scope) is { } address) _addresses.Add(address);
         }
     }
 
+    /// <summary>Whether <paramref name="scope"/> is <c>*</c>, or <c>user@domain</c> / <c>*@domain</c> in the
+    /// <see cref="SipUri"/> grammar (a <c>sip:</c> prefix allowed).</summary>
     public static bool IsWellFormed(string? scope)
     {
         if (string.IsNullOrWhiteSpace(scope)) return false;
         scope = scope.Trim();
         if (scope == "*") return true;
-        var at = scope.IndexOf('@', StringComparison.Ordinal);
-        if (at <= 0 || at != scope.LastIndexOf('@') || at == scope.Length - 1) return false;
-        var user = scope[..at];
-        var domain = scope[(at + 1)..];
-        if (domain.Contains('*', StringComparison.Ordinal) || domain.AsSpan().IndexOfAny(NotInDomain) >= 0) return false;
-        return user == "*" || (!user.Contains('*', StringComparison.Ordinal) && user.AsSpan().IndexOfAny(NotInUser) < 0);
+        return SipUri.TrySplit(scope, out var user, out var domain) && SipUri.Host(domain) is not null &&
+               (user == "*" || (!user.Contains('*', StringComparison.Ordinal) && SipUri.IsUser(user)));
     }
 
     /// <summary>Whether the key acts for <paramref name="uriOrAddress"/> (a SIP URI, an AOR or <c>user@domain</c>).</summary>
@@ -44,8 +40,7 @@ public sealed class AddressScope
     {
         if (_all) return true;
         if (SipUri.AddressOf(uriOrAddress) is not { } address) return false;
-        if (_addresses.Contains(address)) return true;
-        return _domains.Contains(address[(address.LastIndexOf('@') + 1)..]);
+        return _addresses.Contains(address) || _domains.Contains(SipUri.PartsOf(address).Domain);
     }
 
     /// <summary>Whether any of <paramref name="addresses"/> is in scope.</summary>

@@ -63,8 +63,7 @@ public sealed partial class DestinationScope
         if (_all) return true;
         if (SipUri.AddressOf(uriOrAddress) is not { } address) return false;
         if (_addresses.Contains(address)) return true;
-        var at = address.LastIndexOf('@');
-        var (user, domain) = (address[..at], address[(at + 1)..]);
+        var (user, domain) = SipUri.PartsOf(address);
         if (PhoneNumber(user) is not { } number) return _namedUsersAnywhere || _namedUserDomains.Contains(domain);
         return Digits().IsMatch(number) &&
                _numberPrefixes.Exists(p => number.StartsWith(p.Digits, StringComparison.Ordinal) && string.Equals(p.Domain, domain, StringComparison.OrdinalIgnoreCase));
@@ -73,7 +72,7 @@ public sealed partial class DestinationScope
     /// <summary>Whether the address's user part is a phone number (has no letter), which only <c>*</c>, the exact address
     /// or a number prefix allows.</summary>
     public static bool IsPhoneNumber(string? uriOrAddress) =>
-        SipUri.AddressOf(uriOrAddress) is { } address && PhoneNumber(address[..address.LastIndexOf('@')]) is not null;
+        SipUri.AddressOf(uriOrAddress) is { } address && PhoneNumber(SipUri.PartsOf(address).User) is not null;
 
     /// <summary>The number a user part dials, without visual separators; null when it names a user (it has a letter).</summary>
     internal static string? PhoneNumber(string user)
@@ -96,10 +95,10 @@ public sealed partial class DestinationScope
         {
             var scope = raw.Trim();
             if (scope == "*") patterns.Add("*@*");
-            else if (scope.StartsWith("*@", StringComparison.Ordinal)) patterns.Add("*@" + scope[2..].ToLowerInvariant());
+            else if (SipUri.TrySplit(scope, out var user, out var domain) && user == "*") patterns.Add("*@" + domain.ToLowerInvariant());
             else if (SipUri.AddressOf(scope) is { } address)
             {
-                patterns.Add("*@" + address[(address.LastIndexOf('@') + 1)..]);
+                patterns.Add("*@" + SipUri.PartsOf(address).Domain);
                 patterns.Add(address);
             }
         }
@@ -125,30 +124,30 @@ public sealed partial class DestinationScope
             pattern = new Pattern(PatternKind.All);
             return true;
         }
-        if (text.StartsWith("sips:", StringComparison.OrdinalIgnoreCase) || text.StartsWith("tel:", StringComparison.OrdinalIgnoreCase))
-            return Fail("is a sips: or tel: URI; destinations are sip: addresses", out problem);
-        if (text.StartsWith("sip:", StringComparison.OrdinalIgnoreCase)) text = text[4..];
-        var at = text.IndexOf('@', StringComparison.Ordinal);
-        if (at < 0 && NumberPrefixPattern().IsMatch(text))
-            return Fail($"has no domain: a number prefix names the domain its numbers are dialled at ('{text}@example.com')", out problem);
-        if (at <= 0 || at == text.Length - 1 || at != text.LastIndexOf('@')) return Fail("is not 'user@domain'", out problem);
-        var (user, domain) = (text[..at], text[(at + 1)..]);
+        if (SipUri.HasOtherScheme(text)) return Fail("is a sips: or tel: URI; destinations are sip: addresses", out problem);
+        if (!SipUri.TrySplit(text, out var user, out var domain))
+        {
+            var bare = SipUri.WithoutScheme(text);
+            return NumberPrefixPattern().IsMatch(bare)
+                ? Fail($"has no domain: a number prefix names the domain its numbers are dialled at ('{bare}@example.com')", out problem)
+                : Fail("is not 'user@domain'", out problem);
+        }
         if (domain == "*")
         {
             if (user != "*") return Fail("has '*' as its domain, which only '*@*' may", out problem);
             pattern = new Pattern(PatternKind.NamedUsersAnywhere);
             return true;
         }
-        if (SipUri.Validate("sip:x@" + domain, allowPstnShorthand: false, out var host) is not null)
+        if (SipUri.Host(domain) is not { } host)
             return Fail($"has no valid domain ('{domain}' is not a host name or IPv4 address)", out problem);
-        domain = host[6..];
+        domain = host;
         if (user == "*") pattern = new Pattern(PatternKind.NamedUsersOf, domain);
         else if (NumberPrefixPattern().IsMatch(user)) pattern = new Pattern(PatternKind.NumberPrefix, domain, user[..^1]);
         else if (user.Contains('*', StringComparison.Ordinal))
             return Fail("uses '*' other than as the whole user part ('*@example.com') or at the end of digits ('1555*@example.com', '+44*@example.com')", out problem);
-        else if (SipUri.Validate($"sip:{user}@{domain}", allowPstnShorthand: false, out var uri) is not null)
+        else if (!SipUri.IsUser(user))
             return Fail("is not a SIP address (a user part of letters, digits, -_.!~'()&=+$,/ and %XX escapes)", out problem);
-        else pattern = new Pattern(PatternKind.Address, domain, SipUri.AddressOf(uri)!);
+        else pattern = new Pattern(PatternKind.Address, domain, user + "@" + domain);
         return true;
 
         static bool Fail(string why, out string problem)

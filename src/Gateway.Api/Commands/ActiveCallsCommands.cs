@@ -45,7 +45,7 @@ public interface IActiveCallsCommands
 
 /// <summary>
 /// Sends the commands through <see cref="AdHocCommandClient"/> over the pool, inside the <c>xmpp-commands</c> Polly
-/// pipeline (circuit breaker; retry of never-sent IQs only). The IQ timeout is <see cref="XmppOptions.IqTimeout"/> and
+/// pipeline (a circuit breaker; never-sent IQs are retried by the pool, not here). The IQ timeout is <see cref="XmppOptions.IqTimeout"/> and
 /// the cancellation token is the request's, so a client that goes away stops waiting.
 /// </summary>
 internal sealed class ActiveCallsCommands : IActiveCallsCommands

@@ -44,7 +44,8 @@ public sealed class XmppOptions
     public StanzaLimits Limits { get; set; } = new();
 }
 
-/// <summary><c>Gateway:Components</c>: the JIDs of the Active-Calls services.</summary>
+/// <summary><c>Gateway:Components</c>: the JID of the Active-Calls command component (the events feature names its Auth
+/// component and PubSub service in <c>Gateway:Events</c>).</summary>
 public sealed class ComponentsOptions
 {
     public const string SectionName = "Gateway:Components";
@@ -52,12 +53,6 @@ public sealed class ComponentsOptions
     /// <summary>The Active-Calls command component (nodes create, terminate, cancel, transfer).</summary>
     [Required(ErrorMessage = "Gateway:Components:Commands is required: the Active-Calls command component, e.g. commands.active-calls.xmpp.onsip.com.")]
     public string Commands { get; set; } = "";
-
-    /// <summary>The Active-Calls PubSub service (used by the events feature).</summary>
-    public string? PubSub { get; set; }
-
-    /// <summary>The Auth component (<c>authorize-plain</c>, used by the events feature).</summary>
-    public string? Auth { get; set; }
 }
 
 /// <summary><c>Gateway:Http</c>: request limits of the REST API.</summary>
@@ -65,7 +60,7 @@ public sealed class HttpApiOptions
 {
     public const string SectionName = "Gateway:Http";
 
-    /// <summary>Whole-request budget. The IQ timeout plus retries fit inside it.</summary>
+    /// <summary>Whole-request budget. The IQ timeout fits inside it.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     [Range(256, 1_048_576, ErrorMessage = "Gateway:Http:MaxRequestBodyBytes must be between 256 and 1048576.")]
@@ -99,16 +94,11 @@ public sealed class IdempotencyOptions
     public int MaxEntries { get; set; } = 100_000;
 }
 
-/// <summary><c>Gateway:Resilience</c>: Polly retry (never-sent commands only) and circuit breaker.</summary>
+/// <summary><c>Gateway:Resilience</c>: the circuit breaker of the commands. Nothing is retried at this layer: the XMPP pool
+/// moves a command that never reached a socket to another connection, and one that may have been sent is never resent.</summary>
 public sealed class ResilienceOptions
 {
     public const string SectionName = "Gateway:Resilience";
-
-    /// <summary>Retries of a command that never reached a socket (0 disables).</summary>
-    [Range(0, 10, ErrorMessage = "Gateway:Resilience:NeverSentRetries must be between 0 and 10.")]
-    public int NeverSentRetries { get; set; } = 2;
-
-    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
     [Range(0.01, 1.0, ErrorMessage = "Gateway:Resilience:BreakerFailureRatio must be between 0.01 and 1.")]
     public double BreakerFailureRatio { get; set; } = 0.5;

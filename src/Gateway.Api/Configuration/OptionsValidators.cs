@@ -26,19 +26,11 @@ internal sealed class ComponentsOptionsValidator : IValidateOptions<ComponentsOp
 {
     public ValidateOptionsResult Validate(string? name, ComponentsOptions options)
     {
-        var failures = new List<string>();
-        Check("Commands", options.Commands, required: true);
-        Check("PubSub", options.PubSub, required: false);
-        Check("Auth", options.Auth, required: false);
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-
-        void Check(string key, string? value, bool required)
-        {
-            if (string.IsNullOrEmpty(value)) return; // [Required] reports a missing required one
-            if (!Jid.TryParse(value, out var jid) || jid is null || jid.Local is not null || jid.Resource is not null)
-                failures.Add($"Gateway:Components:{key} '{value}' is not a component JID (a bare domain such as commands.active-calls.example.com).");
-            _ = required;
-        }
+        var value = options.Commands;
+        if (string.IsNullOrEmpty(value)) return ValidateOptionsResult.Success; // [Required] reports it missing
+        return Jid.TryParse(value, out var jid) && jid is { Local: null, Resource: null }
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"Gateway:Components:Commands '{value}' is not a component JID (a bare domain such as commands.active-calls.example.com).");
     }
 }
 
@@ -65,7 +57,6 @@ internal sealed class ResilienceOptionsValidator : IValidateOptions<ResilienceOp
     public ValidateOptionsResult Validate(string? name, ResilienceOptions options)
     {
         var failures = new List<string>();
-        if (options.RetryDelay < TimeSpan.Zero || options.RetryDelay > TimeSpan.FromSeconds(5)) failures.Add("Gateway:Resilience:RetryDelay must be between 0 and 5 seconds.");
         if (options.BreakerSamplingDuration < TimeSpan.FromMilliseconds(500)) failures.Add("Gateway:Resilience:BreakerSamplingDuration must be at least 0.5 seconds.");
         if (options.BreakerBreakDuration < TimeSpan.FromMilliseconds(500)) failures.Add("Gateway:Resilience:BreakerBreakDuration must be at least 0.5 seconds.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

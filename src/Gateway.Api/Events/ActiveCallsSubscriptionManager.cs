@@ -5,6 +5,8 @@ using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
+using Gateway.Xmpp.Iq;
+using Gateway.Xmpp.Pool;
 using Gateway.Xmpp.PubSub;
 using Microsoft.Extensions.Options;
 
@@ -149,7 +151,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         }
     }
 
-    private void OnReceiverChanged(object? sender, EventConnectionChanged e)
+    private void OnReceiverChanged(object? sender, EventReceiverChanged e)
     {
         _logger.LogInformation("Event receiver is now {Receiver}: {Reason}", e.Receiver?.LocalJid?.ToString() ?? "(none)", e.Reason);
         TaskCompletionSource changed;

@@ -1,3 +1,4 @@
+using Gateway.Api.Calls;
 using Gateway.Xmpp.Core;
 using Microsoft.Extensions.Options;
 
@@ -44,8 +45,7 @@ public sealed class EventsOptions
     public bool IsEnabled => Enabled ?? !string.IsNullOrWhiteSpace(SipAddress);
 
     /// <summary><see cref="SipAddress"/> without a <c>sip:</c> prefix.</summary>
-    public string BareSipAddress =>
-        SipAddress is { } a && a.StartsWith("sip:", StringComparison.OrdinalIgnoreCase) ? a[4..] : SipAddress ?? "";
+    public string BareSipAddress => SipUri.WithoutScheme(SipAddress ?? "");
 }
 
 internal sealed class EventsOptionsValidator : IValidateOptions<EventsOptions>
@@ -54,9 +54,7 @@ internal sealed class EventsOptionsValidator : IValidateOptions<EventsOptions>
     {
         if (!options.IsEnabled) return ValidateOptionsResult.Success;
         var failures = new List<string>();
-        var address = options.BareSipAddress;
-        var at = address.IndexOf('@', StringComparison.Ordinal);
-        if (at <= 0 || at == address.Length - 1 || address.IndexOfAny([' ', '/', ';', '?']) >= 0)
+        if (SipUri.Validate("sip:" + options.BareSipAddress, allowPstnShorthand: false, out _) is not null)
             failures.Add("Gateway:Events:SipAddress must be a user@domain SIP address when Gateway:Events is enabled (set Gateway:Events:Enabled=false to turn the subscription off).");
         if (string.IsNullOrEmpty(options.Password))
             failures.Add("Gateway:Events:Password is required when Gateway:Events is enabled: the web password of Gateway:Events:SipAddress (set it with Gateway__Events__Password).");

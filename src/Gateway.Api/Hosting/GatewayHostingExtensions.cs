@@ -27,7 +27,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
-using Polly.Retry;
 
 namespace Gateway.Api.Hosting;
 
@@ -172,18 +171,8 @@ public static class GatewayHostingExtensions
                     .Handle<XmppIqTimeoutException>()
                     .Handle<XmppStanzaErrorException>(e => ComponentErrors.IsUnavailable(e.Error)),
             });
-            // Only a command that never reached a socket is retried: one that may have been sent could place a second call.
-            if (o.NeverSentRetries > 0)
-            {
-                pipeline.AddRetry(new RetryStrategyOptions
-                {
-                    MaxRetryAttempts = o.NeverSentRetries,
-                    Delay = o.RetryDelay,
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                    ShouldHandle = new PredicateBuilder().Handle<XmppConnectionLostException>(e => e.NeverSent),
-                });
-            }
+            // No retry here: the XMPP pool already moved a command that never reached a socket to another connection,
+            // and one that may have been sent must not be sent again (it could place a second call).
         });
         return services;
     }

@@ -23,12 +23,5 @@ public interface IXmppPool : IIqSender
     IEventConnection? Receiver { get; }
 
     /// <summary>The receiver changed, or started a new session (its server-side subscription is gone): subscribe again.</summary>
-    event EventHandler<EventConnectionChanged>? ReceiverChanged;
+    event EventHandler<EventReceiverChanged>? ReceiverChanged;
 }
-
-/// <summary>One pooled connection as the events feature uses it: IQs on that very connection, and its inbound messages.
-/// <see cref="IIqSender.LocalJid"/> is the connection's full JID: the subscriber JID.</summary>
-public interface IEventConnection : IIqSender, IStanzaSource;
-
-/// <summary>A change of the event receiver; <paramref name="Receiver"/> is null when no connection is established.</summary>
-public sealed record EventConnectionChanged(IEventConnection? Receiver, string Reason);

@@ -13,7 +13,6 @@ namespace Gateway.Api.Xmpp;
 internal sealed class XmppPool : IXmppPool, IAsyncDisposable
 {
     private readonly XmppClientPool _pool;
-    private readonly Dictionary<XmppClient, ClientEventConnection> _eventConnections = [];
     private volatile string? _lastError;
     private int _disposed;
 
@@ -35,31 +34,15 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
         var poolOptions = new XmppPoolOptions { Size = o.PoolSize };
         if (!string.IsNullOrEmpty(o.InstanceName)) poolOptions.InstanceName = o.InstanceName;
         _pool = new XmppClientPool(template, poolOptions, loggerFactory, time);
-        foreach (var client in _pool.Connections) _eventConnections[client] = new ClientEventConnection(client);
-        _pool.ReceiverChanged += (_, e) => ReceiverChanged?.Invoke(this, new EventConnectionChanged(Wrap(e.Receiver), e.Reason));
+        _pool.ReceiverChanged += (_, e) => ReceiverChanged?.Invoke(this, e);
     }
 
-    public IEventConnection? Receiver => Wrap(_pool.Receiver);
+    public IEventConnection? Receiver => _pool.Receiver;
 
     /// <summary>The pooled clients themselves, for fault tests that drop a socket (<see cref="XmppClient.AbortConnection"/>).</summary>
     internal XmppClientPool Clients => _pool;
 
-    public event EventHandler<EventConnectionChanged>? ReceiverChanged;
-
-    /// <summary>One adapter per pooled client, so the same connection compares equal across notifications.</summary>
-    private ClientEventConnection? Wrap(XmppClient? client) => client is null ? null : _eventConnections[client];
-
-    private sealed class ClientEventConnection(XmppClient client) : IEventConnection
-    {
-        public Jid? LocalJid => client.LocalJid;
-
-        public Task<XElement> SendIqAsync(Jid? to, IqType type, XElement payload, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-            client.SendIqAsync(to, type, payload, timeout, cancellationToken);
-
-        public StanzaSubscription Subscribe(Func<XElement, bool> filter, int capacity = 1024) => client.Subscribe(filter, capacity);
-
-        public override string ToString() => client.LocalJid?.ToString() ?? "(unbound connection)";
-    }
+    public event EventHandler<EventReceiverChanged>? ReceiverChanged;
 
     public Jid? LocalJid => _pool.LocalJid;
 

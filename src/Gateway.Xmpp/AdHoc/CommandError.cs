@@ -38,18 +38,6 @@ public static class CommandError
     public static bool IsSessionGone(StanzaError error) =>
         GetCondition(error) is CommandErrorCondition.BadSessionId or CommandErrorCondition.SessionExpired;
 
-    /// <summary>The element name of <paramref name="condition"/>, e.g. <c>{http://jabber.org/protocol/commands}bad-payload</c>.</summary>
-    public static XName ToXName(CommandErrorCondition condition) => Ns.Commands + condition switch
-    {
-        CommandErrorCondition.BadAction => "bad-action",
-        CommandErrorCondition.BadLocale => "bad-locale",
-        CommandErrorCondition.BadPayload => "bad-payload",
-        CommandErrorCondition.BadSessionId => "bad-sessionid",
-        CommandErrorCondition.MalformedAction => "malformed-action",
-        CommandErrorCondition.SessionExpired => "session-expired",
-        _ => throw new ArgumentOutOfRangeException(nameof(condition), condition, null),
-    };
-
     /// <summary>The <c>&lt;command/&gt;</c> echoed in an error stanza, or <see langword="null"/>.</summary>
     public static XElement? ExtractEchoedCommand(XElement errorStanza)
     {

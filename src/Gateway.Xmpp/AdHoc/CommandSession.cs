@@ -37,8 +37,6 @@ public sealed class CommandSession : IAsyncDisposable
     /// <summary>The latest response.</summary>
     public CommandResult LastResult { get; private set; }
     public CommandStatus Status => LastResult.Status;
-    /// <summary>True once the responder said the session is unknown or expired.</summary>
-    public bool IsExpired => _gone;
     /// <summary>True when no further request can be made: completed, canceled or expired.</summary>
     public bool IsEnded => _gone || Status != CommandStatus.Executing;
     /// <summary>The current stage's form, if the latest response carried one.</summary>

@@ -16,7 +16,7 @@ namespace Gateway.Xmpp.Client;
 /// bounded queue, IQ tracking, inbound request handlers run off the reader, filtered stanza feeds, a ping watchdog for
 /// half-open sockets, and one supervisor that owns reconnection.
 /// </summary>
-public abstract class XmppConnection : IIqSender, IIqRequestRouter, IStanzaSource, IAsyncDisposable
+public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyncDisposable
 {
     private static readonly Outbound WakeWriter = new([], null, null);
 

@@ -22,7 +22,6 @@ public static class Ns
     public static readonly XNamespace Commands = "http://jabber.org/protocol/commands";
     public static readonly XNamespace PubSub = "http://jabber.org/protocol/pubsub";
     public static readonly XNamespace PubSubEvent = "http://jabber.org/protocol/pubsub#event";
-    public static readonly XNamespace PubSubOwner = "http://jabber.org/protocol/pubsub#owner";
     public static readonly XNamespace PubSubErrors = "http://jabber.org/protocol/pubsub#errors";
     public static readonly XNamespace Shim = "http://jabber.org/protocol/shim";
     public static readonly XNamespace ActiveCalls = "onsip:active-calls";

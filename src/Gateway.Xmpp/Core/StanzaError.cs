@@ -18,7 +18,6 @@ public sealed record StanzaError(
     string? ConditionText = null)
 {
     public static StanzaError ServiceUnavailable() => new(StanzaErrorType.Cancel, "service-unavailable");
-    public static StanzaError FeatureNotImplemented() => new(StanzaErrorType.Cancel, "feature-not-implemented");
     public static StanzaError BadRequest(string? text = null) => new(StanzaErrorType.Modify, "bad-request", text);
     public static StanzaError ItemNotFound(string? text = null) => new(StanzaErrorType.Cancel, "item-not-found", text);
     public static StanzaError Forbidden(string? text = null) => new(StanzaErrorType.Auth, "forbidden", text);

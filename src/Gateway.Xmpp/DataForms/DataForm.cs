@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Diagnostics.CodeAnalysis;
 using System.Xml.Linq;
 using Gateway.Xmpp.Core;
 
@@ -55,8 +54,6 @@ public sealed record DataForm
             if (field.Var == var) return field;
         return null;
     }
-
-    public bool TryGetField(string var, [NotNullWhen(true)] out FormField? field) => (field = GetField(var)) is not null;
 
     /// <summary>The first value of the first field named <paramref name="var"/>, or <see langword="null"/>.</summary>
     public string? GetValue(string var) => GetField(var)?.Value;

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using Gateway.Xmpp.Core;
 
 namespace Gateway.Xmpp.DataForms;
 
@@ -53,13 +52,6 @@ public sealed class DataFormBuilder
 
     /// <summary>Adds a boolean field (<c>true</c>/<c>false</c> on the wire).</summary>
     public DataFormBuilder Add(string var, bool value) => AddValues(var, [value ? "true" : "false"], FormFieldType.Boolean);
-
-    /// <summary>Adds a jid-single field.</summary>
-    public DataFormBuilder AddJid(string var, Jid value)
-    {
-        ArgumentNullException.ThrowIfNull(value);
-        return AddValues(var, [value.ToString()], FormFieldType.JidSingle);
-    }
 
     /// <summary>Adds a field with any number of values (a multi-valued type, or untyped).</summary>
     public DataFormBuilder AddValues(string var, IEnumerable<string> values, FormFieldType type = FormFieldType.Unspecified)

@@ -54,9 +54,6 @@ public sealed class FillableForm
         SetAnswer(var, value.ToString());
     }
 
-    /// <summary>Forgets the answer, so the field's default values apply again.</summary>
-    public void ClearAnswer(string var) => _answers.Remove(FindAnswerable(var).Var!);
-
     /// <summary>The values that will be submitted for <paramref name="var"/>: the answer, else the field's defaults.</summary>
     public ImmutableArray<string> GetAnswer(string var)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Xml.Linq;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
@@ -18,13 +19,14 @@ public enum PoolHealth
 }
 
 /// <summary>Raised when the connection that should hold the PubSub subscription changes, or starts a new session (its
-/// server-side subscription state is gone): the owner must subscribe again on <see cref="Receiver"/>.</summary>
-public sealed record EventReceiverChanged(XmppClient? Receiver, string Reason);
+/// server-side subscription state is gone): the owner must subscribe again on <see cref="Receiver"/>, which is null
+/// while no connection is established.</summary>
+public sealed record EventReceiverChanged(IEventConnection? Receiver, string Reason);
 
 /// <summary>
 /// N client connections of one account with stable unique resources. Requests lease the established connection with the
-/// fewest outstanding IQs; a request that never reached a socket is tried on another. One connection is designated to
-/// receive events, with fail-over.
+/// fewest outstanding IQs; a request that never reached a socket is tried on another (the only layer that retries it).
+/// One connection is designated to receive events, with fail-over.
 /// </summary>
 public sealed class XmppClientPool : IIqSender, IAsyncDisposable
 {
@@ -54,10 +56,12 @@ public sealed class XmppClientPool : IIqSender, IAsyncDisposable
     public Jid? LocalJid => _clients.FirstOrDefault(c => c.State == ConnectionState.Established)?.LocalJid;
 
     /// <summary>The connection that should hold the event subscription, or null while none is established.</summary>
-    public XmppClient? Receiver { get { lock (_gate) return _receiver; } }
+    public IEventConnection? Receiver => CurrentReceiver;
 
     /// <summary>Raised outside the pool's lock, from a connection's supervision task.</summary>
     public event EventHandler<EventReceiverChanged>? ReceiverChanged;
+
+    private XmppClient? CurrentReceiver { get { lock (_gate) return _receiver; } }
 
     public PoolHealth Health
     {
@@ -111,37 +115,55 @@ public sealed class XmppClientPool : IIqSender, IAsyncDisposable
         }
     }
 
-    /// <summary>The established connection with the fewest outstanding IQs.</summary>
-    /// <exception cref="XmppConnectionLostException">no connection is established (<c>NeverSent</c> is set).</exception>
-    public XmppClient Lease(XmppClient? except = null)
+    /// <summary>The established connection with the fewest outstanding IQs, among those not <paramref name="tried"/>.</summary>
+    private XmppClient? Lease(IReadOnlyList<XmppClient> tried)
     {
         XmppClient? best = null;
         foreach (var client in _clients)
         {
-            if (client == except || client.State != ConnectionState.Established) continue;
+            if (client.State != ConnectionState.Established || tried.Contains(client)) continue;
             if (best is null || client.OutstandingIqs < best.OutstandingIqs) best = client;
         }
-        return best ?? throw new XmppConnectionLostException("No XMPP connection is established.") { NeverSent = true };
+        return best;
     }
 
-    public async Task<XElement> SendIqAsync(Jid? to, IqType type, XElement payload, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Sends on the established connection with the fewest outstanding IQs. This is the one retry layer for an IQ that
+    /// never reached a socket: it is moved at once to another established connection, each tried at most once. An IQ
+    /// that may have been sent (the stream died after the write, a timeout, an error answer) is never retried here:
+    /// the peer may have carried it out.
+    /// </summary>
+    /// <exception cref="XmppConnectionLostException">with <c>NeverSent</c> set: no connection is established, or none
+    /// of the established ones could send it.</exception>
+    public Task<XElement> SendIqAsync(Jid? to, IqType type, XElement payload, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        // A copy per attempt: the element is attached to the IQ it was sent in.
+        SendOnAnyAsync<XmppClient>(Lease, client => client.SendIqAsync(to, type, new XElement(payload), timeout, cancellationToken),
+            client => _logger.LogDebug("IQ not sent on {Resource}; trying another connection", client.LocalJid?.Resource));
+
+    /// <summary>The retry of <see cref="SendIqAsync"/>, over any kind of connection so that tests can count the attempts.
+    /// <paramref name="lease"/> picks a connection not among those already tried, or null when none is left.</summary>
+    internal static async Task<XElement> SendOnAnyAsync<TConnection>(
+        Func<IReadOnlyList<TConnection>, TConnection?> lease, Func<TConnection, Task<XElement>> send, Action<TConnection>? notSent = null)
+        where TConnection : class
     {
-        XmppClient? failed = null;
-        for (var attempt = 0; ; attempt++)
+        var tried = new List<TConnection>();
+        XmppConnectionLostException? lastNotSent = null;
+        while (lease(tried) is { } connection)
         {
-            var client = Lease(failed);
             try
             {
-                // A copy per attempt: the element is attached to the IQ it was sent in.
-                return await client.SendIqAsync(to, type, new XElement(payload), timeout, cancellationToken);
+                return await send(connection).ConfigureAwait(false);
             }
-            catch (XmppConnectionLostException e) when (e.NeverSent && attempt + 1 < _clients.Count)
+            catch (XmppConnectionLostException e) when (e.NeverSent)
             {
                 // Safe to retry: the request never reached a socket, so the peer cannot have executed it.
-                _logger.LogDebug("IQ not sent on {Resource}; retrying on another connection", client.LocalJid?.Resource);
-                failed = client;
+                lastNotSent = e;
+                tried.Add(connection);
+                notSent?.Invoke(connection);
             }
         }
+        if (lastNotSent is not null) ExceptionDispatchInfo.Throw(lastNotSent);
+        throw new XmppConnectionLostException("No XMPP connection is established.") { NeverSent = true };
     }
 
     private void OnLifecycle(object? sender, XmppLifecycleEvent e)
@@ -149,13 +171,13 @@ public sealed class XmppClientPool : IIqSender, IAsyncDisposable
         var client = (XmppClient)sender!;
         switch (e.Kind)
         {
-            case LifecycleKind.Established when client == Receiver:
+            case LifecycleKind.Established when client == CurrentReceiver:
                 Notify(client, "the event connection started a new session");
                 break;
             case LifecycleKind.Established:
                 AssignReceiver("a connection came up");
                 break;
-            case LifecycleKind.Destroyed or LifecycleKind.Failed or LifecycleKind.Suspended when client == Receiver:
+            case LifecycleKind.Destroyed or LifecycleKind.Failed or LifecycleKind.Suspended when client == CurrentReceiver:
                 AssignReceiver($"the event connection went down ({e.Kind}: {e.Reason?.Message})", exclude: client);
                 break;
         }

@@ -4,6 +4,7 @@ using Gateway.Api.Events;
 using Gateway.Api.Streaming;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Xmpp;
+using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
@@ -101,7 +102,7 @@ public sealed class StreamEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
         var sse = await SseAsync("?scope=call&callId=" + id);
         var manager = _stack.Gateway.Services.GetRequiredService<ActiveCallsSubscriptionManager>();
         var pool = (XmppPool)_stack.Gateway.Services.GetRequiredService<IXmppPool>();
-        var receiver = pool.Clients.Receiver!;
+        var receiver = (XmppClient)pool.Clients.Receiver!;
 
         // The connection holding the PubSub subscription drops as a network fault would, and the call is hung up
         // while the gateway moves its subscription to the other pooled connection and re-reads the items.

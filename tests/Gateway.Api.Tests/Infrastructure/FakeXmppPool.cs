@@ -53,12 +53,12 @@ public sealed class FakeXmppPool : IXmppPool
     /// <summary>The event receiver the events feature sees; set it and call <see cref="ChangeReceiver"/> to fail over.</summary>
     public IEventConnection? Receiver { get; set; }
 
-    public event EventHandler<EventConnectionChanged>? ReceiverChanged;
+    public event EventHandler<EventReceiverChanged>? ReceiverChanged;
 
     public void ChangeReceiver(IEventConnection? receiver, string reason = "test")
     {
         Receiver = receiver;
-        ReceiverChanged?.Invoke(this, new EventConnectionChanged(receiver, reason));
+        ReceiverChanged?.Invoke(this, new EventReceiverChanged(receiver, reason));
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -44,7 +44,6 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         ["Gateway:Xmpp:IqTimeout"] = "00:00:02",
         ["Gateway:Http:RequestTimeout"] = "00:00:10",
         ["Gateway:Components:Commands"] = FakeXmppPool.Component,
-        ["Gateway:Resilience:RetryDelay"] = "00:00:00.010",
         ["Gateway:ApiKeys:0:Name"] = "alice",
         ["Gateway:ApiKeys:0:Hash"] = Sha256(AliceKey),
         ["Gateway:ApiKeys:0:Scopes:0"] = "alice@example.com",

@@ -215,7 +215,6 @@ public class MultiStageSessionTests
         Assert.Equal("error", (string?)ex.Stanza.Attribute("type"));
         Assert.IsType<XmppStanzaErrorException>(ex.InnerException);
         Assert.IsAssignableFrom<XmppException>(ex);
-        Assert.True(session.IsExpired);
         Assert.True(session.IsEnded);
         Assert.Empty(session.AllowedActions);
 

@@ -285,7 +285,7 @@ public sealed class ProsodyClientTests(ProsodyFixture prosody) : IAsyncLifetime
         Assert.Equal(300, replies.Length);
         Assert.All(replies, r => Assert.Equal("result", (string?)r.Attribute("type")));
 
-        var receiver = pool.Receiver!;
+        var receiver = (XmppClient)pool.Receiver!;
         receiver.AbortConnection("killed by the test");
         await WaitUntilAsync(() => changes.Any(c => c.Receiver is not null && c.Receiver != receiver), "another connection receives events");
         Assert.NotEqual(receiver, pool.Receiver);
