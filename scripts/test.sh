@@ -3,7 +3,7 @@
 #   N passed, N failed            (", N skipped" is appended when tests were skipped)
 # Exits non-zero when the build fails, a test fails, the test run breaks, or no test ran.
 #
-# The real-server tests start their own Prosody (see tests/Gateway.Xmpp.Tests/Infrastructure), so
+# The real-server tests start their own Prosody (see tests/Gateway.Testing/Prosody), so
 # Prosody must be installed; as root this script installs it (and sipp, for the SIP tests, Chromium,
 # for the dashboard's browser tests, and npm, for the dashboard's build) with apt-get when missing,
 # otherwise it prints the command to run.

@@ -1,11 +1,11 @@
 using System.Xml.Linq;
 using ActiveCalls.Service.Auth;
 using ActiveCalls.Service.Tests.Support;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.Iq;
-using Gateway.Xmpp.Tests.Fakes;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ActiveCalls.Service.Tests.Auth;

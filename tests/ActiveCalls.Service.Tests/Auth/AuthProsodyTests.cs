@@ -1,9 +1,9 @@
 using System.Xml.Linq;
 using ActiveCalls.Service.Tests.Support;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Iq;
-using Gateway.Xmpp.Tests.Fakes;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ActiveCalls.Service.Tests.Auth;

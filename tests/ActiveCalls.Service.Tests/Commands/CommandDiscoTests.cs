@@ -1,7 +1,7 @@
 using System.Xml.Linq;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Iq;
-using Gateway.Xmpp.Tests.Fakes;
 
 namespace ActiveCalls.Service.Tests.Commands;
 

@@ -2,10 +2,9 @@ using System.Text;
 using System.Xml.Linq;
 using ActiveCalls.Service.Tests.Fakes;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Framing;
-using Gateway.Xmpp.Tests.AdHoc;
-using Gateway.Xmpp.Tests.Fakes;
 using Microsoft.Extensions.Logging;
 
 namespace ActiveCalls.Service.Tests.Commands;

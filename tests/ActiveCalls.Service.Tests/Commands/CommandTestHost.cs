@@ -4,11 +4,10 @@ using System.Xml.Linq;
 using ActiveCalls.Service.Commands;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Service.Tests.Fakes;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Framing;
 using Gateway.Xmpp.Iq;
-using Gateway.Xmpp.Tests.AdHoc;
-using Gateway.Xmpp.Tests.Fakes;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,8 +1,8 @@
 using System.Xml.Linq;
 using ActiveCalls.Service.Tests.Fakes;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Core;
-using Gateway.Xmpp.Tests.AdHoc;
 
 namespace ActiveCalls.Service.Tests.Commands;
 

@@ -1,14 +1,14 @@
 using System.Globalization;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Sip.CallControl;
-using ActiveCalls.Sip.Tests.Infrastructure;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Sip;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.PubSub;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,12 +1,13 @@
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Service.Tests.Fakes;
 using ActiveCalls.Service.Tests.Support;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.PubSub;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

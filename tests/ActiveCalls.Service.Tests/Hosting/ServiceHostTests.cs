@@ -4,12 +4,12 @@ using ActiveCalls.Service.PubSub;
 using ActiveCalls.Service.Tests.Fakes;
 using ActiveCalls.Service.Tests.Support;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing.Prosody;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.PubSub;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

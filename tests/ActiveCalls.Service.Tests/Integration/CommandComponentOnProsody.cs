@@ -1,10 +1,10 @@
 using ActiveCalls.Service.Commands;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Service.Tests.Fakes;
+using Gateway.Testing.Prosody;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Component;
 using Gateway.Xmpp.Core;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace ActiveCalls.Service.Tests.Integration;

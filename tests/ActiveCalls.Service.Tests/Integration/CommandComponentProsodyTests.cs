@@ -2,12 +2,11 @@ using System.Xml.Linq;
 using ActiveCalls.Service.Tests.Commands;
 using ActiveCalls.Service.Tests.Fakes;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Iq;
-using Gateway.Xmpp.Tests.AdHoc;
-using Gateway.Xmpp.Tests.Fakes;
-using Gateway.Xmpp.Tests.Infrastructure;
 
 namespace ActiveCalls.Service.Tests.Integration;
 

@@ -1,10 +1,10 @@
 using ActiveCalls.Service.PubSub;
 using ActiveCalls.Service.Tests.Support;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.PubSub;
-using Gateway.Xmpp.Tests.Fakes;
 
 namespace ActiveCalls.Service.Tests.PubSub;
 

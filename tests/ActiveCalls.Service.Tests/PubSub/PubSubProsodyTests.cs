@@ -1,6 +1,8 @@
 using System.Xml.Linq;
 using ActiveCalls.Service.Tests.Support;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
@@ -8,8 +10,6 @@ using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.Iq;
 using Gateway.Xmpp.PubSub;
-using Gateway.Xmpp.Tests.Fakes;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ActiveCalls.Service.Tests.PubSub;

@@ -1,8 +1,8 @@
 using ActiveCalls.Service.PubSub;
 using ActiveCalls.Service.Tests.Support;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.PubSub;
-using Gateway.Xmpp.Tests.Fakes;
 
 namespace ActiveCalls.Service.Tests.PubSub;
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing.Prosody;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

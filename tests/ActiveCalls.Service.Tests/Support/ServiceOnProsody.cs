@@ -2,11 +2,11 @@ using System.Xml.Linq;
 using ActiveCalls.Service.Auth;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Service.PubSub;
+using Gateway.Testing.Prosody;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Component;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Iq;
-using Gateway.Xmpp.Tests.Infrastructure;
 
 namespace ActiveCalls.Service.Tests.Support;
 

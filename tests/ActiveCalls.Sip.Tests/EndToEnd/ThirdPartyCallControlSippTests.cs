@@ -1,5 +1,6 @@
 using ActiveCalls.Sip.CallControl;
 using ActiveCalls.Sip.Tests.Infrastructure;
+using Gateway.Testing.Sip;
 
 namespace ActiveCalls.Sip.Tests.EndToEnd;
 

@@ -1,42 +1,22 @@
 using Gateway.Fuzz.Targets.Sip;
+using Gateway.Testing.Fuzzing;
 
 namespace ActiveCalls.Sip.Tests.Fuzzing;
 
 /// <summary>
 /// Replays every input of the sip-message fuzz corpus (fuzz/corpus/sip-message: the seeds, and every finding kept under regressions/)
-/// through its fuzz target, so CI catches a change that makes one of them crash again. The target returns normally for
-/// input it accepts or refuses with its documented exception; anything else fails the test.
+/// through its fuzz target, so CI catches a change that makes one of them crash again (see <see cref="FuzzCorpus"/>).
 /// </summary>
 public class FuzzCorpusReplayTests
 {
-    private const string Target = "sip-message";
+    private const string Corpus = "sip-message";
 
-    public static TheoryData<string> CorpusInputs
-    {
-        get
-        {
-            var root = CorpusDirectory();
-            return new TheoryData<string>(Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-                .Select(file => Path.GetRelativePath(root, file).Replace('\\', '/'))
-                .Order(StringComparer.Ordinal));
-        }
-    }
+    public static TheoryData<string> CorpusInputs => FuzzCorpus.Inputs(Corpus);
 
     [Theory]
     [MemberData(nameof(CorpusInputs))]
-    public void SipMessageCorpusInputIsParsedOrRefusedCleanly(string input) =>
-        SipFuzzTargets.SipMessages(File.ReadAllBytes(Path.Combine(CorpusDirectory(), input)));
+    public void SipMessageCorpusInputIsParsedOrRefusedCleanly(string input) => FuzzCorpus.Replay(Corpus, input, SipFuzzTargets.SipMessages);
 
-    /// <summary>A harness that refused everything would still pass the replay: the valid seeds must get past the parser,
-    /// or the fuzzer would never reach the code behind it.</summary>
     [Fact]
-    public void SeedsGetPastTheParser()
-    {
-        var seeds = Directory.GetFiles(CorpusDirectory());
-        int accepted = seeds.Count(seed => SipFuzzTargets.SipMessages(File.ReadAllBytes(seed)));
-        Assert.True(accepted > 0, $"none of the {seeds.Length} {Target} seeds is accepted");
-    }
-
-    /// <summary>The corpus as copied next to the tests by the targets project.</summary>
-    private static string CorpusDirectory() => Path.Combine(AppContext.BaseDirectory, "fuzz-corpus", Target);
+    public void SeedsGetPastTheParser() => FuzzCorpus.AssertSeedsGetPastTheParser(Corpus, SipFuzzTargets.SipMessages);
 }

@@ -1,8 +1,7 @@
-using ActiveCalls.Sip.Tests.Infrastructure;
 using Deque.AxeCore.Commons;
 using Deque.AxeCore.Playwright;
 using Gateway.Api.Tests.Infrastructure;
-using Gateway.Xmpp.Tests.Infrastructure;
+using Gateway.Testing.Prosody;
 using Microsoft.Playwright;
 using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Microsoft.Playwright.Assertions;

@@ -3,9 +3,10 @@ extern alias service;
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
-using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
-using Gateway.Xmpp.Tests.Infrastructure;
+using Gateway.Testing;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Sip;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using ServiceHosting = service::ActiveCalls.Service.Hosting.ActiveCallsServiceExtensions;
@@ -54,13 +55,6 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
     }
 
-    public static string RepositoryFile(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine([dir.FullName, .. parts]);
-        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
-    }
-
     public async Task<SippPhone> PhoneAsync(string scenario, string user) => Own(await SippPhone.StartAsync(scenario, user));
 
     /// <summary>Disposes <paramref name="owned"/> with the stack, after the gateway and the service have stopped.</summary>
@@ -80,7 +74,7 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
             ["ActiveCalls:XmppHost"] = prosody.Host,
             ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
             ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
-            ["ActiveCalls:UsersFile"] = RepositoryFile("src", "ActiveCalls.Service", "users.dev.json"),
+            ["ActiveCalls:UsersFile"] = RepositoryRoot.Combine("src", "ActiveCalls.Service", "users.dev.json"),
             ["Sip:BindAddress"] = "127.0.0.1",
             ["Sip:Port"] = "0",
             ["Sip:LocalDomains:0"] = prosody.Domain,

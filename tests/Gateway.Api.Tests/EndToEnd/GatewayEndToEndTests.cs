@@ -1,8 +1,8 @@
 using System.Net;
 using ActiveCalls.Sip.CallControl;
-using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
-using Gateway.Xmpp.Tests.Infrastructure;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Sip;
 using Microsoft.Extensions.DependencyInjection;
 using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;

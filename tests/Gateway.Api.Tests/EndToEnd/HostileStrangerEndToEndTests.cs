@@ -1,7 +1,8 @@
 using System.Net;
 using Gateway.Api.Xmpp;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Client;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;

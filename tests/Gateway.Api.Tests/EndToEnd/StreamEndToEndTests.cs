@@ -1,11 +1,10 @@
 using System.Net;
-using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Events;
 using Gateway.Api.Streaming;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Xmpp;
+using Gateway.Testing.Prosody;
 using Gateway.Xmpp.Client;
-using Gateway.Xmpp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 using static Gateway.Api.Tests.EndToEnd.EndToEndStack;

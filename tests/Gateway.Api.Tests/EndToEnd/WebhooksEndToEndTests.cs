@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Api.Tests.Infrastructure;
-using Gateway.Xmpp.Tests.Infrastructure;
+using Gateway.Testing.Prosody;
+using Gateway.Testing.Sip;
 using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using Gateway.Api.Tests.Infrastructure;
-using Gateway.Xmpp.Tests.Infrastructure;
+using Gateway.Testing.Prosody;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Integration;

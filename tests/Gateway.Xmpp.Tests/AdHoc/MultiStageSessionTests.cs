@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;

@@ -1,8 +1,7 @@
 using System.Xml.Linq;
+using Gateway.Testing.Xmpp;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
-using Gateway.Xmpp.Tests.AdHoc;
-using Gateway.Xmpp.Tests.Fakes;
 
 namespace Gateway.Xmpp.Tests.DataForms;
 

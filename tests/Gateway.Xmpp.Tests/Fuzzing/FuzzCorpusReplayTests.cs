@@ -1,39 +1,41 @@
 using Gateway.Fuzz.Targets.Xmpp;
+using Gateway.Testing.Fuzzing;
 
 namespace Gateway.Xmpp.Tests.Fuzzing;
 
 /// <summary>
 /// Replays every input of the XMPP fuzz corpora (fuzz/corpus/TARGET: the seeds, and every finding kept under
 /// regressions/) through its fuzz target, so CI catches a parser change that makes one of them crash again. A target
-/// returns normally for input it accepts or refuses with its documented exception; anything else fails the test.
+/// returns normally for input it accepts or refuses with its documented exception; anything else fails the test (see
+/// <see cref="FuzzCorpus"/>).
 /// </summary>
 public class FuzzCorpusReplayTests
 {
-    public static TheoryData<string> XmlStreamCorpus => Corpus("xml-stream");
-    public static TheoryData<string> DataFormCorpus => Corpus("data-form");
-    public static TheoryData<string> ActiveCallItemCorpus => Corpus("active-call-item");
-    public static TheoryData<string> PubSubEventCorpus => Corpus("pubsub-event");
-    public static TheoryData<string> AdHocCorpus => Corpus("adhoc");
+    public static TheoryData<string> XmlStreamCorpus => FuzzCorpus.Inputs("xml-stream");
+    public static TheoryData<string> DataFormCorpus => FuzzCorpus.Inputs("data-form");
+    public static TheoryData<string> ActiveCallItemCorpus => FuzzCorpus.Inputs("active-call-item");
+    public static TheoryData<string> PubSubEventCorpus => FuzzCorpus.Inputs("pubsub-event");
+    public static TheoryData<string> AdHocCorpus => FuzzCorpus.Inputs("adhoc");
 
     [Theory]
     [MemberData(nameof(XmlStreamCorpus))]
-    public void XmlStreamCorpusInputIsParsedOrRefusedCleanly(string input) => XmppFuzzTargets.XmlStream(Read("xml-stream", input));
+    public void XmlStreamCorpusInputIsParsedOrRefusedCleanly(string input) => FuzzCorpus.Replay("xml-stream", input, XmppFuzzTargets.XmlStream);
 
     [Theory]
     [MemberData(nameof(DataFormCorpus))]
-    public void DataFormCorpusInputIsParsedOrRefusedCleanly(string input) => XmppFuzzTargets.DataForms(Read("data-form", input));
+    public void DataFormCorpusInputIsParsedOrRefusedCleanly(string input) => FuzzCorpus.Replay("data-form", input, XmppFuzzTargets.DataForms);
 
     [Theory]
     [MemberData(nameof(ActiveCallItemCorpus))]
-    public void ActiveCallItemCorpusInputIsParsedOrRefusedCleanly(string input) => XmppFuzzTargets.ActiveCallItems(Read("active-call-item", input));
+    public void ActiveCallItemCorpusInputIsParsedOrRefusedCleanly(string input) => FuzzCorpus.Replay("active-call-item", input, XmppFuzzTargets.ActiveCallItems);
 
     [Theory]
     [MemberData(nameof(PubSubEventCorpus))]
-    public void PubSubEventCorpusInputIsParsedOrRefusedCleanly(string input) => XmppFuzzTargets.PubSubEvents(Read("pubsub-event", input));
+    public void PubSubEventCorpusInputIsParsedOrRefusedCleanly(string input) => FuzzCorpus.Replay("pubsub-event", input, XmppFuzzTargets.PubSubEvents);
 
     [Theory]
     [MemberData(nameof(AdHocCorpus))]
-    public void AdHocCorpusInputIsParsedOrRefusedCleanly(string input) => XmppFuzzTargets.AdHocResponses(Read("adhoc", input));
+    public void AdHocCorpusInputIsParsedOrRefusedCleanly(string input) => FuzzCorpus.Replay("adhoc", input, XmppFuzzTargets.AdHocResponses);
 
     /// <summary>A harness that refused everything (a broken stream header, say) would still pass the replay: the valid
     /// seeds must get past the parsers, or the fuzzer would never reach the code behind them.</summary>
@@ -43,12 +45,7 @@ public class FuzzCorpusReplayTests
     [InlineData("active-call-item")]
     [InlineData("pubsub-event")]
     [InlineData("adhoc")]
-    public void SeedsGetPastTheParser(string target)
-    {
-        var seeds = Directory.GetFiles(CorpusDirectory(target));
-        int accepted = seeds.Count(seed => Target(target)(File.ReadAllBytes(seed)));
-        Assert.True(accepted > 0, $"none of the {seeds.Length} {target} seeds is accepted");
-    }
+    public void SeedsGetPastTheParser(string target) => FuzzCorpus.AssertSeedsGetPastTheParser(target, Target(target));
 
     [Fact]
     public void ChunkingCutsStayInsideTheInput()
@@ -75,26 +72,13 @@ public class FuzzCorpusReplayTests
         Assert.Equal(chunks, count);
     }
 
-    private static Func<byte[], bool> Target(string target) => target switch
+    private static FuzzTarget Target(string target) => target switch
     {
-        "xml-stream" => input => XmppFuzzTargets.XmlStream(input),
-        "data-form" => input => XmppFuzzTargets.DataForms(input),
-        "active-call-item" => input => XmppFuzzTargets.ActiveCallItems(input),
-        "pubsub-event" => input => XmppFuzzTargets.PubSubEvents(input),
-        "adhoc" => input => XmppFuzzTargets.AdHocResponses(input),
+        "xml-stream" => XmppFuzzTargets.XmlStream,
+        "data-form" => XmppFuzzTargets.DataForms,
+        "active-call-item" => XmppFuzzTargets.ActiveCallItems,
+        "pubsub-event" => XmppFuzzTargets.PubSubEvents,
+        "adhoc" => XmppFuzzTargets.AdHocResponses,
         _ => throw new ArgumentOutOfRangeException(nameof(target), target, null),
     };
-
-    /// <summary>The corpus as copied next to the tests by the targets project.</summary>
-    private static string CorpusDirectory(string target) => Path.Combine(AppContext.BaseDirectory, "fuzz-corpus", target);
-
-    private static TheoryData<string> Corpus(string target)
-    {
-        var root = CorpusDirectory(target);
-        return new TheoryData<string>(Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-            .Select(file => Path.GetRelativePath(root, file).Replace('\\', '/'))
-            .Order(StringComparer.Ordinal));
-    }
-
-    private static byte[] Read(string target, string input) => File.ReadAllBytes(Path.Combine(CorpusDirectory(target), input));
 }

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Testing;
+using Gateway.Testing.Prosody;
 
 namespace Gateway.Xmpp.Tests.Infrastructure;
 
@@ -13,7 +15,7 @@ namespace Gateway.Xmpp.Tests.Infrastructure;
 /// </summary>
 public sealed class ContainerScriptsTests
 {
-    private static readonly string Root = ProsodyFixture.FindRepositoryRoot();
+    private static readonly string Root = RepositoryRoot.FullPath;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact(Timeout = 90_000)]

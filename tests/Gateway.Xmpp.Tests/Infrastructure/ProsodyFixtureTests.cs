@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using Gateway.Testing.Prosody;
 
 namespace Gateway.Xmpp.Tests.Infrastructure;
 

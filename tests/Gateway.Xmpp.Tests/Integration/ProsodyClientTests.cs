@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using System.Xml.Linq;
+using Gateway.Testing.Prosody;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Component;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Iq;
 using Gateway.Xmpp.Pool;
-using Gateway.Xmpp.Tests.Infrastructure;
 
 namespace Gateway.Xmpp.Tests.Integration;
 

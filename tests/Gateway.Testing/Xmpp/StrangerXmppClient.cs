@@ -3,8 +3,9 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Gateway.Testing.Prosody;
 
-namespace Gateway.Xmpp.Tests.Infrastructure;
+namespace Gateway.Testing.Xmpp;
 
 /// <summary>
 /// Another account on the same XMPP server, as an attacker would drive it: a bare socket (STARTTLS, SASL PLAIN, bind)

@@ -1,6 +1,6 @@
 using System.Xml.Linq;
 
-namespace Gateway.Xmpp.Tests.Fakes;
+namespace Gateway.Testing.Xmpp;
 
 /// <summary>Compares XML the way a receiving parser would: attribute order, namespace-declaration attributes,
 /// prefixes and whitespace between elements do not matter; text of leaf elements is compared trimmed.</summary>

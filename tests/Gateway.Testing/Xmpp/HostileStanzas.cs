@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Gateway.Xmpp.Tests.Infrastructure;
+namespace Gateway.Testing.Xmpp;
 
 /// <summary>
 /// What another account on a shared XMPP server can send to an address of ours: every shape that breaks a parser

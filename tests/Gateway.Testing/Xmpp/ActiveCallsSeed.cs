@@ -1,7 +1,7 @@
-namespace Gateway.Xmpp.Tests.AdHoc;
+namespace Gateway.Testing.Xmpp;
 
 /// <summary>The stanzas of the OnSIP wiki page "Active-Calls Component" (our seed), verbatim, in page order.</summary>
-internal static class ActiveCallsSeed
+public static class ActiveCallsSeed
 {
     public const string ComponentJid = "commands.active-calls.xmpp.onsip.com";
 

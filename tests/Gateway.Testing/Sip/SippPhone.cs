@@ -5,10 +5,10 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace ActiveCalls.Sip.Tests.Infrastructure;
+namespace Gateway.Testing.Sip;
 
 /// <summary>One direction and start line of a message in sipp's message log.</summary>
-internal sealed record SippMessage(bool Sent, string StartLine, string Text)
+public sealed record SippMessage(bool Sent, string StartLine, string Text)
 {
     public string Method => StartLine.Split(' ')[0];
 
@@ -33,9 +33,9 @@ internal sealed record SippMessage(bool Sent, string StartLine, string Text)
 /// -message_file F -trace_err -error_file F</c>. Its exit code says how the call went (0 every call succeeded,
 /// 1 a call failed, 99 no call was made, 255/254 fatal errors). Set <c>SIP_TESTS_KEEP_SIPP=1</c> to keep the logs.
 /// </summary>
-internal sealed class SippPhone : IAsyncDisposable
+public sealed class SippPhone : IAsyncDisposable
 {
-    private static readonly Lazy<string> ScenarioFolder = new(() => Path.Combine(FindRepositoryRoot(), "deploy", "sipp"));
+    private static readonly Lazy<string> ScenarioFolder = new(() => RepositoryRoot.Combine("deploy", "sipp"));
     private readonly Process _process;
     private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StringBuilder _output = new();
@@ -266,12 +266,5 @@ internal sealed class SippPhone : IAsyncDisposable
             {
             }
         }
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
     }
 }

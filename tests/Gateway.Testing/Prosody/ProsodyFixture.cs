@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Gateway.Xmpp.Tests.Infrastructure;
+namespace Gateway.Testing.Prosody;
 
 /// <summary>
 /// A real Prosody of its own for a test class or collection: a fresh run directory under the temp
@@ -22,7 +22,6 @@ public sealed class ProsodyFixture : IAsyncLifetime
 {
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(90);
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
-    private string? _repositoryRoot;
 
     /// <summary>The main XMPP domain; its accounts authenticate with SCRAM-SHA-256.</summary>
     public string Domain { get; } = "activecalls.test";
@@ -62,8 +61,6 @@ public sealed class ProsodyFixture : IAsyncLifetime
     public string LogPath => Path.Combine(RunDirectory, "prosody.log");
 
     public bool IsRunning { get; private set; }
-
-    private string RepositoryRoot => _repositoryRoot ??= FindRepositoryRoot();
 
     /// <summary>Loads <see cref="CaCertificatePath"/>.</summary>
     public X509Certificate2 LoadCaCertificate() => X509CertificateLoader.LoadCertificateFromFile(CaCertificatePath);
@@ -201,9 +198,9 @@ public sealed class ProsodyFixture : IAsyncLifetime
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
-            WorkingDirectory = RepositoryRoot,
+            WorkingDirectory = RepositoryRoot.FullPath,
         };
-        startInfo.ArgumentList.Add(Path.Combine(RepositoryRoot, script));
+        startInfo.ArgumentList.Add(RepositoryRoot.Combine(script));
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
@@ -236,7 +233,8 @@ public sealed class ProsodyFixture : IAsyncLifetime
         return output;
     }
 
-    internal static (int C2s, int Component) ReserveFreePorts()
+    /// <summary>Two free loopback TCP ports (free when this returns: another process may take one before it is used).</summary>
+    public static (int C2s, int Component) ReserveFreePorts()
     {
         var c2s = new TcpListener(IPAddress.Loopback, 0);
         var component = new TcpListener(IPAddress.Loopback, 0);
@@ -265,25 +263,15 @@ public sealed class ProsodyFixture : IAsyncLifetime
                 "Install it with 'sudo apt-get install -y prosody openssl' (scripts/test.sh does this when run as root).");
         }
     }
-
-    internal static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException(
-            $"Gateway.sln was not found in {AppContext.BaseDirectory} or any folder above it; the Prosody fixture needs the repository's deploy/ scripts.");
-    }
 }
 
-/// <summary>Integration test classes marked <c>[Collection(ProsodyCollection.Name)]</c> share one <see cref="ProsodyFixture"/>.</summary>
-[CollectionDefinition(Name)]
-public sealed class ProsodyCollection : ICollectionFixture<ProsodyFixture>
+/// <summary>
+/// The xunit collection whose test classes (marked <c>[Collection(ProsodyCollection.Name)]</c>) share one
+/// <see cref="ProsodyFixture"/>. xunit looks for collection definitions in the test assembly only, so each test project
+/// that uses it declares one: <c>[CollectionDefinition(ProsodyCollection.Name)] public sealed class
+/// ProsodyCollectionDefinition : ICollectionFixture&lt;ProsodyFixture&gt;;</c>.
+/// </summary>
+public static class ProsodyCollection
 {
     public const string Name = "prosody";
 }
