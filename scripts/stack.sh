@@ -189,7 +189,7 @@ dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v qu
   "--Gateway:Xmpp:Port=$C2S_PORT" "--Gateway:Xmpp:TrustedCertificatePath=$PROSODY_DIR/ca/ca.crt" \
   "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
   "--Gateway:Events:PubSubService=pubsub.active-calls.$DOMAIN" "--Gateway:Events:SipAddress=alice@$DOMAIN" \
-  "--Gateway:Webhooks:DatabasePath=$GATEWAY_DIR/webhooks.db" \
+  "--Gateway:Webhooks:DatabasePath=$GATEWAY_DIR/webhooks.db" "--Gateway:Calls:DatabasePath=$GATEWAY_DIR/calls.db" \
   >"$GATEWAY_DIR/gateway.log" 2>&1 </dev/null) &
 echo $! >"$GATEWAY_DIR/gateway.pid"
 for _ in $(seq 1 150); do

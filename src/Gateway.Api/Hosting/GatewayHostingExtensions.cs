@@ -184,7 +184,10 @@ public static class GatewayHostingExtensions
     {
         var services = builder.Services;
         services.AddSingleton<InMemoryCallStore>();
-        services.AddSingleton<ICallStore>(sp => sp.GetRequiredService<InMemoryCallStore>()); // SQLITE-PENDING
+        services.AddSingleton<SqliteCallStore>();
+        services.AddSingleton<ICallStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Memory
+            ? sp.GetRequiredService<InMemoryCallStore>()
+            : sp.GetRequiredService<SqliteCallStore>());
         services.AddSingleton<PublishedHead>();
         services.AddSingleton<CallEventPublisher>();
         services.AddSingleton<CallTracker>();
@@ -273,9 +276,15 @@ public static class GatewayHostingExtensions
         return services;
     }
 
+    /// <summary>Idempotency-Key outcomes live with the calls: in the calls database with the SQLite store (so a retry
+    /// after a restart replays the first answer), in memory with the memory store.</summary>
     public static IServiceCollection AddIdempotency(this IServiceCollection services)
     {
-        services.AddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
+        services.AddSingleton<InMemoryIdempotencyStore>();
+        services.AddSingleton<SqliteIdempotencyStore>();
+        services.AddSingleton<IIdempotencyStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Memory
+            ? sp.GetRequiredService<InMemoryIdempotencyStore>()
+            : sp.GetRequiredService<SqliteIdempotencyStore>());
         return services;
     }
 

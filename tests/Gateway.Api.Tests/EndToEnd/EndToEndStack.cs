@@ -88,13 +88,15 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         _service = builder.Build();
         await _service.StartAsync(Ct);
 
+        // The calls database outlives gateway restarts, like a deployment's data volume.
+        GatewaySettings.TryAdd("Gateway:Calls:DatabasePath", Own(new TempSqliteFile("e2e-calls")).Path);
         _gatewayUser = "gw" + Guid.NewGuid().ToString("N")[..8];
         await prosody.RegisterAsync(_gatewayUser, "gateway-password-1");
         return await StartGatewayAsync();
     }
 
-    /// <summary>Stops the gateway and starts a new one (a new process as far as clients can tell: new cursor epoch, new
-    /// port on Kestrel) with the same settings; it rebuilds its calls from the PubSub items.</summary>
+    /// <summary>Stops the gateway and starts a new one (a new process: new port on Kestrel) with the same settings and the
+    /// same calls database, as a deployment with a data volume does; it reconciles its calls with the PubSub items.</summary>
     public async Task<HttpClient> RestartGatewayAsync()
     {
         await Gateway.DisposeAsync();

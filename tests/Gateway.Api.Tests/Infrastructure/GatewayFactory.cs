@@ -58,10 +58,16 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         ["Gateway:Webhooks:RequireHttps"] = "false",
     };
 
-    /// <summary>A fresh SQLite file per factory, deleted with it unless a test pointed Gateway:Webhooks:DatabasePath elsewhere.</summary>
+    /// <summary>Fresh SQLite files per factory (the webhook queue; the calls, their events, idempotency keys and intents),
+    /// deleted with it unless a test pointed the settings elsewhere (to outlive a restart).</summary>
     private readonly TempSqliteFile _webhookDatabase = new("gateway-webhooks");
+    private readonly TempSqliteFile _callsDatabase = new("gateway-calls");
 
-    public GatewayFactory() => Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase.Path;
+    public GatewayFactory()
+    {
+        Settings["Gateway:Webhooks:DatabasePath"] = _webhookDatabase.Path;
+        Settings["Gateway:Calls:DatabasePath"] = _callsDatabase.Path;
+    }
 
     public CallTracker Calls => Services.GetRequiredService<CallTracker>();
 
@@ -107,6 +113,7 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     {
         await base.DisposeAsync();
         _webhookDatabase.Dispose();
+        _callsDatabase.Dispose();
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -101,8 +101,9 @@ public interface ICallStore
     /// <summary>A call's events after <paramref name="afterSequence"/>, in sequence order.</summary>
     ValueTask<IReadOnlyList<CallEvent>> EventsAsync(string callId, long afterSequence, CancellationToken cancellationToken);
 
-    /// <summary>The log after <paramref name="afterPosition"/>, at most <paramref name="limit"/> events, in order. Events of
-    /// purged calls are gone from it.</summary>
+    /// <summary>The log after <paramref name="afterPosition"/>, at most <paramref name="limit"/> events, in order. A durable
+    /// store deletes the events of purged calls from it, so positions may have gaps; the in-memory store keeps its
+    /// bounded tail as it is.</summary>
     ValueTask<IReadOnlyList<StoredCallEvent>> ReadLogAsync(long afterPosition, int limit, CancellationToken cancellationToken);
 
     /// <summary>The oldest log position still readable (the head + 1 when the log is empty).</summary>
