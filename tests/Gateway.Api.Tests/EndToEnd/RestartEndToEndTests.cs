@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Net;
+using ActiveCalls.Sip.CallControl;
+using Gateway.Api.Tests.Infrastructure;
+using Gateway.Testing.Prosody;
+using Microsoft.Extensions.DependencyInjection;
+using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
+using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+
+namespace Gateway.Api.Tests.EndToEnd;
+
+/// <summary>
+/// Gateway restarts against the whole system (Prosody, the reference service, sipp phones): what the gateway accepted
+/// before it went away is carried out by the next process on the same calls database, and clients carry on.
+/// </summary>
+[Collection(ProsodyCollection.Name)]
+public sealed class RestartEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
+{
+    private readonly EndToEndStack _stack = new(prosody);
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public ValueTask DisposeAsync() => _stack.DisposeAsync();
+
+    [Fact]
+    public async Task AHangupAcceptedWhileXmppIsDownEndsTheCallOnBothPhonesAfterTheGatewayRestartsAndTheStreamShowsItsEnd()
+    {
+        // The gateway reaches Prosody through a relay this test can cut, as a network or server outage would.
+        var xmpp = _stack.Own(TcpRelay.Start(new Uri($"http://{prosody.Host}:{prosody.C2sPort.ToString(CultureInfo.InvariantCulture)}")));
+        _stack.GatewaySettings["Gateway:Xmpp:Host"] = "127.0.0.1";
+        _stack.GatewaySettings["Gateway:Xmpp:Port"] = xmpp.Port.ToString(CultureInfo.InvariantCulture);
+        _stack.GatewaySettings["Gateway:Calls:IntentMaxRetryDelay"] = "00:00:02";
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
+        var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var id = await CreateCallAsync(client, Alice, Bob);
+        await WaitForCallAsync(client, id, State("connected"), "connected");
+        string cursor;
+        await using (var stream = await SseStreamClient.OpenAsync(client, $"/calls/stream?scope=call&callId={id}"))
+        {
+            xmpp.Cut();
+            var hangup = await client.DeleteAsync($"/calls/{id}", Ct);
+            Assert.Equal(HttpStatusCode.Accepted, hangup.StatusCode);
+            Assert.Equal("connected", (string?)(await hangup.JsonAsync())["state"]);
+            cursor = (await stream.WaitForEventAsync(id, "call.hangup-requested"))[^1].Cursor;
+        }
+
+        // The gateway goes away with the hang-up not carried out; the phones are still talking.
+        await _stack.Gateway.DisposeAsync();
+        Assert.Equal(1, _stack.Service.Services.GetRequiredService<ThirdPartyCallControlEngine>().ActiveCallCount);
+        xmpp.Restore();
+        client = await _stack.RestartGatewayAsync();
+
+        await using var resumed = await SseStreamClient.OpenAsync(client, $"/calls/stream?scope=call&callId={id}", lastEventId: cursor);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        Assert.Equal("> BYE", alice.Flow()[^2]);
+        Assert.Equal("> BYE", bob.Flow()[^2]);
+        var call = await WaitForCallAsync(client, id, State("ended"), "ended");
+        Assert.Equal("terminated", (string?)call["endReason"]);
+        await resumed.WaitForEventAsync(id, "call.ended");
+        Assert.DoesNotContain(resumed.Messages, m => m.Kind == "snapshot");
+        Assert.DoesNotContain("call.hangup-requested", resumed.Events(id).Select(e => e.Split(' ')[1]));
+    }
+
+    [Fact]
+    public async Task TheSameIdempotencyKeyBeforeAndAfterARestartPlacesOneCall()
+    {
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
+        var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var body = $$"""{"from":"{{Alice}}","to":"{{Bob}}"}""";
+        var first = await client.PostJsonAsync("/calls", body, idempotencyKey: "e2e-restart-1");
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        var id = (string)(await first.JsonAsync())["id"]!;
+        await WaitForCallAsync(client, id, State("connected"), "connected");
+
+        client = await _stack.RestartGatewayAsync();
+        var retried = await client.PostJsonAsync("/calls", body, idempotencyKey: "e2e-restart-1");
+
+        Assert.Equal(HttpStatusCode.Accepted, retried.StatusCode);
+        Assert.Equal("true", retried.Headers.GetValues("Idempotency-Replayed").Single());
+        Assert.Equal(id, (string?)(await retried.JsonAsync())["id"]);
+        Assert.Equal(1, _stack.Service.Services.GetRequiredService<ThirdPartyCallControlEngine>().ActiveCallCount);
+        // The call placed before the restart is still controlled by the new process.
+        Assert.Equal(HttpStatusCode.Accepted, (await client.DeleteAsync($"/calls/{id}", Ct)).StatusCode);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        Assert.Equal("terminated", (string?)(await WaitForCallAsync(client, id, State("ended"), "ended"))["endReason"]);
+    }
+}
