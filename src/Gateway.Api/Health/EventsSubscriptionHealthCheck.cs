@@ -1,4 +1,4 @@
-using Gateway.Api.Events;
+using Gateway.Api.CallEventsSubscription;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Gateway.Api.Health;

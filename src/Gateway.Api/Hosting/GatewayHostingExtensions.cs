@@ -10,7 +10,7 @@ using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
 using Gateway.Api.Dashboard;
 using Gateway.Api.Errors;
-using Gateway.Api.Events;
+using Gateway.Api.CallEventsSubscription;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.Json;
@@ -37,7 +37,7 @@ public static class GatewayHostingExtensions
     public static bool IsOpenApiGeneration(this IHostEnvironment _) =>
         Assembly.GetEntryAssembly()?.GetName().Name == "GetDocument.Insider";
 
-    /// <summary>Everything the gateway needs: options validated at start-up, the XMPP pool, commands, the call registry,
+    /// <summary>Everything the gateway needs: options validated at start-up, the XMPP pool, commands, call state,
     /// auth, limits, idempotency, problem details, health checks and OpenAPI.</summary>
     public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
     {
@@ -115,7 +115,7 @@ public static class GatewayHostingExtensions
         return builder;
     }
 
-    /// <summary>The PubSub subscription feeding the call registry (a no-op unless Gateway:Events is configured).</summary>
+    /// <summary>The PubSub subscription feeding the call tracker (a no-op unless Gateway:Events is configured).</summary>
     public static IHostApplicationBuilder AddCallEvents(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ActiveCallsSubscriptionManager>();

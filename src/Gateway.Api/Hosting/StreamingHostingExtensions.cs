@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Hosting;
 
-/// <summary>The call stream: the event log fed by the registry, SignalR (<c>/hubs/calls</c>) and SSE (<c>/calls/stream</c>).</summary>
+/// <summary>The call stream: the event log fed by the call event publisher, SignalR (<c>/hubs/calls</c>) and SSE (<c>/calls/stream</c>).</summary>
 public static class StreamingHostingExtensions
 {
     public static IHostApplicationBuilder AddCallStreaming(this IHostApplicationBuilder builder)

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Streaming;
 
-/// <summary>One event of the log: its position, its cursor and the registry's event.</summary>
+/// <summary>One event of the log: its position, its cursor and the call event.</summary>
 public sealed class LoggedEvent(long position, string cursor, CallEvent e)
 {
     private HashSet<string>? _addresses;

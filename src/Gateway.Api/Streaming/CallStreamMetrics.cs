@@ -20,7 +20,7 @@ public sealed class CallStreamMetrics
     public CallStreamMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _appended = meter.CreateCounter<long>("gateway.stream.events.appended", "{event}", "Call events the registry published into the stream log.");
+        _appended = meter.CreateCounter<long>("gateway.stream.events.appended", "{event}", "Call events published into the stream log.");
         _sent = meter.CreateCounter<long>("gateway.stream.events.sent", "{event}", "Call event messages sent to stream clients.");
         _dropped = meter.CreateCounter<long>("gateway.stream.events.dropped", "{event}",
             "Call events not sent because a client's buffer was full (the client was told with EventsDropped).");

@@ -3,9 +3,9 @@ using System.Globalization;
 namespace Gateway.Api.Streaming;
 
 /// <summary>
-/// A position in the gateway's event log as clients see it: <c>{epoch}-{position}</c>. The epoch names the gateway
-/// process (a new one on every start), the position counts the events the call registry published, from 1, without
-/// gaps. Clients treat the text as opaque.
+/// A position in the gateway's event log as clients see it: <c>{epoch}-{position}</c>. The epoch names the call store's
+/// log (kept across restarts by the SQLite store, new on every start with the in-memory one), the position is the
+/// event's position in that log, from 1, increasing (a purged call leaves gaps). Clients treat the text as opaque.
 /// </summary>
 public readonly record struct StreamCursor(string Epoch, long Position)
 {

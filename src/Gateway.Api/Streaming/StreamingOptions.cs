@@ -16,7 +16,7 @@ public sealed class StreamingOptions
 
     /// <summary>Messages one client connection may have waiting to be sent. When a client reads slower than events arrive
     /// and its buffer is full, the subscription that did not fit is ended with <c>EventsDropped</c> (the client resumes
-    /// from the cursor it carries); the other clients and the registry never wait for it.</summary>
+    /// from the cursor it carries); the other clients and the tracker never wait for it.</summary>
     [Range(1, 1_000_000, ErrorMessage = "Gateway:Streaming:ConnectionBuffer must be between 1 and 1000000 messages.")]
     public int ConnectionBuffer { get; set; } = 1024;
 

@@ -10,13 +10,14 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Api.Webhooks;
 
 /// <summary>
-/// Turns call events into queued deliveries: a consumer of the <see cref="CallEventPublisher"/> (its own lossless queue,
-/// registered before the tracker starts, so no event of this process is missed), writing each batch with one
-/// transaction as soon as it arrives. When the store fails, the events wait in the queue and the write is retried
-/// (reported by the <c>webhooks</c> health check) — nothing is dropped while the process lives.
+/// Turns call events into queued deliveries: a consumer of the <see cref="CallEventPublisher"/> (its own lossless queue),
+/// writing each batch with one transaction as soon as it arrives, together with the log position the queue is complete
+/// up to. At start it first replays the call log after that position, so events committed just before the previous
+/// process died are queued too (with a durable call store whose log is the same epoch). When the webhook store fails,
+/// the events wait in the queue and the write is retried (reported by the <c>webhooks</c> health check).
 /// </summary>
 public sealed class WebhookEventWriter(
-    WebhookStore store, WebhookDispatcher dispatcher, IServiceProvider services, IOptionsMonitor<ApiKeysOptions> keys, IOptions<JsonOptions> json,
+    WebhookStore webhooks, WebhookDispatcher dispatcher, IServiceProvider services, IOptionsMonitor<ApiKeysOptions> keys, IOptions<JsonOptions> json,
     TimeProvider time, ILogger<WebhookEventWriter> logger) : ICallEventConsumer
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
@@ -47,6 +48,35 @@ public sealed class WebhookEventWriter(
                addresses.Any(a => string.Equals(SipUri.AddressOf(a), wanted, StringComparison.Ordinal));
     }
 
+    private string _epoch = "";
+
+    /// <summary>Queues what the call log holds after the checkpoint of the previous run, before any new event.</summary>
+    public async ValueTask StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)
+    {
+        _epoch = head.Epoch;
+        try
+        {
+            var checkpoint = await webhooks.CheckpointAsync(cancellationToken);
+            if (checkpoint is null || checkpoint.Epoch != head.Epoch || checkpoint.Position >= head.Position) return;
+            var replayed = 0;
+            for (var after = checkpoint.Position; after < head.Position;)
+            {
+                var batch = await store.ReadLogAsync(after, 256, cancellationToken);
+                if (batch.Count == 0) break;
+                await StoreAsync(batch, cancellationToken);
+                replayed += batch.Count;
+                after = batch[^1].Position;
+            }
+            if (replayed > 0) logger.LogInformation("Queued {Count} call events for webhooks that the previous run committed but had not queued", replayed);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Calls must not wait for webhooks: start anyway, and say what may be missing.
+            _lastError = e.Message;
+            logger.LogError(e, "Could not queue the call events of the previous run for webhooks");
+        }
+    }
+
     public async ValueTask HandleAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromSeconds(1);
@@ -71,8 +101,13 @@ public sealed class WebhookEventWriter(
 
     private async Task StoreAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
     {
-        var subscriptions = await store.EnabledSubscriptionsAsync(cancellationToken);
-        if (subscriptions.Count == 0) return;
+        var subscriptions = await webhooks.EnabledSubscriptionsAsync(cancellationToken);
+        var checkpoint = new CallLogHead(_epoch, batch[^1].Position);
+        if (subscriptions.Count == 0)
+        {
+            await webhooks.EnqueueAsync([], checkpoint, cancellationToken);
+            return;
+        }
         var scopes = keys.CurrentValue.ApiKeys.ToDictionary(k => k.Name, k => new AddressScope(k.Scopes), StringComparer.Ordinal);
         var deliveries = new List<NewDelivery>();
         foreach (var e in batch.Select(stored => stored.Event))
@@ -85,7 +120,7 @@ public sealed class WebhookEventWriter(
                 deliveries.Add(new NewDelivery(subscription.Id, e, payload));
             }
         }
-        await store.EnqueueAsync(deliveries, cancellationToken);
+        await webhooks.EnqueueAsync(deliveries, checkpoint, cancellationToken);
         if (deliveries.Count > 0) dispatcher.Wake();
     }
 }

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Security.Cryptography;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.Store;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -49,7 +50,7 @@ public enum RedeliveryOutcome { NotFound, SubscriptionDisabled, Rescheduled, Enq
 /// </summary>
 public sealed class WebhookStore : IDisposable
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private const string IdAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
 
     private static readonly string[] Migrations =
@@ -92,6 +93,14 @@ public sealed class WebhookStore : IDisposable
         CREATE INDEX deliveries_log ON deliveries (subscription_id, seq);
         CREATE INDEX deliveries_pending ON deliveries (subscription_id, seq) WHERE state = 'pending';
         CREATE INDEX deliveries_completed ON deliveries (completed_at) WHERE completed_at IS NOT NULL;
+        """,
+        // Where in the call store's event log the queue is complete up to: a restart replays the events after it.
+        """
+        CREATE TABLE event_checkpoint (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            epoch TEXT NOT NULL,
+            position INTEGER NOT NULL
+        );
         """,
     ];
 
@@ -215,28 +224,48 @@ public sealed class WebhookStore : IDisposable
 
     // ---- the queue -------------------------------------------------------------------------------------------------
 
-    /// <summary>Adds deliveries in one transaction, in list order (which becomes their delivery order), due now.</summary>
-    public async Task EnqueueAsync(IReadOnlyList<NewDelivery> deliveries, CancellationToken cancellationToken)
+    /// <summary>Adds deliveries in one transaction, in list order (which becomes their delivery order), due now, and records
+    /// that the queue holds every event of the call log up to <paramref name="checkpoint"/>.</summary>
+    public async Task EnqueueAsync(IReadOnlyList<NewDelivery> deliveries, CallLogHead checkpoint, CancellationToken cancellationToken)
     {
-        if (deliveries.Count == 0) return;
+        ArgumentNullException.ThrowIfNull(checkpoint);
         var now = Ms(_time.GetUtcNow());
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = Command(connection, transaction,
-            $"INSERT INTO deliveries ({DeliveryColumns}, payload) VALUES ($id, $sub, $msg, $event, $type, $call, 'pending', 0, NULL, NULL, NULL, $now, $now, NULL, NULL, $payload);",
-            ("$id", ""), ("$sub", ""), ("$msg", ""), ("$event", ""), ("$type", ""), ("$call", ""), ("$now", now), ("$payload", ""));
-        foreach (var delivery in deliveries)
+        if (deliveries.Count > 0)
         {
-            command.Parameters["$id"].Value = NewId("dlv_");
-            command.Parameters["$sub"].Value = delivery.SubscriptionId;
-            command.Parameters["$msg"].Value = NewId("msg_");
-            command.Parameters["$event"].Value = delivery.Event.Id;
-            command.Parameters["$type"].Value = delivery.Event.Type;
-            command.Parameters["$call"].Value = delivery.Event.Call.Id;
-            command.Parameters["$payload"].Value = delivery.Payload;
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            await using var command = Command(connection, transaction,
+                $"INSERT INTO deliveries ({DeliveryColumns}, payload) VALUES ($id, $sub, $msg, $event, $type, $call, 'pending', 0, NULL, NULL, NULL, $now, $now, NULL, NULL, $payload);",
+                ("$id", ""), ("$sub", ""), ("$msg", ""), ("$event", ""), ("$type", ""), ("$call", ""), ("$now", now), ("$payload", ""));
+            foreach (var delivery in deliveries)
+            {
+                command.Parameters["$id"].Value = NewId("dlv_");
+                command.Parameters["$sub"].Value = delivery.SubscriptionId;
+                command.Parameters["$msg"].Value = NewId("msg_");
+                command.Parameters["$event"].Value = delivery.Event.Id;
+                command.Parameters["$type"].Value = delivery.Event.Type;
+                command.Parameters["$call"].Value = delivery.Event.Call.Id;
+                command.Parameters["$payload"].Value = delivery.Payload;
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        await using (var mark = Command(connection, transaction,
+                         "INSERT INTO event_checkpoint (id, epoch, position) VALUES (1, $epoch, $position) " +
+                         "ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, position = excluded.position;",
+                         ("$epoch", checkpoint.Epoch), ("$position", checkpoint.Position)))
+        {
+            await mark.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The call log position the queue is complete up to, or null before the first event.</summary>
+    public async Task<CallLogHead?> CheckpointAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT epoch, position FROM event_checkpoint WHERE id = 1;");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? new CallLogHead(reader.GetString(0), reader.GetInt64(1)) : null;
     }
 
     /// <summary>The head of every enabled subscription's queue (its oldest pending delivery), with its secrets.</summary>

@@ -197,4 +197,42 @@ public sealed class DurableCallsTests : IAsyncDisposable
             Assert.Equal(["ab12cd34.3 call.caller-answered", "ab12cd34.4 call.callee-ringing"], resumed.Events(Id));
         }
     }
+
+    [Fact]
+    public async Task EventsCommittedButNotYetQueuedForWebhooksWhenTheProcessDiedAreQueuedByTheNextOne()
+    {
+        var webhooks = new TempSqliteFile("durable-webhooks");
+        await using var _ = webhooks;
+        var first = Start();
+        first.Settings["Gateway:Webhooks:DatabasePath"] = webhooks.Path;
+        var client = first.Client();
+        // Nothing listens there: deliveries stay pending, which is all this test reads.
+        var created = await client.PostJsonAsync("/webhooks", """{"url":"http://127.0.0.1:9/hook"}""");
+        var webhook = (string)(await created.JsonAsync())["id"]!;
+        await client.PostJsonAsync("/calls", CreateBody(callSetupId: Id));
+        await ConnectAsync(first);
+        await EventuallyAsync(() => DeliveryEventsAsync(client, webhook), d => d.Count == 3, "three deliveries queued");
+        await StopAsync(first);
+        // What a crash between the calls commit and the webhook queue's leaves: the last two events not queued.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={webhooks.Path};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM deliveries WHERE event_id IN ('ab12cd34.2', 'ab12cd34.3'); UPDATE event_checkpoint SET position = position - 2;";
+            Assert.Equal(3, await command.ExecuteNonQueryAsync(Ct));
+        }
+
+        var second = Start();
+        second.Settings["Gateway:Webhooks:DatabasePath"] = webhooks.Path;
+        client = second.Client();
+
+        var events = await EventuallyAsync(() => DeliveryEventsAsync(client, webhook), d => d.Count == 3, "the two lost events queued again");
+        Assert.Equal(["ab12cd34.1", "ab12cd34.2", "ab12cd34.3"], events);
+        await EndAsync(second);
+        await EventuallyAsync(() => DeliveryEventsAsync(client, webhook), d => d.Count == 5, "later events queued once");
+    }
+
+    private static async Task<List<string>> DeliveryEventsAsync(HttpClient client, string webhook) =>
+        [.. (await (await client.GetAsync($"/webhooks/{webhook}/deliveries?limit=100", Ct)).JsonAsync())["items"]!.AsArray()
+            .Select(d => (string)d!["eventId"]!).Order(StringComparer.Ordinal)];
 }

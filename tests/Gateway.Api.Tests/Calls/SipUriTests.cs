@@ -1,6 +1,6 @@
 using Gateway.Api.Auth;
 using Gateway.Api.Calls;
-using Gateway.Api.Events;
+using Gateway.Api.CallEventsSubscription;
 
 namespace Gateway.Api.Tests.Calls;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using Gateway.Api.Events;
+using Gateway.Api.CallEventsSubscription;
 using Gateway.Api.Streaming;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Xmpp;

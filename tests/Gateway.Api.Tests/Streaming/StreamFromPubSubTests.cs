@@ -1,5 +1,5 @@
 using System.Net;
-using Gateway.Api.Events;
+using Gateway.Api.CallEventsSubscription;
 using Gateway.Api.Tests.Infrastructure;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 

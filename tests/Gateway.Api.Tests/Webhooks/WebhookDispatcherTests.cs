@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Gateway.Api.Calls;
+using Gateway.Api.Calls.Store;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Webhooks;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -77,10 +78,13 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
         Call = new CallResource { Id = callId, State = CallState.Connected, CreatedAt = T0, UpdatedAt = T0, Legs = [] },
     };
 
+    private long _logPosition;
+
     /// <summary>Enqueues events whose bodies are "{subscription}:{n}", in the order given, and wakes the dispatcher.</summary>
     private async Task EnqueueAsync(params (StoredSubscription Subscription, int N)[] deliveries)
     {
-        await _store.EnqueueAsync([.. deliveries.Select(d => new NewDelivery(d.Subscription.Id, Event("call" + d.N, d.N), $"{d.Subscription.Url}:{d.N}"))], Ct);
+        await _store.EnqueueAsync([.. deliveries.Select(d => new NewDelivery(d.Subscription.Id, Event("call" + d.N, d.N), $"{d.Subscription.Url}:{d.N}"))],
+            new CallLogHead("0a1b2c3d4e", ++_logPosition), Ct);
         _dispatcher.Wake();
     }
 

@@ -4,7 +4,7 @@ using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
 using Microsoft.Extensions.DependencyInjection;
 using Gateway.Api.Configuration;
-using Gateway.Api.Events;
+using Gateway.Api.CallEventsSubscription;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.Core;
@@ -12,7 +12,7 @@ using Gateway.Xmpp.DataForms;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Gateway.Api.Tests.Events;
+namespace Gateway.Api.Tests.CallEventsSubscription;
 
 /// <summary>The subscription manager against a scripted OnSIP (<see cref="FakeOnSipPeer"/>) behind a fake pool.</summary>
 public sealed class SubscriptionManagerTests : IAsyncDisposable

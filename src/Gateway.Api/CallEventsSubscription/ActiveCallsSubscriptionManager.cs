@@ -10,7 +10,7 @@ using Gateway.Xmpp.Pool;
 using Gateway.Xmpp.PubSub;
 using Microsoft.Extensions.Options;
 
-namespace Gateway.Api.Events;
+namespace Gateway.Api.CallEventsSubscription;
 
 public enum EventsState
 {

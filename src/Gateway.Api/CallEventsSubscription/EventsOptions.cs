@@ -2,9 +2,9 @@ using Gateway.Api.Calls;
 using Gateway.Xmpp.Core;
 using Microsoft.Extensions.Options;
 
-namespace Gateway.Api.Events;
+namespace Gateway.Api.CallEventsSubscription;
 
-/// <summary><c>Gateway:Events</c>: the PubSub subscription that feeds the call registry (OnSIP's bootstrap: authorize-plain,
+/// <summary><c>Gateway:Events</c>: the PubSub subscription that feeds the call tracker (OnSIP's bootstrap: authorize-plain,
 /// then a subscription to <c>/me/&lt;bare-jid&gt;</c> with depth all, renewed before it expires).</summary>
 public sealed class EventsOptions
 {
