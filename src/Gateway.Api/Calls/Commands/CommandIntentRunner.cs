@@ -36,7 +36,8 @@ public abstract record IntentOutcome
 public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
 {
     private readonly ConcurrentDictionary<string, CommandIntent> _intents = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Task<IntentOutcome>> _running = new(StringComparer.Ordinal);
+    // Lazy: GetOrAdd may run its factory twice under a race, and two attempts at once would send the commands twice.
+    private readonly ConcurrentDictionary<string, Lazy<Task<IntentOutcome>>> _running = new(StringComparer.Ordinal);
     /// <summary>Calls that changed since an attempt on one of their intents began (so a "waiting" outcome is stale).</summary>
     private readonly ConcurrentDictionary<string, bool> _changedCalls = new(StringComparer.Ordinal);
     private TaskCompletionSource _wake = NewSignal();
@@ -99,7 +100,7 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
     /// <summary>Tries the intent now (or joins the attempt already running).</summary>
     public Task<IntentOutcome> AttemptAsync(string intentId) =>
         _intents.TryGetValue(intentId, out var intent)
-            ? _running.GetOrAdd(intentId, _ => Task.Run(() => RunAttemptAsync(intent)))
+            ? _running.GetOrAdd(intentId, _ => new Lazy<Task<IntentOutcome>>(() => Task.Run(() => RunAttemptAsync(intent)))).Value
             : Task.FromResult<IntentOutcome>(new IntentOutcome.Done());
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -191,6 +192,12 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
         {
             var delay = Backoff(intent.Attempts);
             return new IntentOutcome.Retrying(_time.GetUtcNow() + delay, e);
+        }
+        catch (CommandFailedException e) when (intent.Attempts > 0 && e.InnerException is XmppStanzaErrorException { Error.Condition: "item-not-found" })
+        {
+            // An earlier attempt timed out after all reaching the component: the dialog it was asked to end is gone.
+            await Tracker.RemoveIntentsAsync([intent.Id]);
+            return new IntentOutcome.Done();
         }
         catch (CommandFailedException e)
         {
