@@ -110,6 +110,24 @@ public sealed class DurableCallsTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ItemNotFoundOnARetryMeansTheTimedOutAttemptWentThroughNotAFailure()
+    {
+        var gateway = Start();
+        var client = gateway.Client();
+        await client.PostJsonAsync("/calls", CreateBody(callSetupId: Id));
+        await ConnectAsync(gateway);
+        Unreachable(gateway, 1);
+        gateway.Xmpp.Reply(iq => FakeXmppPool.ErrorReply(iq, "cancel", "item-not-found"));
+
+        Assert.Equal(HttpStatusCode.Accepted, (await client.DeleteAsync($"/calls/{Id}", Ct)).StatusCode);
+
+        await EventuallyAsync(() => Task.FromResult(Sent(gateway, "terminate")), s => s.Count == 2, "the timed-out terminate and its retry");
+        await Task.Delay(300, Ct);
+        Assert.Equal(2, Sent(gateway, "terminate").Count);
+        Assert.DoesNotContain("5:call.hangup-failed", await EventTypesAsync(client));
+    }
+
+    [Fact]
     public async Task AHangupAcceptedBeforeARestartIsCarriedOutByTheNextProcess()
     {
         var first = Start();
