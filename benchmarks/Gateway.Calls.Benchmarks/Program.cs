@@ -139,7 +139,7 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
             result = result with { EventAtN = eventAtN, FindByIdAtN = findById, FindBySipCallIdAtN = findBySip };
             if (kind == StoreKind.Memory && o.Evict > 0) result = await EvictAsync(large, result);
         }
-        await using (var small = await TrackedCalls.StartAsync(kind, o.Calls, prefix + "S"))
+        await using (var small = await TrackedCalls.StartAsync(kind, Math.Max(o.Calls, o.SmallCalls), prefix + "S"))
         {
             for (var i = 0; i < o.SmallCalls; i++) await small.InsertAsync(i);
             await small.Events.WaitForAsync(o.SmallCalls);
@@ -158,14 +158,7 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
         var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
         var gen2Before = GC.CollectionCount(2);
         var wall = Stopwatch.StartNew();
-        for (var i = 0; i < o.Calls; i++)
-        {
-            var item = calls.Ringing(i);
-            var itemId = calls.ItemId(i);
-            var start = Stopwatch.GetTimestamp();
-            await calls.Tracker.ApplyPublishedAsync(item, itemId, TrackedCalls.Node);
-            ticks[i] = Stopwatch.GetTimestamp() - start;
-        }
+        await PublishTimedAsync(calls, ticks, i => i, answered: false);
         wall.Stop();
         var gen2 = GC.CollectionCount(2) - gen2Before;
         await calls.Events.WaitForAsync(o.Calls);
@@ -192,15 +185,7 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
         var before = calls.Events.Count;
         var ticks = new long[o.Events];
         Collect();
-        for (var k = 0; k < o.Events; k++)
-        {
-            var call = random.Next(present);
-            var item = calls.Answered(call);
-            var itemId = calls.ItemId(call);
-            var start = Stopwatch.GetTimestamp();
-            await calls.Tracker.ApplyPublishedAsync(item, itemId, TrackedCalls.Node);
-            ticks[k] = Stopwatch.GetTimestamp() - start;
-        }
+        await PublishTimedAsync(calls, ticks, _ => random.Next(present), answered: true);
         await calls.Events.WaitForAsync(before + o.Events);
         var events = Timing.Of(ticks);
 
@@ -230,20 +215,27 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
         var ticks = new long[o.Evict];
         var before = calls.Events.Count;
         Collect();
-        for (var k = 0; k < o.Evict; k++)
-        {
-            var i = o.Calls + k;
-            var item = calls.Ringing(i);
-            var itemId = calls.ItemId(i);
-            var start = Stopwatch.GetTimestamp();
-            await calls.Tracker.ApplyPublishedAsync(item, itemId, TrackedCalls.Node);
-            ticks[k] = Stopwatch.GetTimestamp() - start;
-        }
+        await PublishTimedAsync(calls, ticks, k => o.Calls + k, answered: false);
         await calls.Events.WaitForAsync(before + o.Evict);
         var count = ((InMemoryCallStore)calls.Store).Count;
         if (count != o.Calls) throw new InvalidOperationException($"the store holds {count} calls after eviction, {o.Calls} expected");
         if (await calls.Tracker.FindAsync(calls.CallId(0)) is not null) throw new InvalidOperationException("the oldest call was not evicted");
         return result with { EvictingInserts = Timing.Of(ticks), CallsAfterEviction = count };
+    }
+
+    /// <summary>Publishes one leg per slot of <paramref name="ticks"/> (call <paramref name="callOf"/>(slot): a new one
+    /// ringing, or an existing one answered again) and times each publication alone.</summary>
+    private static async Task PublishTimedAsync(TrackedCalls calls, long[] ticks, Func<int, int> callOf, bool answered)
+    {
+        for (var k = 0; k < ticks.Length; k++)
+        {
+            var call = callOf(k);
+            var item = answered ? calls.Answered(call) : calls.Ringing(call);
+            var itemId = calls.ItemId(call);
+            var start = Stopwatch.GetTimestamp();
+            await calls.Tracker.ApplyPublishedAsync(item, itemId, TrackedCalls.Node);
+            ticks[k] = Stopwatch.GetTimestamp() - start;
+        }
     }
 
     private static void Collect()
