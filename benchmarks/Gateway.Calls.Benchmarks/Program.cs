@@ -118,6 +118,8 @@ internal sealed record RoundResult(int Round, StoreKind Kind, int Calls)
     public Timing FindByIdAtSmall { get; init; }
     public Timing FindBySipCallIdAtSmall { get; init; }
     public Timing EvictingInserts { get; init; }
+    public Timing SnapshotAtN { get; init; }
+    public Timing SnapshotAtSmall { get; init; }
     public int CallsAfterEviction { get; init; }
 
     public string Summary() => string.Create(CultureInfo.InvariantCulture,
@@ -136,7 +138,7 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
         {
             result = await FillAsync(large, result);
             var (eventAtN, findById, findBySip) = await EventsAndLookupsAsync(large, o.Calls, new Random(round));
-            result = result with { EventAtN = eventAtN, FindByIdAtN = findById, FindBySipCallIdAtN = findBySip };
+            result = result with { EventAtN = eventAtN, FindByIdAtN = findById, FindBySipCallIdAtN = findBySip, SnapshotAtN = await SnapshotsAsync(large, o.Calls) };
             if (kind == StoreKind.Memory && o.Evict > 0) result = await EvictAsync(large, result);
         }
         await using (var small = await TrackedCalls.StartAsync(kind, Math.Max(o.Calls, o.SmallCalls), prefix + "S"))
@@ -144,7 +146,10 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
             for (var i = 0; i < o.SmallCalls; i++) await small.InsertAsync(i);
             await small.Events.WaitForAsync(o.SmallCalls);
             var (eventAtSmall, findById, findBySip) = await EventsAndLookupsAsync(small, o.SmallCalls, new Random(round));
-            result = result with { EventAtSmall = eventAtSmall, FindByIdAtSmall = findById, FindBySipCallIdAtSmall = findBySip };
+            result = result with
+            {
+                EventAtSmall = eventAtSmall, FindByIdAtSmall = findById, FindBySipCallIdAtSmall = findBySip, SnapshotAtSmall = await SnapshotsAsync(small, o.SmallCalls),
+            };
         }
         return result;
     }
@@ -193,6 +198,21 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
         var ids = targets.Select(calls.CallId).ToArray();
         var sipCallIds = targets.Select(calls.SipCallId).ToArray();
         return (events, await LookupsAsync(calls, ids), await LookupsAsync(calls, sipCallIds));
+    }
+
+    /// <summary>What a stream subscription does first: <c>SnapshotAsync</c> of every live call (writes wait meanwhile).</summary>
+    private static async Task<Timing> SnapshotsAsync(TrackedCalls calls, int present)
+    {
+        var ticks = new long[5];
+        Collect();
+        for (var k = 0; k < ticks.Length; k++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var count = await calls.Tracker.SnapshotAsync(_ => true, null, (snapshot, _) => snapshot.Count);
+            ticks[k] = Stopwatch.GetTimestamp() - start;
+            if (count != present) throw new InvalidOperationException($"the snapshot has {count} calls, {present} expected");
+        }
+        return Timing.Of(ticks);
     }
 
     private async Task<Timing> LookupsAsync(TrackedCalls calls, string[] keys)
@@ -291,6 +311,8 @@ internal static class Report
             TimingRows(sb, rounds, $"FindAsync by SIP Call-ID, {n} present", r => r.FindBySipCallIdAtN);
             Row(sb, rounds, $"FindAsync by id, {s} present, p50", r => r.FindByIdAtSmall.P50Us, "F2");
             Row(sb, rounds, $"FindAsync by SIP Call-ID, {s} present, p50", r => r.FindBySipCallIdAtSmall.P50Us, "F2");
+            Row(sb, rounds, $"SnapshotAsync of every live call (a stream subscription), {n} present, mean", r => r.SnapshotAtN.MeanUs, "N0");
+            Row(sb, rounds, $"SnapshotAsync of every live call, {s} present, mean", r => r.SnapshotAtSmall.MeanUs, "N0");
             if (kind == StoreKind.Memory && o.Evict > 0)
             {
                 TimingRows(sb, rounds, $"insert that evicts, {n} present ({o.Evict / 1000.0:0.#}k)", r => r.EvictingInserts);
