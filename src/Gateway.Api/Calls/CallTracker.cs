@@ -38,6 +38,9 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly PriorityQueue<string, DateTimeOffset> _deadlines = new();
+    // The live calls as committed (immutable values): a snapshot copies the references under the gate and does the rest
+    // outside it, so 100,000 live calls hold inputs up for a copy, not for a store read and a sort.
+    private readonly Dictionary<string, TrackedCall> _live = new(StringComparer.Ordinal);
     private readonly ICallStore _store;
     private readonly CallEventPublisher _publisher;
     private readonly CallsOptions _options;
@@ -68,7 +71,11 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
             var head = await _store.OpenAsync(cancellationToken);
             await _publisher.StartAsync(head, _store, cancellationToken);
             var live = await _store.LiveAsync(cancellationToken);
-            foreach (var call in live) Schedule(call);
+            foreach (var call in live)
+            {
+                _live[call.Id] = call;
+                Schedule(call);
+            }
             _logger.LogInformation("Call store open: {Live} live calls, event log {Epoch} at {Position}", live.Count, head.Epoch, head.Position);
             _nextPurge = _time.GetUtcNow();
             _ticker = _time.CreateTimer(_ => _ = TickAsync(), null, TickInterval, TickInterval);
@@ -107,8 +114,9 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
 
     /// <summary>
     /// Runs <paramref name="atHead"/> with the calls <paramref name="include"/> selects (visible, not ended; or only the
-    /// call <paramref name="callId"/>, ended or not) and the position of the last published event, while no input is
-    /// applied: what a stream shows as a snapshot is exactly as of that position.
+    /// call <paramref name="callId"/>, ended or not) and the position of the last published event, both read while no
+    /// input is applied: what a stream shows as a snapshot is exactly as of that position (later events may already be
+    /// published when <paramref name="atHead"/> runs; the stream log hands them over after the position).
     /// </summary>
     public async Task<T> SnapshotAsync<T>(Func<CallResource, bool> include, string? callId, Func<IReadOnlyList<CallResource>, long, T> atHead,
         CancellationToken cancellationToken = default)
@@ -116,19 +124,23 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(include);
         ArgumentNullException.ThrowIfNull(atHead);
         await Started;
+        TrackedCall[] candidates;
+        long head;
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            IReadOnlyList<TrackedCall> candidates = callId is not null
-                ? await _store.GetAsync(callId, cancellationToken) is { Visible: true } one ? [one] : []
-                : await _store.LiveAsync(cancellationToken);
-            var calls = candidates.Where(c => c.Visible).Select(c => c.ToResource()).Where(include).OrderBy(c => c.CreatedAt).ToList();
-            return atHead(calls, _publisher.Head);
+            candidates = callId is not null
+                ? await _store.GetAsync(callId, cancellationToken) is { } one ? [one] : []
+                : [.. _live.Values];
+            head = _publisher.Head;
         }
         finally
         {
             _gate.Release();
         }
+        // The values are immutable: what they say is exactly as of the head, however long this takes.
+        var calls = candidates.Where(c => c.Visible).Select(c => c.ToResource()).Where(include).OrderBy(c => c.CreatedAt).ToList();
+        return atHead(calls, head);
     }
 
     // ---- commands ------------------------------------------------------------------------------------------------
@@ -257,7 +269,7 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
             }
             var present = current.Select(c => c.ItemId).ToHashSet(StringComparer.Ordinal);
             var ended = 0;
-            foreach (var call in await _store.LiveAsync(cancellationToken))
+            foreach (var call in _live.Values.ToList())
             {
                 var transition = CallStateMachine.EndVanishedLegs(call, present, snapshotRequestedAt, _time.GetUtcNow(), _timings);
                 if (!transition.Changed(call)) continue;
@@ -331,8 +343,14 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
     {
         if (commit.IsEmpty) return;
         var stored = await _store.CommitAsync(commit, cancellationToken);
+        foreach (var id in commit.RemovedCalls) _live.Remove(id);
+        foreach (var call in commit.Calls)
+        {
+            if (call.IsEnded) _live.Remove(call.Id);
+            else _live[call.Id] = call;
+            Schedule(call);
+        }
         _publisher.Publish(stored);
-        foreach (var call in commit.Calls) Schedule(call);
     }
 
     private void Schedule(TrackedCall call)

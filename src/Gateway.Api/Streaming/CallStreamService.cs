@@ -88,8 +88,10 @@ public sealed class CallStreamService(
             {
                 var at = new StreamCursor(log.Epoch, position);
                 subscription.StartWith(new CallSnapshotMessage(subscription.Id, at.ToString(), reset, snapshot), at.Position);
-                // Cannot fail: no event is published while the snapshot is taken, so the position is the publisher's head.
-                log.Attach(subscription, at.Position);
+                // The events published since the snapshot are in the log's window (it holds ReplayWindow of them), so the
+                // reader gets them as its backlog; anything else is a defect, not a client's problem.
+                if (log.Attach(subscription, at.Position) is not AttachOutcome.Attached and var outcome)
+                    throw new InvalidOperationException($"The stream log refused a snapshot's own position {at} ({outcome}).");
                 return at;
             }, cancellationToken);
             _logger.LogDebug("Call stream {Connection}: subscription {Subscription} ({Scope}) starts with a snapshot at {Cursor}{Reset}",

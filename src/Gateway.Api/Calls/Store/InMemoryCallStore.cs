@@ -20,7 +20,9 @@ public sealed class InMemoryCallStore : ICallStore
     private readonly Dictionary<string, Entry> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Entry> _bySipCallId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Entry> _byItemId = new(StringComparer.Ordinal);
-    private readonly SortedDictionary<long, Entry> _byOrder = [];
+    // Insertion numbers in order (a page seeks into a view of it in O(log n)) and what each one names.
+    private readonly SortedSet<long> _orders = [];
+    private readonly Dictionary<long, Entry> _byOrder = [];
     private readonly LinkedList<Entry> _live = new();
     private readonly LinkedList<Entry> _ended = new();
     private readonly Dictionary<string, CommandIntent> _intents = new(StringComparer.Ordinal);
@@ -29,6 +31,7 @@ public sealed class InMemoryCallStore : ICallStore
     private readonly ILogger<InMemoryCallStore> _logger;
     private readonly string _epoch = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
     private long _order;
+    private long _evictedLive;
     private long _position;
 
     public InMemoryCallStore(IOptions<CallsOptions> options, ILogger<InMemoryCallStore> logger)
@@ -99,9 +102,9 @@ public sealed class InMemoryCallStore : ICallStore
         lock (_gate)
         {
             var page = new CallPageBuilder(query);
-            // SortedDictionary has no seek; the views of a SortedSet would, but the page is usually near the start.
-            foreach (var (order, entry) in _byOrder)
-                if (order > query.After && !page.Offer(order, entry.Call)) break;
+            if (_orders.Count == 0 || query.After >= _orders.Max) return ValueTask.FromResult(page.Result());
+            foreach (var order in _orders.GetViewBetween(query.After + 1, _orders.Max))
+                if (!page.Offer(order, _byOrder[order].Call)) break;
             return ValueTask.FromResult(page.Result());
         }
     }
@@ -163,6 +166,7 @@ public sealed class InMemoryCallStore : ICallStore
             entry = new Entry(call, ++_order);
             _byId[call.Id] = entry;
             _byOrder[entry.Order] = entry;
+            _orders.Add(entry.Order);
             (call.IsEnded ? _ended : _live).AddLast(entry.Node);
         }
         foreach (var leg in call.Legs)
@@ -186,6 +190,7 @@ public sealed class InMemoryCallStore : ICallStore
         Unindex(entry);
         _byId.Remove(entry.Call.Id);
         _byOrder.Remove(entry.Order);
+        _orders.Remove(entry.Order);
         entry.Node.List?.Remove(entry.Node);
     }
 
@@ -207,8 +212,13 @@ public sealed class InMemoryCallStore : ICallStore
             Remove(victim.Value);
             evictedLive++;
         }
-        if (evictedLive > 0)
-            _logger.LogWarning("Call store full ({Max} calls): forgot {Count} live calls, oldest first", _options.MaxCalls, evictedLive);
+        if (evictedLive == 0) return;
+        // Once full, every new call evicts one: say so when it starts and then once per tenth of the store, not per call.
+        var before = _evictedLive;
+        _evictedLive += evictedLive;
+        if (before == 0 || before / Math.Max(1, _options.MaxCalls / 10) != _evictedLive / Math.Max(1, _options.MaxCalls / 10))
+            _logger.LogWarning("Call store full ({Max} calls): {Count} live calls forgotten so far, oldest first (raise Gateway:Calls:MaxCalls " +
+                               "or use the Sqlite store)", _options.MaxCalls, _evictedLive);
     }
 
     private sealed class Entry
