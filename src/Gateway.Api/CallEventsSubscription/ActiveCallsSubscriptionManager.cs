@@ -203,22 +203,32 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             SetState(EventsState.Active, subscriber.ToString(), subscription.Node, expire);
             backoff.Reset();
             await ReconcileAsync(pubSub, node, cancellationToken);
+            var renewAt = _time.GetUtcNow() + RenewDelay(expire);
+            var reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
+            _logger.LogDebug("Call events subscription renews at {RenewAt:O}", renewAt);
 
             while (true)
             {
-                var wait = RenewDelay(expire);
-                _logger.LogDebug("Call events subscription renews in {Delay}", wait);
-                var renewal = Task.Delay(wait, _time, cancellationToken);
-                if (await Task.WhenAny(renewal, reading) == reading)
+                var next = renewAt < reconcileAt ? renewAt : reconcileAt;
+                var wait = next - _time.GetUtcNow();
+                var due = Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, cancellationToken);
+                if (await Task.WhenAny(due, reading) == reading)
                 {
                     await reading; // throws why the stream ended
                     throw new InvalidOperationException("The event stream of the receiver ended.");
                 }
-                await renewal;
+                await due;
+                if (_time.GetUtcNow() >= reconcileAt)
+                {
+                    await ReconcilePeriodicallyAsync(pubSub, node, cancellationToken);
+                    reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
+                }
+                if (_time.GetUtcNow() < renewAt) continue;
                 authorizedUntil = await AuthorizeAsync(receiver, subscriber, cancellationToken);
                 expire = ExpiryFor(authorizedUntil);
                 await pubSub.SetOptionsAsync(Service, subscription.Node, subscriber, subscription.SubId, SubscribeOptions.ForCollection(expire), cancellationToken);
                 SetState(EventsState.Active, subscriber.ToString(), subscription.Node, expire);
+                renewAt = _time.GetUtcNow() + RenewDelay(expire);
                 _logger.LogInformation("Renewed the call events subscription of {Subscriber} on {Node} until {Expire:O}", subscriber, subscription.Node, expire);
             }
         }
@@ -314,8 +324,24 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             if (ActiveCallItem.TryParse(item, out var call)) current.Add((item.Id, item.Node, call));
         }
         var result = await _calls.ReconcileAsync(current, asOf, cancellationToken);
-        _logger.LogInformation("Reconciled calls with {Count} current legs of {Node}: {Ended} vanished legs ended, {Updated} legs updated",
+        // Every minute when nothing vanished: not worth an information line each time.
+        _logger.Log(result.LegsEnded > 0 ? LogLevel.Information : LogLevel.Debug,
+            "Reconciled calls with {Count} current legs of {Node}: {Ended} vanished legs ended, {Updated} legs updated",
             current.Count, node, result.LegsEnded, result.LegsApplied);
+    }
+
+    /// <summary>A failed periodic check is not a failed subscription: the next one (or a resubscription, if the stream is
+    /// really gone) catches up.</summary>
+    private async Task ReconcilePeriodicallyAsync(PubSubClient pubSub, string node, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ReconcileAsync(pubSub, node, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("Checking the calls against the current items of {Node} failed: {Reason}", node, e.Message);
+        }
     }
 
     private async Task ReadEventsAsync(PubSubEventReader reader, Jid subscriber, string node, TaskCompletionSource subscribed, CancellationToken cancellationToken)

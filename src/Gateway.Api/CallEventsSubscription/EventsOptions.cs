@@ -37,6 +37,11 @@ public sealed class EventsOptions
     /// <summary>How long a <c>pending</c> subscription may wait for its <c>subscribed</c> message before it is retried.</summary>
     public TimeSpan SubscribedTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How often, while subscribed, the calls shown as live are checked against the service's current items
+    /// (besides after every (re)subscription): a call whose legs vanished without their retractions reaching the gateway
+    /// (the service crashed, a notification was lost) ends as <c>lost</c> within this time.</summary>
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>First and largest delay between failed attempts (decorrelated jitter in between).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -67,6 +72,7 @@ internal sealed class EventsOptionsValidator : IValidateOptions<EventsOptions>
         if (options.RenewAt is <= 0.1 or >= 0.95)
             failures.Add("Gateway:Events:RenewAt must be between 0.1 and 0.95 (a fraction of the lifetime).");
         if (options.SubscribedTimeout <= TimeSpan.Zero) failures.Add("Gateway:Events:SubscribedTimeout must be positive.");
+        if (options.ReconcileInterval < TimeSpan.FromSeconds(1)) failures.Add("Gateway:Events:ReconcileInterval must be at least one second.");
         if (options.RetryDelay <= TimeSpan.Zero || options.MaxRetryDelay < options.RetryDelay)
             failures.Add("Gateway:Events:RetryDelay must be positive and not above Gateway:Events:MaxRetryDelay.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -39,6 +39,9 @@ public enum CallEndReason
     [JsonStringEnumMemberName("terminated")] Terminated,
     /// <summary>No event arrived for the call within the setup timeout.</summary>
     [JsonStringEnumMemberName("setup-timeout")] SetupTimeout,
+    /// <summary>Its legs vanished upstream while the gateway was not receiving their events (a reconciliation with the
+    /// service's current items found none of them): it is over, how it ended is unknown.</summary>
+    [JsonStringEnumMemberName("lost")] Lost,
 }
 
 /// <summary>Which side of a click-to-call a leg belongs to.</summary>

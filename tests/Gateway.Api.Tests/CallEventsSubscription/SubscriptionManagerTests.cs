@@ -209,6 +209,31 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task WhileSubscribedItChecksTheCallsAgainstTheCurrentItemsAndEndsACallWhoseLegsVanishedAsLost()
+    {
+        _options.ReconcileInterval = TimeSpan.FromMilliseconds(200);
+        var gw0 = _peer.Connect(Gw0);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        var connected = Leg("confirmed", "dialog-1", "tt-1");
+        _peer.CurrentItems.Add(("item-1", AliceNode, connected));
+        await _peer.PublishAsync(gw0, ("item-1", AliceNode, connected));
+        var id = CallStateMachine.PlainCallId("dialog-1");
+        await EventuallyAsync(async () => await StateOfAsync(id) == CallState.Connected, "the call connected");
+        await Task.Delay(500, Ct);
+        Assert.Equal(CallState.Connected, await StateOfAsync(id)); // checked, and still there upstream
+
+        // The service loses the call without its retraction reaching us (it crashed, a notification was lost).
+        _peer.CurrentItems.Clear();
+
+        await EventuallyAsync(async () => await StateOfAsync(id) == CallState.Ended, "the vanished call ended");
+        Assert.Equal(CallEndReason.Lost, (await Calls.FindAsync(id, Ct))!.EndReason);
+        Assert.Equal(["call.connected", "call.ended"], await DrainAsync());
+        Assert.True(manager.Status.IsActive);
+    }
+
+    [Fact]
     public async Task WithoutAReceiverItWaitsAndReportsNotActive()
     {
         var manager = await StartAsync();

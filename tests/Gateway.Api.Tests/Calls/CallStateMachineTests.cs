@@ -104,6 +104,24 @@ public sealed class CallStateMachineTests
     }
 
     [Fact]
+    public void LegsThatVanishedWhileNobodyListenedEndTheCallAsLostUnlessItWasBeingHungUp()
+    {
+        var connected = CallStateMachine.ApplyPublished(Requested(), CalleeLeg(Id, "confirmed", "tt"), "item-callee", Node, T0, Timings).Call;
+        var asOf = T0.AddSeconds(1);
+
+        var lost = CallStateMachine.EndVanishedLegs(connected, new HashSet<string>(), asOf, T0.AddSeconds(2), Timings);
+        var hungUp = CallStateMachine.EndVanishedLegs(CallStateMachine.RequestHangup(connected, T0).Call, new HashSet<string>(), asOf, T0.AddSeconds(2), Timings);
+        var stillThere = CallStateMachine.EndVanishedLegs(connected, new HashSet<string> { "item-callee" }, asOf, T0.AddSeconds(2), Timings);
+        var seenAfterTheFetch = CallStateMachine.EndVanishedLegs(connected, new HashSet<string>(), T0.AddMilliseconds(-1), T0.AddSeconds(2), Timings);
+
+        Assert.Equal(CallEndReason.Lost, lost.Call.EndReason);
+        Assert.Equal("call.ended", lost.Events[^1].Type);
+        Assert.Equal(CallEndReason.Terminated, hungUp.Call.EndReason);
+        Assert.Empty(stillThere.Events);
+        Assert.Empty(seenAfterTheFetch.Events);
+    }
+
+    [Fact]
     public void AnEndedCallIgnoresEverythingButReads()
     {
         var ringing = CallStateMachine.ApplyPublished(Requested(), SetupLeg(Id, "requested"), "item-setup", Node, T0, Timings).Call;

@@ -197,7 +197,9 @@ public static class CallStateMachine
             return l with { Retracted = true, EndedAt = now };
         }).ToImmutableArray();
         if (!vanished) return CallTransition.Unchanged(call);
-        return Summarise(new Emitter(call with { Legs = legs, LastRetractAt = now, UpdatedAt = now }), now, timings, legsChanged: true).Done();
+        // Ended while nobody was listening: how is unknown, unless the API was hanging it up.
+        return Summarise(new Emitter(call with { Legs = legs, LastRetractAt = now, UpdatedAt = now }), now, timings, legsChanged: true,
+            endedAs: call.Hangup is null ? CallEndReason.Lost : null).Done();
     }
 
     // ---- time ----------------------------------------------------------------------------------------------------
@@ -291,7 +293,7 @@ public static class CallStateMachine
     /// <summary>Re-summarises the call and emits its new state; when only its legs changed (a leg answered, another one
     /// retracted, while the call as a whole stays where it is) emits <c>call.updated</c>, so clients see every leg's
     /// state without polling.</summary>
-    private static Emitter Summarise(Emitter emitter, DateTimeOffset now, CallTimings timings, bool legsChanged)
+    private static Emitter Summarise(Emitter emitter, DateTimeOffset now, CallTimings timings, bool legsChanged, CallEndReason? endedAs = null)
     {
         var call = emitter.Call;
         var (state, reason, graceUntil) = Summary(call, now, timings);
@@ -303,7 +305,7 @@ public static class CallStateMachine
         }
         if (state == CallState.Ended)
         {
-            End(emitter, reason ?? CallEndReason.Completed, now);
+            End(emitter, endedAs ?? reason ?? CallEndReason.Completed, now);
             return emitter;
         }
         emitter.Call = emitter.Call with { State = state, UpdatedAt = now };
