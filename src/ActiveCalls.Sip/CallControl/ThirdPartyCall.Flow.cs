@@ -22,6 +22,7 @@ internal sealed partial class ThirdPartyCall
         var from = new NameAddress(new SipUri("sip", Options.CallSetupUser, CallSetupDomain), Options.CallSetupDisplayName);
         A.Invite = await Ua.InviteAsync(new InviteParameters(A.Uri, from, new NameAddress(A.Uri.Clone()), null, null, A.Route), A, cancellationToken);
         _engine.Index(this, A.Invite);
+        Checkpoint();
         A.StartRingTimer(_engine.Time, Options.RingTimeout);
         A.OwnLegId = NewItemId();
         await PublishAsync(new CallLeg(A.OwnLegId, A.Aor, LegState.Requested, A.Invite.CallId, from.Uri.ToString(), A.SubmittedUri,
@@ -31,6 +32,7 @@ internal sealed partial class ThirdPartyCall
     public async Task OnAnsweredAsync(Party party, SipDialog dialog, SipResponse response)
     {
         party.Dialog = dialog;
+        Checkpoint(); // the dialog is persisted before its ACK (or BYE) leaves
         party.StopRingTimer();
         if (Sdp.IsSdp(response.Body, response.ContentType)) party.Offer = response.Body;
 
@@ -79,6 +81,7 @@ internal sealed partial class ThirdPartyCall
             return;
         }
         _engine.Index(this, B.Invite);
+        Checkpoint();
         B.StartRingTimer(_engine.Time, Options.RingTimeout);
 
         _connectionLegId = NewItemId();
@@ -104,6 +107,7 @@ internal sealed partial class ThirdPartyCall
         await A.Dialog!.SendAckAsync(response.Body, Sdp.ContentType, _engine.Stopping); // RFC 3725 Flow I: the answer goes to A in its ACK
         A.Acked = true;
         State = CallState.Connected;
+        Checkpoint();
 
         await UpdateAsync(_connectionLegId, l => l with { State = LegState.Confirmed, ToTag = dialog.RemoteTag, ToDisplay = response.To.DisplayName });
         await UpdateAsync(B.OwnLegId, l => l with { State = LegState.Confirmed, ToTag = dialog.RemoteTag, ToDisplay = response.To.DisplayName });
@@ -169,6 +173,7 @@ internal sealed partial class ThirdPartyCall
         if (other.Dialog is not { State: DialogState.Confirmed } otherDialog) return ReInviteAnswer.KeepCurrent;
         Logger.LogInformation("{Call}: relaying a re-INVITE from {Party} to {Other}", this, party, other);
         var final = await otherDialog.ReInviteAsync(offer, Sdp.ContentType, _engine.Stopping);
+        Checkpoint(); // CSeq and remote targets moved
         if (final.IsSuccess)
             return Sdp.IsSdp(final.Body, final.ContentType) ? ReInviteAnswer.Answer(final.Body) : ReInviteAnswer.KeepCurrent;
         return ReInviteAnswer.Reject(final.IsLocal && final.StatusCode == 408 ? 408 : final.StatusCode);
@@ -217,6 +222,7 @@ internal sealed partial class ThirdPartyCall
         T = t;
         State = CallState.Transferring;
         _engine.Index(this, t.Invite);
+        Checkpoint();
         t.StartRingTimer(_engine.Time, Options.RingTimeout);
 
         _transferLegId = NewItemId();
@@ -272,6 +278,7 @@ internal sealed partial class ThirdPartyCall
         B = t;
         T = null;
         State = CallState.Connected;
+        Checkpoint();
         Logger.LogInformation("{Call}: transferred; {Kept} is now connected to {Target}", this, kept, t);
     }
 
@@ -285,6 +292,7 @@ internal sealed partial class ThirdPartyCall
         _transferLegId = null;
         T = null;
         if (State == CallState.Transferring) State = CallState.Connected;
+        Checkpoint();
     }
 
     // ---- ending --------------------------------------------------------------------------------------------------
@@ -300,6 +308,7 @@ internal sealed partial class ThirdPartyCall
             if (party.Invite is { IsFinished: false } pending) pending.Cancel();
             else await HangUpAsync(party);
         }
+        ForgetInJournal(); // the BYEs and CANCELs have left
         foreach (var id in _legs.Keys.ToList()) await RetractAsync(id, end);
         _engine.Remove(this);
         Logger.LogInformation("{Call}: ended ({Reason})", this, end.Reason);

@@ -19,9 +19,12 @@ public sealed class ThirdPartyCallControlEngine : ICallControlEngine, IAsyncDisp
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
 
-    /// <summary>Starts a SIP UA of its own on the configured socket.</summary>
-    public ThirdPartyCallControlEngine(SipOptions options, ICallLegObserver observer, TimeProvider? time = null, ILoggerFactory? loggers = null)
+    /// <summary>Starts a SIP UA of its own on the configured socket. With a <paramref name="journal"/>, every call's SIP state
+    /// is written there before the messages that depend on it leave (see <see cref="EndRecoveredCallAsync"/>).</summary>
+    public ThirdPartyCallControlEngine(SipOptions options, ICallLegObserver observer, TimeProvider? time = null, ILoggerFactory? loggers = null,
+        ICallJournal? journal = null)
     {
+        Journal = journal;
         ArgumentNullException.ThrowIfNull(options);
         Observer = observer ?? throw new ArgumentNullException(nameof(observer));
         Time = time ?? TimeProvider.System;
@@ -39,6 +42,8 @@ public sealed class ThirdPartyCallControlEngine : ICallControlEngine, IAsyncDisp
     public int PublishedLegCount => _calls.Keys.Sum(c => c.LegCount);
 
     internal ICallLegObserver Observer { get; }
+
+    internal ICallJournal? Journal { get; }
 
     internal TimeProvider Time { get; }
 
@@ -94,6 +99,15 @@ public sealed class ThirdPartyCallControlEngine : ICallControlEngine, IAsyncDisp
         var target = ParseAddress(targetUri, "transfer");
         var route = UserAgent.Router.Resolve(target) ?? throw new CallControlException($"transfer call failed: no route to {targetUri}");
         return call.InvokeAsync(() => call.TransferAsync(dialog, endpoint, targetUri, target, route)).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Ends a call journalled by an earlier run of the engine (a crash left it up): BYE in each confirmed dialog
+    /// (after a late ACK if needed), CANCEL of each pending INVITE, then the record is removed from the journal.</summary>
+    public async Task EndRecoveredCallAsync(CallRecord call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        await RecoveredCall.EndAsync(UserAgent, call, Logger, cancellationToken);
+        Journal?.Remove(call.Id);
     }
 
     internal void Index(ThirdPartyCall call, OutgoingInvite invite) => _index[Key(invite.CallId, invite.LocalTag)] = call;

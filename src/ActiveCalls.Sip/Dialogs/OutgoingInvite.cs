@@ -128,6 +128,16 @@ public sealed class OutgoingInvite
     {
         SipRequest invite;
         lock (_gate) invite = Request;
+        _ua.Transactions.SendRequest(CancelFor(invite, _ua.Options.UserAgent), Destination!, (_, r) =>
+        {
+            if (r.StatusCode >= 200) _ua.Logger.LogDebug("CANCEL of {CallId} answered {Status}", CallId, r.StatusCode);
+        });
+    }
+
+    /// <summary>The CANCEL of <paramref name="invite"/> (RFC 3261 §9.1: its Request-URI, top Via, Route, From, To,
+    /// Call-ID and CSeq number).</summary>
+    internal static SipRequest CancelFor(SipRequest invite, string userAgent)
+    {
         var cancel = new SipRequest(SipMethods.Cancel, invite.RequestUri.Clone());
         cancel.Headers.Add("Via", invite.Headers.GetValues("Via")[0]);
         cancel.Headers.Add("Max-Forwards", "70");
@@ -136,11 +146,8 @@ public sealed class OutgoingInvite
         cancel.Headers.Add("To", invite.Headers["To"]!);
         cancel.Headers.Add("Call-ID", invite.CallId);
         cancel.Headers.Add("CSeq", new CSeqHeader(invite.CSeq.Number, SipMethods.Cancel).ToString());
-        cancel.Headers.Add("User-Agent", _ua.Options.UserAgent);
-        _ua.Transactions.SendRequest(cancel, Destination!, (_, r) =>
-        {
-            if (r.StatusCode >= 200) _ua.Logger.LogDebug("CANCEL of {CallId} answered {Status}", CallId, r.StatusCode);
-        });
+        cancel.Headers.Add("User-Agent", userAgent);
+        return cancel;
     }
 
     private void OnResponse(ClientTransaction tx, SipResponse response)

@@ -14,7 +14,7 @@ public enum DialogState { Early, Confirmed, Terminated }
 /// BYE and re-INVITEs, answers the far end's BYE, OPTIONS, INFO and re-INVITE (200 with our current SDP, or 491 on
 /// glare), and retransmits a 2xx to a re-INVITE until the ACK (§13.3.1.4).
 /// </summary>
-public sealed class SipDialog
+public sealed partial class SipDialog
 {
     private readonly SipUserAgent _ua;
     private readonly object _gate = new();
