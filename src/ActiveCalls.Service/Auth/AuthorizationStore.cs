@@ -19,14 +19,27 @@ public sealed class AuthorizationStore : IAuthorizationStore, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ITimer _timer;
+    private readonly IGrantStore? _persisted;
     private DateTimeOffset? _armedFor;
     private bool _disposed;
 
-    public AuthorizationStore(TimeProvider? timeProvider = null, ILogger<AuthorizationStore>? logger = null)
+    /// <summary>With <paramref name="persisted"/>, grants are written there before they are answered, and those a previous
+    /// run left there are loaded (expired ones go at the first sweep).</summary>
+    public AuthorizationStore(TimeProvider? timeProvider = null, ILogger<AuthorizationStore>? logger = null, IGrantStore? persisted = null)
     {
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _persisted = persisted;
         _timer = _time.CreateTimer(static state => ((AuthorizationStore)state!).Sweep(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        lock (_gate)
+        {
+            foreach (var grant in persisted?.Load() ?? [])
+            {
+                if (!_grants.TryGetValue(grant.Jid.Bare, out var grants)) _grants[grant.Jid.Bare] = grants = new(StringComparer.Ordinal);
+                grants[grant.Address] = grant.Expires;
+            }
+            ArmLocked();
+        }
     }
 
     public event EventHandler<Jid>? Changed;
@@ -41,7 +54,11 @@ public sealed class AuthorizationStore : IAuthorizationStore, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_grants.TryGetValue(bare, out var grants)) _grants[bare] = grants = new(StringComparer.Ordinal);
-            foreach (var address in addresses) grants[address] = expires;
+            foreach (var address in addresses)
+            {
+                _persisted?.Save(new StoredGrant(bare, address, expires));
+                grants[address] = expires;
+            }
             ArmLocked();
         }
         _logger.LogInformation("Authorised {Jid} for {Addresses} until {Expires:o}", bare, string.Join(",", addresses), expires);
@@ -93,7 +110,11 @@ public sealed class AuthorizationStore : IAuthorizationStore, IDisposable
             {
                 var expired = grants.Where(g => g.Value <= now).Select(g => g.Key).ToList();
                 if (expired.Count == 0) continue;
-                foreach (var address in expired) grants.Remove(address);
+                foreach (var address in expired)
+                {
+                    _persisted?.Delete(jid, address);
+                    grants.Remove(address);
+                }
                 changed.Add(jid);
             }
             foreach (var jid in changed)

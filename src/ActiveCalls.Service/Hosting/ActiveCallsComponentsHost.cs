@@ -20,6 +20,7 @@ internal sealed class ActiveCallsComponentsHost(
     ActiveCallsCommandComponent commands,
     AuthComponent auth,
     ActiveCallsPubSubComponent pubSub,
+    ServiceRecovery recovery,
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private readonly List<XmppComponent> _streams = [];
@@ -37,7 +38,17 @@ internal sealed class ActiveCallsComponentsHost(
         _attachments.Add(commands.Attach(commandsStream));
         _attachments.Add(auth.Attach(authStream));
         _attachments.Add(pubSub.Attach(pubSubStream));
-        await Task.WhenAll(StartAsync(commandsStream, stoppingToken), StartAsync(authStream, stoppingToken), StartAsync(pubSubStream, stoppingToken));
+        // What a crash left behind: its calls are hung up at once; its items are retracted once PubSub is connected, so
+        // that the subscribers (the gateway) are notified.
+        var endingCalls = recovery.EndCallsAsync(stoppingToken);
+        await Task.WhenAll(StartAsync(commandsStream, stoppingToken), StartAsync(authStream, stoppingToken), StartPubSubAsync(pubSubStream, stoppingToken));
+        await endingCalls;
+    }
+
+    private async Task StartPubSubAsync(XmppComponent stream, CancellationToken stoppingToken)
+    {
+        await StartAsync(stream, stoppingToken);
+        if (!stoppingToken.IsCancellationRequested) await recovery.RetractItemsAsync(stoppingToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using ActiveCalls.Service.Auth;
 using ActiveCalls.Service.Commands;
 using ActiveCalls.Service.PubSub;
+using ActiveCalls.Service.Storage;
 using ActiveCalls.Sip;
 using ActiveCalls.Sip.CallControl;
 using Microsoft.Extensions.Configuration;
@@ -34,14 +35,16 @@ public static class ActiveCallsServiceExtensions
         services.AddOptions<SipOptions>().Bind(section).Validate(o => o.Port is >= 0 and <= 65535, "Sip:Port must be 0-65535.").ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new ThirdPartyCallControlEngine(sp.GetRequiredService<IOptions<SipOptions>>().Value,
-            sp.GetRequiredService<ICallLegObserver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ICallLegObserver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetService<ICallJournal>()));
         services.TryAddSingleton<ICallControlEngine>(sp => sp.GetRequiredService<ThirdPartyCallControlEngine>());
         return services;
     }
 
     /// <summary>
     /// The components and what they share: the users file, the authorisation store, the node store, the command
-    /// component, and <see cref="ActiveCallsPublisher"/> as the engine's <see cref="ICallLegObserver"/>.
+    /// component, <see cref="ActiveCallsPublisher"/> as the engine's <see cref="ICallLegObserver"/>, and the database
+    /// (<c>ActiveCalls:Storage:DatabasePath</c>) that keeps the calls, items, subscriptions and grants across a crash.
     /// </summary>
     public static IServiceCollection AddActiveCallsComponents(this IServiceCollection services)
     {
@@ -53,6 +56,17 @@ public static class ActiveCallsServiceExtensions
             var root = sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory;
             return UserDirectory.Load(Path.GetFullPath(options.UsersFile, root));
         });
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value;
+            var root = sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory;
+            return new ServiceDatabase(Path.GetFullPath(options.Storage.DatabasePath, root), sp.GetService<ILogger<ServiceDatabase>>());
+        });
+        services.TryAddSingleton<IItemStore>(sp => new SqliteItemStore(sp.GetRequiredService<ServiceDatabase>()));
+        services.TryAddSingleton<ISubscriptionStore>(sp => new SqliteSubscriptionStore(sp.GetRequiredService<ServiceDatabase>()));
+        services.TryAddSingleton<IGrantStore>(sp => new SqliteGrantStore(sp.GetRequiredService<ServiceDatabase>()));
+        services.TryAddSingleton(sp => new SqliteCallJournal(sp.GetRequiredService<ServiceDatabase>()));
+        services.TryAddSingleton<ICallJournal>(sp => sp.GetRequiredService<SqliteCallJournal>());
         services.TryAddSingleton<AuthorizationStore>();
         services.TryAddSingleton<IAuthorizationStore>(sp => sp.GetRequiredService<AuthorizationStore>());
         services.TryAddSingleton(sp => new AuthComponent(sp.GetRequiredService<UserDirectory>(), sp.GetRequiredService<IAuthorizationStore>(),
@@ -61,10 +75,11 @@ public static class ActiveCallsServiceExtensions
         services.TryAddSingleton<ActiveCallsNodeStore>();
         services.TryAddSingleton(sp => new ActiveCallsPubSubComponent(sp.GetRequiredService<ActiveCallsNodeStore>(),
             sp.GetRequiredService<IAuthorizationStore>(), sp.GetRequiredService<IOptions<ActiveCallsServiceOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<ActiveCallsPubSubComponent>>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<ActiveCallsPubSubComponent>>(), sp.GetService<ISubscriptionStore>()));
         services.TryAddSingleton<ActiveCallsPublisher>();
         services.TryAddSingleton<ICallLegObserver>(sp => sp.GetRequiredService<ActiveCallsPublisher>());
         services.TryAddSingleton<ActiveCallsCommandComponent>();
+        services.TryAddSingleton<ServiceRecovery>();
         services.AddHostedService<ActiveCallsComponentsHost>();
         return services;
     }

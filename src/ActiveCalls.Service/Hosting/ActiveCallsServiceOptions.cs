@@ -35,6 +35,9 @@ public sealed class ActiveCallsServiceOptions : IValidatableObject
     /// components: a stanza past a limit is dropped alone (an IQ request gets <c>policy-violation</c>), logged and counted.</summary>
     public StanzaLimits Limits { get; set; } = new();
 
+    /// <summary>Where the service's state is persisted (section <c>ActiveCalls:Storage</c>).</summary>
+    public StorageOptions Storage { get; set; } = new();
+
     public Jid CommandsJid => new(null, "commands.active-calls." + Domain);
     public Jid AuthJid => new(null, "commands.auth." + Domain);
     public Jid PubSubJid => new(null, "pubsub.active-calls." + Domain);
@@ -45,6 +48,15 @@ public sealed class ActiveCallsServiceOptions : IValidatableObject
             yield return new ValidationResult($"Domain '{Domain}' is not a bare XMPP domain.", [nameof(Domain)]);
         if (AuthorizationLifetime <= TimeSpan.Zero) yield return new ValidationResult("AuthorizationLifetime must be positive.", [nameof(AuthorizationLifetime)]);
         if (CommandSessionLifetime <= TimeSpan.Zero) yield return new ValidationResult("CommandSessionLifetime must be positive.", [nameof(CommandSessionLifetime)]);
+        if (string.IsNullOrWhiteSpace(Storage.DatabasePath)) yield return new ValidationResult("Storage:DatabasePath must be set.", [nameof(Storage)]);
         if (MaxSubscriptionLifetime <= TimeSpan.Zero) yield return new ValidationResult("MaxSubscriptionLifetime must be positive.", [nameof(MaxSubscriptionLifetime)]);
     }
+}
+
+/// <summary>Section <c>ActiveCalls:Storage</c>.</summary>
+public sealed class StorageOptions
+{
+    /// <summary>The SQLite file holding the calls' SIP state, the published items, the subscriptions and the authorisations
+    /// (<see cref="Storage.ServiceDatabase"/>). Relative paths resolve against the content root. One service per file.</summary>
+    public string DatabasePath { get; set; } = "data/active-calls.db";
 }

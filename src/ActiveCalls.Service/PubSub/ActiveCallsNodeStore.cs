@@ -18,9 +18,34 @@ public sealed class ActiveCallsNodeStore
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, Dictionary<string, StoredItem>> _items = new(StringComparer.Ordinal);
+    private readonly IItemStore? _persisted;
     private long _sequence;
 
-    public ActiveCallsNodeStore(UserDirectory users) => Users = users ?? throw new ArgumentNullException(nameof(users));
+    /// <summary>A store of the users' leaves; with <paramref name="persisted"/>, its items are written there before their
+    /// notifications leave, and the items a previous run left there are loaded (see <see cref="Recovered"/>).</summary>
+    public ActiveCallsNodeStore(UserDirectory users, IItemStore? persisted = null)
+    {
+        Users = users ?? throw new ArgumentNullException(nameof(users));
+        _persisted = persisted;
+        var recovered = new List<StoredItem>();
+        foreach (var item in persisted?.Load() ?? [])
+        {
+            if (!Users.TryGetAddressOfNode(item.Node, out _))
+            {
+                persisted!.Delete(item.Node, item.Id); // a user removed from the users file: nobody can see it any more
+                continue;
+            }
+            if (!_items.TryGetValue(item.Node, out var items)) _items[item.Node] = items = new(StringComparer.Ordinal);
+            items[item.Id] = item;
+            _sequence = Math.Max(_sequence, item.Sequence);
+            recovered.Add(item);
+        }
+        Recovered = recovered;
+    }
+
+    /// <summary>The items a previous run of the service left published (loaded at construction), oldest first: the legs of
+    /// calls it could not end. They are served as they are until the service retracts them.</summary>
+    public IReadOnlyList<StoredItem> Recovered { get; }
 
     public UserDirectory Users { get; }
 
@@ -43,6 +68,7 @@ public sealed class ActiveCallsNodeStore
         {
             if (!_items.TryGetValue(node, out var items)) _items[node] = items = new(StringComparer.Ordinal);
             var stored = new StoredItem(node, itemId, payload, ++_sequence);
+            _persisted?.Save(stored);
             items[itemId] = stored;
             return stored;
         }
@@ -56,6 +82,7 @@ public sealed class ActiveCallsNodeStore
         lock (_gate)
         {
             if (!_items.TryGetValue(node, out var items) || !items.Remove(itemId, out var removed)) return null;
+            _persisted?.Delete(node, itemId);
             if (items.Count == 0) _items.Remove(node);
             return removed;
         }

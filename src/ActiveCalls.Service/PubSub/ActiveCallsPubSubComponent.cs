@@ -82,11 +82,14 @@ public sealed class ActiveCallsPubSubComponent : IDisposable
     private readonly Dictionary<string, PubSubSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _publishing = new(1, 1);
     private readonly ITimer _sweeper;
+    private readonly ISubscriptionStore? _persisted;
     private volatile Func<XElement, CancellationToken, Task>? _send;
 
     public ActiveCallsPubSubComponent(ActiveCallsNodeStore store, IAuthorizationStore authorizations, ActiveCallsServiceOptions options,
-        TimeProvider? timeProvider = null, ILogger<ActiveCallsPubSubComponent>? logger = null)
+        TimeProvider? timeProvider = null, ILogger<ActiveCallsPubSubComponent>? logger = null, ISubscriptionStore? persisted = null)
     {
+        _persisted = persisted;
+        foreach (var subscription in persisted?.Load() ?? []) _subscriptions[subscription.SubId] = subscription;
         Store = store ?? throw new ArgumentNullException(nameof(store));
         _auth = authorizations ?? throw new ArgumentNullException(nameof(authorizations));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -313,6 +316,7 @@ public sealed class ActiveCallsPubSubComponent : IDisposable
             {
                 subscription = existing with { Settings = settings };
             }
+            _persisted?.Save(subscription);
             _subscriptions[subscription.SubId] = subscription;
         }
         _logger.LogInformation("{Action} subscription {SubId} of {Jid} to {Node} until {Expires:o}",
@@ -340,6 +344,7 @@ public sealed class ActiveCallsPubSubComponent : IDisposable
             var settings = SubscriptionSettings.Apply(form, subscription.Settings, now, _options.MaxSubscriptionLifetime, out var error)
                 ?? throw new RequestFailedException(error!);
             updated = subscription with { Settings = settings };
+            _persisted?.Save(updated);
             _subscriptions[updated.SubId] = updated;
         }
         _logger.LogInformation("Subscription {SubId} of {Jid} to {Node} configured, until {Expires:o}", updated.SubId, jid, target.Node, updated.Expires);
@@ -381,6 +386,7 @@ public sealed class ActiveCallsPubSubComponent : IDisposable
         {
             PruneLocked(_time.GetUtcNow());
             removed = FindLocked(target, jid, (string?)unsubscribe.Attribute("subid"));
+            _persisted?.Delete(removed.SubId);
             _subscriptions.Remove(removed.SubId);
         }
         _logger.LogInformation("Subscription {SubId} of {Jid} to {Node} removed", removed.SubId, jid, target.Node);
@@ -610,6 +616,7 @@ public sealed class ActiveCallsPubSubComponent : IDisposable
         if (expired is null) return;
         foreach (var subId in expired)
         {
+            _persisted?.Delete(subId);
             _subscriptions.Remove(subId, out var subscription);
             _logger.LogInformation("Subscription {SubId} of {Jid} to {Node} expired", subId, subscription!.Jid, subscription.Node);
         }
