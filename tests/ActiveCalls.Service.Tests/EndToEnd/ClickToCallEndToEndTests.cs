@@ -1,5 +1,7 @@
 using System.Globalization;
 using ActiveCalls.Service.Hosting;
+using ActiveCalls.Service.Tests.Support;
+using static ActiveCalls.Service.Tests.Support.EndToEndClients;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Testing.Prosody;
 using Gateway.Testing.Sip;
@@ -37,12 +39,8 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
     }
 
-    private static string DevUsersFile()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) return Path.Combine(dir.FullName, "src", "ActiveCalls.Service", "users.dev.json");
-        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
-    }
+    private Task<(XmppClient Client, AdHocCommandClient Commands, PubSubEventReader Events)> AuthorisedSubscriberAsync() =>
+        EndToEndClients.AuthorisedSubscriberAsync(prosody, _owned);
 
     private async Task<SippPhone> PhoneAsync(string scenario, string user)
     {
@@ -60,7 +58,8 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
             ["ActiveCalls:XmppHost"] = prosody.Host,
             ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
             ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
-            ["ActiveCalls:UsersFile"] = DevUsersFile(),
+            ["ActiveCalls:UsersFile"] = TestUsers.DevUsersFile(),
+            ["ActiveCalls:Storage:DatabasePath"] = TestDatabase.NewPath(),
             ["Sip:BindAddress"] = "127.0.0.1",
             ["Sip:Port"] = "0",
             ["Sip:LocalDomains:0"] = prosody.Domain,
@@ -73,63 +72,6 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         builder.AddActiveCallsService();
         _host = builder.Build();
         await _host.StartAsync(TestContext.Current.CancellationToken);
-    }
-
-    private async Task<XmppClient> ClientAsync()
-    {
-        var user = "u" + Guid.NewGuid().ToString("N")[..10];
-        await prosody.RegisterAsync(user, "client-password-1");
-        var client = new XmppClient(new XmppClientOptions
-        {
-            Jid = new Jid(user, prosody.Domain),
-            Password = "client-password-1",
-            Host = prosody.Host,
-            Port = prosody.C2sPort,
-            Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
-        });
-        _owned.Add(client);
-        await client.StartAsync(TestContext.Current.CancellationToken);
-        return client;
-    }
-
-    /// <summary>The first request after start may reach a component that is still handshaking; Prosody then answers for it.</summary>
-    private static async Task<CommandResult> ExecuteAsync(AdHocCommandClient commands, Jid to, string node, DataForm form)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try { return await commands.ExecuteAsync(to, node, form, ct: TestContext.Current.CancellationToken); }
-            catch (XmppStanzaErrorException e) when (e.Error.Condition == "remote-server-timeout" && attempt < 50)
-            {
-                await Task.Delay(100, TestContext.Current.CancellationToken);
-            }
-        }
-    }
-
-    private sealed record Seen(string Kind, string Node, string ItemId, ActiveCallItem? Item)
-    {
-        public override string ToString() => Kind == "retract" ? $"retract {Node}" : $"{Item!.DialogStateText} {Node}";
-    }
-
-    private static async Task<List<Seen>> CollectAsync(PubSubEventReader events, List<Seen> seen, Func<List<Seen>, bool> until)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        if (until(seen)) return seen;
-        await foreach (var e in events.ReadAllAsync(timeout.Token))
-        {
-            switch (e)
-            {
-                case PubSubEvent.ItemsPublished published:
-                    foreach (var item in published.Items)
-                        seen.Add(new Seen("publish", item.Node ?? published.Node, item.Id, ActiveCallItem.TryParse(item, out var call) ? call : null));
-                    break;
-                case PubSubEvent.ItemsRetracted retracted:
-                    foreach (var id in retracted.ItemIds) seen.Add(new Seen("retract", retracted.Node, id, null));
-                    break;
-            }
-            if (until(seen)) break;
-        }
-        return seen;
     }
 
     [Fact]
@@ -202,18 +144,6 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         Assert.Empty(items);
     }
 
-    private async Task<(XmppClient Client, AdHocCommandClient Commands, PubSubEventReader Events)> AuthorisedSubscriberAsync()
-    {
-        var client = await ClientAsync();
-        var commands = new AdHocCommandClient(client);
-        var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
-        await ExecuteAsync(commands, new Jid(null, "commands.auth." + prosody.Domain), "authorize-plain",
-            DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build());
-        var events = new PubSubEventReader(client, pubSub);
-        await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), TestContext.Current.CancellationToken);
-        return (client, commands, events);
-    }
-
     [Fact]
     public async Task AConnectedCallSurvivesAProsodyRestartAndCanStillBeHungUp()
     {
@@ -258,7 +188,7 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
     {
         var bob = await PhoneAsync("busy", "bob");
         await StartServiceAsync(("bob@activecalls.test", bob));
-        var hostile = await ClientAsync();
+        var hostile = await EndToEndClients.ClientAsync(prosody, _owned);
         var lifecycle = new System.Collections.Concurrent.ConcurrentQueue<XmppLifecycleEvent>();
         hostile.Lifecycle += (_, e) => lifecycle.Enqueue(e);
         var commandsJid = new Jid(null, "commands.active-calls." + prosody.Domain);
@@ -273,7 +203,7 @@ public sealed class ClickToCallEndToEndTests(ProsodyFixture prosody) : IAsyncLif
         Assert.Equal("policy-violation", Assert.IsType<XmppStreamErrorException>(dropped.Reason).Condition);
 
         // Another client is served as before, and so is the offender once it has reconnected.
-        var other = await ClientAsync();
+        var other = await EndToEndClients.ClientAsync(prosody, _owned);
         var result = await ExecuteAsync(new AdHocCommandClient(other), commandsJid, "create",
             DataForm.Submit().Add("from", "sip:bob@activecalls.test").Add("to", "sip:bob@activecalls.test").Build());
         Assert.Equal(CommandStatus.Completed, result.Status);

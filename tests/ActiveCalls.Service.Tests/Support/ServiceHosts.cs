@@ -11,10 +11,10 @@ using Microsoft.Extensions.Hosting;
 namespace ActiveCalls.Service.Tests.Support;
 
 /// <summary>The service as Program.cs builds it, configured for the test Prosody with the demo users, and the given
-/// call-control engine instead of the SIP one.</summary>
+/// call-control engine instead of the SIP one, its database at <paramref name="databasePath"/> (default a new temp file).</summary>
 internal static class ServiceHosts
 {
-    public static IHost Build(ProsodyFixture prosody, ICallControlEngine engine)
+    public static IHost Build(ProsodyFixture prosody, ICallControlEngine engine, string? databasePath = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Path.GetTempPath() });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -24,6 +24,7 @@ internal static class ServiceHosts
             ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
             ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
             ["ActiveCalls:UsersFile"] = TestUsers.DevUsersFile(),
+            ["ActiveCalls:Storage:DatabasePath"] = databasePath ?? TestDatabase.NewPath(),
         });
         builder.AddActiveCallsService();
         builder.Services.AddSingleton(engine);
