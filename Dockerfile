@@ -75,9 +75,12 @@ ENTRYPOINT ["/opt/activecalls/deploy/docker/phones.sh"]
 
 # --- the reference Active-Calls service ----------------------------------------------------------------------------
 # Configured through the environment (ActiveCalls__*, Sip__*; see docker-compose.yml). Healthy once its three
-# components hold their connections to the XMPP server's component port.
+# components hold their connections to the XMPP server's component port. /data holds its SQLite file (calls' SIP
+# state, items, subscriptions, grants; ActiveCalls__Storage__DatabasePath), so a restarted container ends the calls a
+# crash left up: mount a volume there.
 FROM dotnet-base AS activecalls
 COPY artifacts/publish/activecalls/ /app/
+RUN install -d -o app -g app -m 0750 /data
 USER app
 EXPOSE 5060/udp
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \

@@ -158,6 +158,7 @@ service_args=(
   "--ActiveCalls:Domain=$DOMAIN" "--ActiveCalls:XmppHost=127.0.0.1" "--ActiveCalls:ComponentPort=$COMPONENT_PORT"
   "--ActiveCalls:ComponentSecret=$SECRET" "--ActiveCalls:UsersFile=$REPO_ROOT/src/ActiveCalls.Service/users.dev.json"
   "--Sip:BindAddress=127.0.0.1" "--Sip:Port=$SIP_PORT" "--Sip:LocalDomains:0=$DOMAIN"
+  "--ActiveCalls:Storage:DatabasePath=$SERVICE_DIR/active-calls.db"
 )
 for user in alice bob carol dave; do
   read -r _ port <<<"${PHONES[$user]}"
