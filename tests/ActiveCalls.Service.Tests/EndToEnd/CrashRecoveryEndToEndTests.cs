@@ -18,20 +18,8 @@ namespace ActiveCalls.Service.Tests.EndToEnd;
 /// subscription.
 /// </summary>
 [Collection(ProsodyCollection.Name)]
-public sealed class CrashRecoveryEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
+public sealed class CrashRecoveryEndToEndTests(ProsodyFixture prosody) : RestartTestBase(prosody)
 {
-    private readonly List<IAsyncDisposable> _owned = [];
-    private readonly string _database = TestDatabase.NewPath();
-
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
-        TestDatabase.Delete(_database);
-        File.Delete(_database + ".log");
-    }
-
     [Fact]
     public async Task AfterAKillDashNineTheRestartedServiceHangsUpBothPhonesAndRetractsTheCallsItems()
     {
@@ -40,9 +28,9 @@ public sealed class CrashRecoveryEndToEndTests(ProsodyFixture prosody) : IAsyncL
         var bob = await PhoneAsync("answer", "bob");
         var settings = Settings(FreeUdpPort(), ("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
         var service = await StartAsync(settings);
-        var (client, commands, events) = await AuthorisedSubscriberAsync(prosody, _owned);
+        var (client, commands, events) = await AuthorisedSubscriberAsync(Prosody, Owned);
         using var _ = events;
-        await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + prosody.Domain), "create",
+        await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + Prosody.Domain), "create",
             DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Add("call-setup-id", "Crash001").Build());
         var seen = await CollectAsync(events, [], s => s.Any(x => x.Kind == "retract")); // connected: the setup leg goes
         Assert.Equal(7, seen.Count);
@@ -67,21 +55,21 @@ public sealed class CrashRecoveryEndToEndTests(ProsodyFixture prosody) : IAsyncL
 
         seen = await CollectAsync(events, seen, s => s.Count(x => x.Kind == "retract") == 3);
         Assert.Equal(published, seen[7..].Where(s => s.Kind == "retract").Select(s => s.ItemId).Order());
-        var items = await new PubSubClient(client).GetItemsAsync(new Jid(null, "pubsub.active-calls." + prosody.Domain), "/me/" + client.LocalJid!.Bare, cancellationToken: ct);
+        var items = await new PubSubClient(client).GetItemsAsync(new Jid(null, "pubsub.active-calls." + Prosody.Domain), "/me/" + client.LocalJid!.Bare, cancellationToken: ct);
         Assert.Empty(items);
     }
 
     private async Task<SippPhone> PhoneAsync(string scenario, string user)
     {
         var phone = await SippPhone.StartAsync(scenario, user);
-        _owned.Add(phone);
+        Owned.Add(phone);
         return phone;
     }
 
     private async Task<ServiceProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
     {
-        var service = await ServiceProcess.StartAsync(settings, _database + ".log");
-        _owned.Add(service);
+        var service = await ServiceProcess.StartAsync(settings, Database + ".log");
+        Owned.Add(service);
         return service;
     }
 
@@ -89,15 +77,15 @@ public sealed class CrashRecoveryEndToEndTests(ProsodyFixture prosody) : IAsyncL
     {
         var settings = new Dictionary<string, string>
         {
-            ["ActiveCalls:Domain"] = prosody.Domain,
-            ["ActiveCalls:XmppHost"] = prosody.Host,
-            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
-            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
+            ["ActiveCalls:Domain"] = Prosody.Domain,
+            ["ActiveCalls:XmppHost"] = Prosody.Host,
+            ["ActiveCalls:ComponentPort"] = Prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
+            ["ActiveCalls:ComponentSecret"] = Prosody.ComponentSecret,
             ["ActiveCalls:UsersFile"] = TestUsers.DevUsersFile(),
-            ["ActiveCalls:Storage:DatabasePath"] = _database,
+            ["ActiveCalls:Storage:DatabasePath"] = Database,
             ["Sip:BindAddress"] = "127.0.0.1",
             ["Sip:Port"] = sipPort.ToString(CultureInfo.InvariantCulture),
-            ["Sip:LocalDomains:0"] = prosody.Domain,
+            ["Sip:LocalDomains:0"] = Prosody.Domain,
             ["Sip:RingTimeout"] = "00:00:10",
         };
         foreach (var (address, phone) in bindings) settings[$"Sip:Contacts:{address}"] = $"127.0.0.1:{phone.Port}";

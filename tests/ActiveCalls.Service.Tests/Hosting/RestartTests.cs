@@ -16,36 +16,25 @@ namespace ActiveCalls.Service.Tests.Hosting;
 /// <summary>A subscriber authorised and subscribed before the service restarts is still authorised and subscribed after it:
 /// the next item published reaches it without it doing anything.</summary>
 [Collection(ProsodyCollection.Name)]
-public sealed class RestartTests(ProsodyFixture prosody) : IAsyncLifetime
+public sealed class RestartTests(ProsodyFixture prosody) : RestartTestBase(prosody)
 {
-    private readonly List<IAsyncDisposable> _owned = [];
-    private readonly string _database = TestDatabase.NewPath();
-
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned)) await owned.DisposeAsync();
-        TestDatabase.Delete(_database);
-    }
-
     [Fact]
     public async Task SubscriptionsAndAuthorisationsSurviveARestartAndTheSubscriberKeepsReceivingNotifications()
     {
         var ct = TestContext.Current.CancellationToken;
-        var pubSubJid = new Jid(null, "pubsub.active-calls." + prosody.Domain);
+        var pubSubJid = new Jid(null, "pubsub.active-calls." + Prosody.Domain);
         XmppClient client;
         PubSubEventReader events;
-        using (var first = ServiceHosts.Build(prosody, new ScriptedCallControlEngine(), _database))
+        using (var first = ServiceHosts.Build(Prosody, new ScriptedCallControlEngine(), Database))
         {
             await first.StartAsync(ct);
-            (client, _, events) = await AuthorisedSubscriberAsync(prosody, _owned);
+            (client, _, events) = await AuthorisedSubscriberAsync(Prosody, Owned);
             await first.StopAsync(ct);
         }
         using var reader = events;
         var subscriber = client.LocalJid!;
 
-        using var second = ServiceHosts.Build(prosody, new ScriptedCallControlEngine(), _database);
+        using var second = ServiceHosts.Build(Prosody, new ScriptedCallControlEngine(), Database);
         await second.StartAsync(ct);
         var pubSub = second.Services.GetRequiredService<ActiveCallsPubSubComponent>();
         var subscription = Assert.Single(pubSub.Subscriptions);
