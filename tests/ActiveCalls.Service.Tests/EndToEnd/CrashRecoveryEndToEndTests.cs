@@ -59,6 +59,33 @@ public sealed class CrashRecoveryEndToEndTests(ProsodyFixture prosody) : Restart
         Assert.Empty(items);
     }
 
+    [Fact]
+    public async Task ACallKilledWhileTheCalleeRingsEndsWithAByeToTheCallerAndACancelToTheCallee()
+    {
+        var alice = await PhoneAsync("answer", "alice");
+        var bob = await PhoneAsync("ring-forever", "bob");
+        var settings = Settings(FreeUdpPort(), ("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var service = await StartAsync(settings);
+        var (_, commands, events) = await AuthorisedSubscriberAsync(Prosody, Owned);
+        using var _ = events;
+        await ExecuteAsync(commands, new Jid(null, "commands.active-calls." + Prosody.Domain), "create",
+            DataForm.Submit().Add("from", "sip:alice@activecalls.test").Add("to", "sip:bob@activecalls.test").Add("call-setup-id", "Crash002").Build());
+        var seen = await CollectAsync(events, [], s => s.Any(x => x.ToString() == "requested /activecalls.test/bob"));
+        var published = seen.Select(s => s.ItemId).Distinct().Order().ToList();
+        Assert.Equal(3, published.Count); // the setup leg (alice answered, not ACKed yet), alice -> bob, bob ringing
+
+        await service.KillAsync();
+        await StartAsync(settings);
+
+        await alice.AssertSucceededAsync(); // ACKed late (its offer declined), then BYE
+        await bob.AssertSucceededAsync();   // CANCEL, 200, 487, ACK
+        Assert.Equal(["> ACK", "> BYE", "< 200"], alice.Flow().TakeLast(3));
+        Assert.Contains("> CANCEL", bob.Flow());
+        Assert.Equal("> ACK", bob.Flow()[^1]);
+        seen = await CollectAsync(events, seen, s => s.Count(x => x.Kind == "retract") == 3);
+        Assert.Equal(published, seen.Where(s => s.Kind == "retract").Select(s => s.ItemId).Order());
+    }
+
     private async Task<SippPhone> PhoneAsync(string scenario, string user)
     {
         var phone = await SippPhone.StartAsync(scenario, user);
