@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ActiveCalls.Sip.CallControl;
+using ActiveCalls.Sip.Tests.Infrastructure;
 using Gateway.Testing.Sip;
 
 namespace ActiveCalls.Sip.Tests.EndToEnd;
@@ -19,14 +20,20 @@ public class SessionTimerSippTests
         o.SessionTimers.MinSE = TimeSpan.FromSeconds(2);
     }
 
+    /// <summary>alice and bob on the given scenarios, connected by the engine; returns the events up to the connection.</summary>
+    private static async Task<(SippPhone Alice, SippPhone Bob, IReadOnlyList<LegEvent> Events)> ConnectAsync(EngineHarness h, string aliceScenario, string bobScenario)
+    {
+        var alice = await h.PhoneAsync(aliceScenario, "alice");
+        var bob = await h.PhoneAsync(bobScenario, "bob");
+        await h.CreateAsync(alice, bob);
+        return (alice, bob, await h.Observer.WaitForAsync(e => e.Any(x => x.IsRetract), "the connection"));
+    }
+
     [Fact]
     public async Task APhoneThatStopsAnsweringRefreshesGetsByeAndTheOtherPhoneIsHungUp()
     {
         await using var h = new EngineHarness(ShortTimers);
-        var alice = await h.PhoneAsync("timer-no-refresh", "alice");
-        var bob = await h.PhoneAsync("answer-timer", "bob");
-        await h.CreateAsync(alice, bob);
-        await h.Observer.WaitForAsync(e => e.Any(x => x.IsRetract), "the connection");
+        var (alice, bob, _) = await ConnectAsync(h, "timer-no-refresh", "answer-timer");
         var connected = Stopwatch.StartNew();
 
         await alice.AssertSucceededAsync(TimeSpan.FromSeconds(15));
@@ -51,10 +58,7 @@ public class SessionTimerSippTests
     public async Task PhonesThatAnswerRefreshesStayConnectedAcrossSeveralRefreshes()
     {
         await using var h = new EngineHarness(ShortTimers);
-        var alice = await h.PhoneAsync("answer-timer", "alice");
-        var bob = await h.PhoneAsync("answer-timer", "bob");
-        await h.CreateAsync(alice, bob);
-        var events = await h.Observer.WaitForAsync(e => e.Any(x => x.IsRetract), "the connection");
+        var (alice, bob, events) = await ConnectAsync(h, "answer-timer", "answer-timer");
         var confirmed = events.Last(e => e.Short == "confirmed alice@127.0.0.1").Leg;
 
         await Task.Delay(TimeSpan.FromSeconds(5.5), Ct); // refreshes at 2 s and 4 s on both dialogs
