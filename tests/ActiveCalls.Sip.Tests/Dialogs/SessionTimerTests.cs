@@ -222,7 +222,7 @@ public class SessionTimerTests
         h.Time.Advance(TimeSpan.FromSeconds(40));
         var update = h.InDialog(dialog, "UPDATE", 2);
         update.Headers.Add("Session-Expires", "90;refresher=uac");
-        update.Headers.Add("Supported", "timer");
+        update.Headers.Add("Require", "timer"); // understood: no 420
         h.Send(update);
         var ok = await h.Peer.ReceiveResponseAsync(200);
         Assert.Equal(["Session-Expires: 90;refresher=uac", "Require: timer"], Lines(ok, "Session-Expires", "Require"));
