@@ -77,6 +77,18 @@ public sealed class SipOptions
     /// <summary>Where requests for a domain with no entry and no explicit port go (<c>host:port</c>); none when null.</summary>
     public string? DefaultProxy { get; set; }
 
+    /// <summary>RFC 4028 session timers on the engine's dialogs (<c>Sip:SessionTimers</c>).</summary>
+    public SessionTimerOptions SessionTimers { get; set; } = new();
+
+    /// <summary>What is wrong with these options (empty when nothing); the user agent refuses to start otherwise.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (Port is < 0 or > 65535) problems.Add("Sip:Port must be 0-65535.");
+        problems.AddRange(SessionTimers.Validate());
+        return problems;
+    }
+
     internal SipTransportOptions TransportOptions => new()
     {
         BindAddress = BindAddress,
@@ -107,4 +119,42 @@ public sealed class SipDomainOptions
 
     /// <summary>Only answer challenges from this realm with these credentials (null: any realm).</summary>
     public string? Realm { get; set; }
+}
+
+/// <summary>
+/// RFC 4028 session timers (<c>Sip:SessionTimers</c>). The engine offers them on every INVITE it sends
+/// (<c>Supported: timer</c>, <c>Session-Expires: SessionExpires;refresher=uac</c>, <c>Min-SE: MinSE</c>), refreshes
+/// at half the negotiated interval when it is the refresher, and sends BYE when a refresh fails or the far end's
+/// refresh does not come, so that a phone is not left in a call nobody controls any more.
+/// </summary>
+public sealed class SessionTimerOptions
+{
+    /// <summary>The RFC's floor for both values (RFC 4028 §4: Min-SE "MUST NOT be less than 90 seconds"); lower values
+    /// are accepted for tests.</summary>
+    public static readonly TimeSpan RfcMinimum = TimeSpan.FromSeconds(90);
+
+    /// <summary>Offer and run session timers (default true).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The session interval asked for in Session-Expires (default 30 min, the RFC's recommendation).</summary>
+    public TimeSpan SessionExpires { get; set; } = TimeSpan.FromSeconds(1800);
+
+    /// <summary>The smallest interval accepted (Min-SE; a peer's request below it is answered 422). Default 90 s.</summary>
+    public TimeSpan MinSE { get; set; } = RfcMinimum;
+
+    internal int SessionExpiresSeconds => (int)SessionExpires.TotalSeconds;
+
+    internal int MinSESeconds => (int)MinSE.TotalSeconds;
+
+    /// <summary>Whole seconds (the headers carry delta-seconds), at least 1 s, and SessionExpires ≥ MinSE.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (!Enabled) yield break;
+        foreach (var (name, value) in new[] { (nameof(SessionExpires), SessionExpires), (nameof(MinSE), MinSE) })
+        {
+            if (value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromSeconds(int.MaxValue / 2) || value.Ticks % TimeSpan.TicksPerSecond != 0)
+                yield return $"Sip:SessionTimers:{name} must be a whole number of seconds, at least 1 s (the RFC asks for 90 s or more).";
+        }
+        if (SessionExpires < MinSE) yield return "Sip:SessionTimers:SessionExpires must not be less than Sip:SessionTimers:MinSE.";
+    }
 }

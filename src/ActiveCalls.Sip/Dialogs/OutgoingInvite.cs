@@ -22,6 +22,7 @@ public sealed class OutgoingInvite
     private readonly object _gate = new();
     private readonly string _targetDomain;
     private int _authAttempts;
+    private int _intervalRetries;
     private int _nonceCount;
     private bool _cancelRequested, _cancelSent, _finished, _provisional;
 
@@ -50,6 +51,11 @@ public sealed class OutgoingInvite
         request.Headers.Add("Contact", ua.ContactHeader);
         request.Headers.Add("Allow", SipUserAgent.AllowedMethods);
         request.Headers.Add("User-Agent", ua.Options.UserAgent);
+        if (ua.Options.SessionTimers is { Enabled: true } timers)
+        {
+            // We are the UAC and offer to refresh (RFC 4028 §7.1); the 2xx settles it (SipDialog.Negotiated).
+            SessionTimerHeaders.Add(request, timers.SessionExpiresSeconds, "uac", timers.MinSESeconds);
+        }
         request.SetBody(parameters.Body, parameters.ContentType);
         Request = request;
     }
@@ -187,6 +193,7 @@ public sealed class OutgoingInvite
         }
 
         if (response.StatusCode is 401 or 407 && TryAuthenticate(tx.Request, response)) return;
+        if (response.StatusCode == 422 && TryLargerInterval(tx.Request, response)) return;
 
         lock (_gate) _finished = true;
         _ua.Forget(this);
@@ -217,6 +224,28 @@ public sealed class OutgoingInvite
         retry.Headers.Add(header, DigestAuthentication.CreateAuthorization(challenge, SipMethods.Invite, sent.RequestUri.ToString(),
             credentials.Value.Username, credentials.Value.Password, ++_nonceCount));
         _ua.Logger.LogDebug("INVITE {CallId}: answering a {Status} challenge from realm {Realm}", CallId, challengeResponse.StatusCode, challenge.Realm);
+        Send(retry);
+        return true;
+    }
+
+    /// <summary>
+    /// 422 Session Interval Too Small (RFC 4028 §7.1): INVITE again, same Call-ID and From tag, next CSeq, a new
+    /// branch, asking for the 422's Min-SE as both Session-Expires and Min-SE. Twice at most (a proxy and the phone).
+    /// </summary>
+    private bool TryLargerInterval(SipRequest sent, SipResponse tooSmall)
+    {
+        lock (_gate)
+        {
+            if (_cancelRequested) return false;
+        }
+        if (SessionExpiresValue.From(sent) is not { } asked || SessionExpiresValue.MinSE(tooSmall) is not int minSE
+            || minSE <= asked.Seconds || _intervalRetries >= 2) return false;
+        _intervalRetries++;
+        var retry = sent.Clone();
+        retry.SetTopVia(ViaHeader.Parse(_ua.NewVia()));
+        retry.CSeq = new CSeqHeader(sent.CSeq.Number + 1, SipMethods.Invite);
+        SessionTimerHeaders.Add(retry, minSE, "uac", minSE);
+        _ua.Logger.LogDebug("INVITE {CallId}: 422, asking again for a session interval of {Interval} s", CallId, minSE);
         Send(retry);
         return true;
     }

@@ -30,4 +30,11 @@ public static class Sdp
     /// <summary>True when <paramref name="body"/> with <paramref name="contentType"/> is a non-empty SDP body.</summary>
     public static bool IsSdp(byte[]? body, string? contentType) =>
         body is { Length: > 0 } && (contentType is null || contentType.StartsWith(ContentType, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>True when <paramref name="offer"/> is byte for byte the session description last received
+    /// (<paramref name="previous"/>): a session refresh (RFC 4028 §7.4 repeats the SDP with its version unchanged),
+    /// nothing to relay. Only identical bodies count, so that a change a sloppy phone made without raising the
+    /// <c>o=</c> version still reaches the other phone.</summary>
+    public static bool IsUnchanged(byte[] offer, byte[]? previous) =>
+        previous is not null && offer.AsSpan().SequenceEqual(previous);
 }

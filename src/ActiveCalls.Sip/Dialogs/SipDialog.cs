@@ -24,6 +24,13 @@ public sealed partial class SipDialog
     private SipRequest? _ack;
     private bool _outgoingInvitePending;
     private Pending2xx? _pending2xx;
+    private bool _peerAllowsUpdate;
+
+    /// <summary>RFC 4028 session timer; null when the initial INVITE did not offer one (timers disabled).</summary>
+    private readonly SessionTimer? _session;
+
+    /// <summary>Refreshes retried after 491 (RFC 3261 §14.1) or 422 before the refresh counts as failed.</summary>
+    private const int MaxRefreshRetries = 3;
 
     internal SipDialog(SipUserAgent ua, SipRequest invite, SipResponse response, string targetDomain)
     {
@@ -43,6 +50,13 @@ public sealed partial class SipDialog
         if (Sdp.IsSdp(invite.Body, invite.ContentType))
         {
             LocalSdp = invite.Body;
+        }
+        _peerAllowsUpdate = AllowsUpdate(response);
+        if (ua.Options.SessionTimers.Enabled && SessionExpiresValue.From(invite) is { } asked)
+        {
+            _session = new SessionTimer(ua, OnSessionTimerAsync);
+            var (interval, weRefresh) = Negotiated(response, asked.Seconds);
+            _session.Set(interval, weRefresh); // the clock starts with the ACK (see SendAckAsync)
         }
     }
 
@@ -97,6 +111,10 @@ public sealed partial class SipDialog
         }
         var destination = await NextHopAsync(ack, cancellationToken);
         _ua.Transactions.SendStateless(ack, destination);
+        // The session timer starts here rather than at the 2xx: before the ACK (RFC 3725 Flow I holds A's 2xx while B
+        // rings) no re-INVITE may be sent. RingTimeout (30 s) < interval/2 keeps the far end's clock, started at its
+        // 2xx, from expiring first.
+        if (_session is { IsRunning: false }) _session.Arm();
     }
 
     /// <summary>Hangs up: the dialog is terminated at once and a BYE sent (answering one challenge). Returns the BYE's
@@ -109,6 +127,7 @@ public sealed partial class SipDialog
             State = DialogState.Terminated;
             StopPending2xx();
         }
+        _session?.Stop();
         _ua.Forget(this);
         try
         {
@@ -145,6 +164,7 @@ public sealed partial class SipDialog
                     if (Sdp.IsSdp(final.Body, final.ContentType)) RemoteSdp = final.Body;
                     if (final.Contacts is { Count: > 0 } contacts) RemoteTarget = contacts[0].Uri;
                 }
+                OnRefreshAnswered(final); // every re-INVITE is a session refresh (RFC 4028 §7.4)
                 var ack = NewRequest(SipMethods.Ack, final.CSeq.Number);
                 lock (_gate) _ack = ack;
                 _ua.Transactions.SendStateless(ack, await NextHopAsync(ack, cancellationToken));
@@ -190,6 +210,11 @@ public sealed partial class SipDialog
         request.Headers.Add("CSeq", new CSeqHeader(number, method).ToString());
         if (method == SipMethods.Invite) request.Headers.Add("Contact", _ua.ContactHeader);
         if (method != SipMethods.Ack) request.Headers.Add("User-Agent", _ua.Options.UserAgent);
+        if (_session is not null && method is SipMethods.Invite or SipMethods.Update)
+        {
+            // RFC 4028 §7.4: a refresh (or any re-INVITE/UPDATE) repeats the interval and who refreshes.
+            SessionTimerHeaders.Add(request, _session.Interval, _session.WeRefresh ? "uac" : "uas", _ua.Options.SessionTimers.MinSESeconds);
+        }
         return request;
     }
 
@@ -227,12 +252,14 @@ public sealed partial class SipDialog
                     State = DialogState.Terminated;
                     StopPending2xx();
                 }
+                _session?.Stop();
                 tx.SendResponse(request.CreateResponse(200));
                 _ua.Forget(this);
                 if (wasLive) Observer?.OnByeReceived(this);
                 break;
 
             case SipMethods.Invite:
+            case SipMethods.Update:
                 OnReInvite(tx);
                 break;
 
@@ -247,10 +274,15 @@ public sealed partial class SipDialog
         }
     }
 
+    /// <summary>A re-INVITE or an UPDATE from the far end: a session refresh (RFC 4028: same SDP or none), or a new
+    /// offer for the observer to answer. A refresh is answered by the stack itself with the current session.</summary>
     private void OnReInvite(ServerTransaction tx)
     {
         var request = tx.Request;
+        bool isUpdate = request.Method == SipMethods.Update;
+        bool hasSdp = Sdp.IsSdp(request.Body, request.ContentType);
         byte[]? offer = null;
+        bool takesOfferSlot;
         IDialogObserver? observer;
         lock (_gate)
         {
@@ -259,12 +291,20 @@ public sealed partial class SipDialog
                 tx.SendResponse(request.CreateResponse(481));
                 return;
             }
-            if (_outgoingInvitePending)
+            if (TooSmall(request) is { } tooSmall)
             {
-                tx.SendResponse(request.CreateResponse(491)); // glare (RFC 3261 §14.2)
+                tx.SendResponse(tooSmall);
                 return;
             }
-            if (_pending2xx is not null || _incomingInvitePending)
+            bool newOffer = hasSdp && !Sdp.IsUnchanged(request.Body, RemoteSdp);
+            // An offerless UPDATE, or one repeating the session, is a pure refresh and starts no offer/answer exchange.
+            takesOfferSlot = !isUpdate || newOffer;
+            if (takesOfferSlot && _outgoingInvitePending)
+            {
+                tx.SendResponse(request.CreateResponse(491)); // glare (RFC 3261 §14.2, RFC 3311 §5.2)
+                return;
+            }
+            if (takesOfferSlot && (_pending2xx is not null || _incomingInvitePending))
             {
                 var busy = request.CreateResponse(500, "Previous re-INVITE not finished");
                 busy.Headers.Add("Retry-After", Random.Shared.Next(0, 10).ToString(CultureInfo.InvariantCulture));
@@ -272,24 +312,27 @@ public sealed partial class SipDialog
                 return;
             }
             if (request.Contacts is { Count: > 0 } contacts) RemoteTarget = contacts[0].Uri;
-            if (Sdp.IsSdp(request.Body, request.ContentType))
+            if (request.Headers.Contains("Allow")) _peerAllowsUpdate = AllowsUpdate(request);
+            if (hasSdp)
             {
                 RemoteSdp = request.Body;
-                offer = request.Body;
+                if (newOffer) offer = request.Body;
             }
             observer = Observer;
-            _incomingInvitePending = true;
+            if (takesOfferSlot) _incomingInvitePending = true;
         }
-        _ = AnswerReInviteAsync(tx, offer, observer);
+        _ = AnswerReInviteAsync(tx, offer, observer, takesOfferSlot);
     }
 
     private bool _incomingInvitePending;
 
-    /// <summary>Answers a re-INVITE: with what the observer says for an offer, else with our current SDP (an offerless
-    /// re-INVITE gets our SDP as the offer; its answer comes in the ACK).</summary>
-    private async Task AnswerReInviteAsync(ServerTransaction tx, byte[]? offer, IDialogObserver? observer)
+    /// <summary>Answers a re-INVITE or UPDATE: with what the observer says for a new offer, else with our current SDP
+    /// (an offerless re-INVITE gets our SDP as the offer, its answer comes in the ACK; an offerless UPDATE gets no
+    /// body). A 2xx carries the session timer's Session-Expires and restarts it.</summary>
+    private async Task AnswerReInviteAsync(ServerTransaction tx, byte[]? offer, IDialogObserver? observer, bool tookOfferSlot)
     {
         var request = tx.Request;
+        bool isUpdate = request.Method == SipMethods.Update;
         var decision = ReInviteAnswer.KeepCurrent;
         if (offer is not null && observer is not null)
         {
@@ -306,12 +349,13 @@ public sealed partial class SipDialog
 
         SipResponse response;
         Pending2xx? pending = null;
+        (int Interval, bool WeRefresh)? refreshed = null;
         lock (_gate)
         {
-            _incomingInvitePending = false;
+            if (tookOfferSlot) _incomingInvitePending = false;
             if (State != DialogState.Confirmed)
             {
-                response = request.CreateResponse(487);
+                response = request.CreateResponse(isUpdate ? 481 : 487);
             }
             else if (decision.Status >= 300)
             {
@@ -322,12 +366,18 @@ public sealed partial class SipDialog
                 if (decision.Sdp is { Length: > 0 } answer) LocalSdp = answer;
                 response = _ua.WithAllow(request.CreateResponse(200));
                 response.Headers.Add("Contact", _ua.ContactHeader);
-                if (LocalSdp is { Length: > 0 } sdp) response.SetBody(sdp, Sdp.ContentType);
-                pending = new Pending2xx(this, response, tx.Remote, request.CSeq.Number);
-                _pending2xx = pending;
+                bool withSdp = !isUpdate || Sdp.IsSdp(request.Body, request.ContentType);
+                if (withSdp && LocalSdp is { Length: > 0 } sdp) response.SetBody(sdp, Sdp.ContentType);
+                refreshed = AnswerRefresh(request, response);
+                if (!isUpdate)
+                {
+                    pending = new Pending2xx(this, response, tx.Remote, request.CSeq.Number);
+                    _pending2xx = pending;
+                }
             }
         }
         tx.SendResponse(response);
+        if (refreshed is { } r) _session!.Arm(r.Interval, r.WeRefresh);
         pending?.Start();
     }
 
@@ -358,6 +408,162 @@ public sealed partial class SipDialog
         {
             _ua.Logger.LogDebug("Re-ACK on {Dialog} failed: {Error}", this, e.Message);
         }
+    }
+
+    // ---- RFC 4028 session timer ------------------------------------------------------------------------------------
+
+    private int MinSE => _ua.Options.SessionTimers.MinSESeconds;
+
+    /// <summary>True while the session timer is scheduled (for tests: an ended dialog has none).</summary>
+    internal bool SessionTimerRunning => _session?.IsRunning ?? false;
+
+    /// <summary>The negotiated session interval in seconds (null without session timers).</summary>
+    public int? SessionInterval => _session?.Interval;
+
+    /// <summary>True when we send the refreshes, false when the far end does (null without session timers).</summary>
+    public bool? WeRefresh => _session?.WeRefresh;
+
+    private static bool AllowsUpdate(SipMessage message) =>
+        message.Headers.GetValues("Allow").Any(m => m.Trim().Equals(SipMethods.Update, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The interval and refresher a 2xx to our INVITE, re-INVITE or UPDATE settles (RFC 4028 §7.2). With a
+    /// Session-Expires, its value (a UAS may lower what we asked for, never below our Min-SE: a lower value is raised
+    /// to it) and its refresher: <c>uac</c> is us, the UAC of that transaction. Without one, the UAS does not do
+    /// session timers; RFC 4028 §7.2 lets the UAC that asked for them run them alone, as if the 2xx had echoed its
+    /// request with <c>refresher=uac</c> — we do: our refreshes are what notices a phone gone away.
+    /// </summary>
+    private (int Interval, bool WeRefresh) Negotiated(SipResponse response, int asked) =>
+        SessionExpiresValue.From(response) is { } answered
+            ? (Math.Max(answered.Seconds, MinSE), answered.Refresher != "uas")
+            : (asked, true);
+
+    /// <summary>A 2xx to a refresh (or any re-INVITE/UPDATE of ours): restart the clock with what it says.</summary>
+    private void OnRefreshAnswered(SipResponse final)
+    {
+        if (_session is null) return;
+        var (interval, weRefresh) = Negotiated(final, _session.Interval);
+        _session.Arm(interval, weRefresh);
+    }
+
+    /// <summary>422 with our Min-SE for a refresh from the far end asking for less (RFC 4028 §8.1).</summary>
+    private SipResponse? TooSmall(SipRequest request)
+    {
+        if (_session is null || SessionExpiresValue.From(request) is not { } asked || asked.Seconds >= MinSE) return null;
+        var response = request.CreateResponse(422, "Session Interval Too Small");
+        response.Headers.Add(SessionExpiresValue.MinSEHeader, MinSE.ToString(CultureInfo.InvariantCulture));
+        return response;
+    }
+
+    /// <summary>
+    /// The far end refreshed (RFC 4028 §9, we are the UAS of this re-INVITE/UPDATE): echo its Session-Expires in our
+    /// 2xx. Its <c>refresher=uac</c> means the far end keeps refreshing (and our 2xx then says <c>Require: timer</c>),
+    /// <c>uas</c> means us; without a refresher we pick the far end when it supports timers, else us. A request with
+    /// no Session-Expires at all leaves us as the refresher with the current interval (named in the 2xx only if the
+    /// far end said <c>Supported: timer</c>). Returns what to arm once the 2xx is sent.
+    /// </summary>
+    private (int Interval, bool WeRefresh)? AnswerRefresh(SipRequest request, SipResponse response)
+    {
+        if (_session is null) return null;
+        var asked = SessionExpiresValue.From(request);
+        bool supported = SessionExpiresValue.Lists(request, "Supported") || SessionExpiresValue.Lists(request, "Require");
+        bool peerRefreshes = asked?.Refresher switch { "uac" => true, "uas" => false, _ => asked is not null && supported };
+        int interval = asked?.Seconds ?? _session.Interval;
+        if (asked is not null || supported)
+        {
+            response.Headers.Add(SessionExpiresValue.HeaderName, new SessionExpiresValue(interval, peerRefreshes ? "uac" : "uas").ToString());
+            if (peerRefreshes) response.Headers.Add("Require", SessionExpiresValue.OptionTag);
+            response.Headers.Add("Supported", SessionExpiresValue.OptionTag);
+        }
+        return (interval, !peerRefreshes);
+    }
+
+    /// <summary>
+    /// The session timer fired. As the refresher: refresh, by UPDATE without a body when the far end's Allow lists
+    /// UPDATE (no offer/answer, so nothing can change), else by re-INVITE with our current SDP, unchanged (version
+    /// included). A 2xx restarts the clock; 491 is retried after 2.1–4 s (RFC 3261 §14.1: we own the Call-ID), 422
+    /// with its larger Min-SE; anything else — no response, 408, 481, any other final status — ends the dialog with
+    /// BYE (RFC 4028 §10). Not the refresher: the far end's refresh is overdue, BYE.
+    /// </summary>
+    private async Task OnSessionTimerAsync(bool weRefresh, CancellationToken cancellationToken)
+    {
+        var session = _session!;
+        if (!weRefresh)
+        {
+            await EndWithByeAsync($"session expired (no refresh within {session.Interval} s)");
+            return;
+        }
+        SipResponse final;
+        try
+        {
+            byte[]? sdp;
+            bool update;
+            lock (_gate)
+            {
+                if (State != DialogState.Confirmed) return;
+                sdp = LocalSdp;
+                update = _peerAllowsUpdate || sdp is null;
+            }
+            _ua.Logger.LogDebug("{Dialog}: session refresh by {Method}", this, update ? "UPDATE" : "re-INVITE");
+            if (update)
+            {
+                final = await _ua.SendInDialogAsync(this, SipMethods.Update, null, null, cancellationToken);
+                if (final.IsSuccess) OnRefreshAnswered(final);
+            }
+            else
+            {
+                final = await ReInviteAsync(sdp!, Sdp.ContentType, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the dialog ended meanwhile
+        }
+        catch (InvalidOperationException)
+        {
+            return; // no longer confirmed
+        }
+        catch (Transport.SipTransportException e)
+        {
+            final = SipResponseFactory.Local(InitialInvite, 503, "Service Unavailable (" + e.Message + ")");
+        }
+        if (final.IsSuccess) return;
+        if (final.StatusCode == 491 && session.Retries++ < MaxRefreshRetries)
+        {
+            session.RetryIn(TimeSpan.FromMilliseconds(Random.Shared.Next(2100, 4001)));
+            return;
+        }
+        if (final.StatusCode == 422 && SessionExpiresValue.MinSE(final) is int larger && larger > session.Interval && session.Retries++ < MaxRefreshRetries)
+        {
+            session.Set(larger, weRefresh: true);
+            session.RetryIn(TimeSpan.Zero);
+            return;
+        }
+        await EndWithByeAsync($"session refresh failed ({final.StatusCode} {final.ReasonPhrase})");
+    }
+
+    /// <summary>Ends the dialog from our side for <paramref name="reason"/>: BYE, and the observer told (as for a BYE
+    /// from the far end, a B2BUA then hangs up its other leg).</summary>
+    internal async Task EndWithByeAsync(string reason)
+    {
+        IDialogObserver? observer;
+        lock (_gate)
+        {
+            if (State == DialogState.Terminated) return;
+            observer = Observer;
+        }
+        _ua.Logger.LogInformation("{Dialog}: {Reason}; sending BYE", this, reason);
+        // Not cancellable on purpose: the BYE is what this is for, and its transaction is bounded (Timer F).
+        var bye = ByeAsync(CancellationToken.None);
+        observer?.OnLost(this, reason);
+        await bye;
+    }
+
+    /// <summary>Stops the timers of a dialog the user agent abandons (disposal).</summary>
+    internal void StopTimers()
+    {
+        lock (_gate) StopPending2xx();
+        _session?.Stop();
     }
 
     private void StopPending2xx()
@@ -420,8 +626,7 @@ public sealed partial class SipDialog
             {
                 if (!ReferenceEquals(dialog._pending2xx, this)) return;
             }
-            dialog.Observer?.OnLost(dialog, "no ACK for our 2xx");
-            _ = dialog.ByeAsync();
+            _ = dialog.EndWithByeAsync("no ACK for our 2xx");
         }
 
         public void Stop()

@@ -18,7 +18,10 @@ namespace ActiveCalls.Sip.Dialogs;
 public sealed class SipUserAgent : IAsyncDisposable
 {
     /// <summary>The methods this UA handles, for Allow headers.</summary>
-    public const string AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+    public const string AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+
+    /// <summary>Session timers running (RFC 4028), one per dialog at most; 0 once every dialog ended.</summary>
+    internal int SessionTimersRunning;
 
     private readonly ConcurrentDictionary<string, SipDialog> _dialogs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, OutgoingInvite> _invites = new(StringComparer.Ordinal);
@@ -26,6 +29,7 @@ public sealed class SipUserAgent : IAsyncDisposable
     public SipUserAgent(SipOptions options, TimeProvider? time = null, ILoggerFactory? loggers = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Validate() is { Count: > 0 } problems) throw new ArgumentException(string.Join(" ", problems), nameof(options));
         Options = options;
         loggers ??= NullLoggerFactory.Instance;
         Logger = loggers.CreateLogger("ActiveCalls.Sip.UserAgent");
@@ -60,6 +64,9 @@ public sealed class SipUserAgent : IAsyncDisposable
 
     /// <summary>INVITEs still waiting for a final response, or still inside their fork window after a 2xx.</summary>
     public int InviteCount => _invites.Count;
+
+    /// <summary>Dialogs whose RFC 4028 session timer is scheduled (for tests and health checks).</summary>
+    public int SessionTimerCount => Volatile.Read(ref SessionTimersRunning);
 
     /// <summary>Transactions not terminated yet.</summary>
     public int TransactionCount => Transactions.ActiveCount;
@@ -172,7 +179,8 @@ public sealed class SipUserAgent : IAsyncDisposable
             return;
         }
 
-        var required = request.Headers.GetValues("Require");
+        var required = request.Headers.GetValues("Require")
+            .Where(tag => !(Options.SessionTimers.Enabled && tag.Trim().Equals("timer", StringComparison.OrdinalIgnoreCase))).ToList();
         if (required.Count > 0 && request.Method != SipMethods.Ack)
         {
             var response = request.CreateResponse(420, toTag: NewTag());
@@ -237,6 +245,7 @@ public sealed class SipUserAgent : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var dialog in _dialogs.Values) dialog.StopTimers();
         Transactions.AbortAll();
         await Transport.DisposeAsync();
     }

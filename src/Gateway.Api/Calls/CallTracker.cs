@@ -71,10 +71,18 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
             var head = await _store.OpenAsync(cancellationToken);
             await _publisher.StartAsync(head, _store, cancellationToken);
             var live = await _store.LiveAsync(cancellationToken);
+            var interrupted = new List<CallTransition>();
             foreach (var call in live)
             {
-                _live[call.Id] = call;
+                // A create the previous process sent without seeing its answer: its outcome is unknown, as after a timeout.
+                if (call.CreateInFlight) interrupted.Add(CallStateMachine.AbandonCreate(call, outcomeUnknown: true, _time.GetUtcNow(), _timings)!);
+                else _live[call.Id] = call;
                 Schedule(call);
+            }
+            if (interrupted.Count > 0)
+            {
+                await CommitAsync(new CallCommit { Calls = [.. interrupted.Select(t => t.Call)], Events = [.. interrupted.SelectMany(t => t.Events)] }, cancellationToken);
+                _logger.LogWarning("{Count} creates were in flight when the previous process stopped; their calls appear if legs show up", interrupted.Count);
             }
             _logger.LogInformation("Call store open: {Live} live calls, event log {Epoch} at {Position}", live.Count, head.Epoch, head.Position);
             _nextPurge = _time.GetUtcNow();

@@ -1,6 +1,11 @@
 using System.Net;
+using Gateway.Api.Calls.State;
+using Gateway.Api.Calls.Store;
+using Gateway.Api.Configuration;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Api;
@@ -147,6 +152,26 @@ public sealed class DurableCallsTests : IAsyncDisposable
         await EndAsync(second);
         Assert.Equal("terminated", (string?)(await (await client.GetAsync($"/calls/{Id}", Ct)).JsonAsync())["endReason"]);
         Assert.Equal("4:call.hangup-requested", (await EventTypesAsync(client))[3]);
+    }
+
+    [Fact]
+    public async Task ACreateInFlightWhenTheProcessDiedIsAnUnknownOutcomeItsCallAppearsWhenItsLegsDo()
+    {
+        // What the previous process left: the create registered, sent, its answer never seen.
+        await using (var store = new SqliteCallStore(Options.Create(new CallsOptions { DatabasePath = _database.Path }), NullLogger<SqliteCallStore>.Instance))
+        {
+            await store.OpenAsync(Ct);
+            var sent = CallStateMachine.BeginCreate(null, Id, "sip:alice@example.com", "sip:bob@example.com", "admin", DateTimeOffset.UtcNow);
+            await store.CommitAsync(new CallCommit { Calls = [sent] }, Ct);
+        }
+
+        var gateway = Start();
+        var client = gateway.Client();
+        await (await client.GetAsync($"/calls/{Id}", Ct)).AssertProblemAsync(404, "call-not-found");
+        await gateway.Calls.ApplyPublishedAsync(SetupLeg(Id, "requested"), "item-setup", Node, Ct);
+
+        Assert.Equal("caller-ringing", (string?)(await (await client.GetAsync($"/calls/{Id}", Ct)).JsonAsync())["state"]);
+        Assert.Equal(["1:call.requested", "2:call.caller-ringing"], await EventTypesAsync(client));
     }
 
     [Fact]

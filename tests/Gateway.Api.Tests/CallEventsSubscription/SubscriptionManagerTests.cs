@@ -97,6 +97,8 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         var manager = await StartAsync();
 
         await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        // Active as soon as subscribed; the items are fetched right after.
+        await EventuallyAsync(() => _peer.Operations().Count == 4, "the items fetched");
         Assert.Equal(["command authorize-plain", "subscriptions ", "subscribe " + Gw0, "items "], _peer.Operations());
         var auth = DataForm.Parse(_peer.Requests[0].Payload.Element(XName.Get("x", "jabber:x:data"))!);
         Assert.Equal("alice@example.com", auth.GetValue("sip-address"));

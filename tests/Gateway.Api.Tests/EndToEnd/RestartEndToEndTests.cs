@@ -3,6 +3,7 @@ using System.Net;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Testing.Prosody;
+using Gateway.Testing.Sip;
 using Microsoft.Extensions.DependencyInjection;
 using static Gateway.Api.Tests.EndToEnd.EndToEndStack;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
@@ -61,6 +62,29 @@ public sealed class RestartEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         await resumed.WaitForEventAsync(id, "call.ended");
         Assert.DoesNotContain(resumed.Messages, m => m.Kind == "snapshot");
         Assert.DoesNotContain("call.hangup-requested", resumed.Events(id).Select(e => e.Split(' ')[1]));
+    }
+
+    [Fact]
+    public async Task ACallThatEndedUpstreamWhileTheGatewayWasDownShowsItsEndOnceItStartsAgain()
+    {
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        // Bob hangs up by himself, 4 s after answering: by then the gateway is down.
+        var bob = _stack.Own(await SippPhone.StartAsync("answer-hangup", "bob", "-d", "4000"));
+        var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var id = await CreateCallAsync(client, Alice, Bob);
+        await WaitForCallAsync(client, id, State("connected"), "connected");
+        await _stack.Gateway.DisposeAsync();
+
+        await bob.AssertSucceededAsync();
+        await alice.AssertSucceededAsync();
+        client = await _stack.RestartGatewayAsync();
+
+        // Prosody kept the retractions addressed to the gateway while it was away (offline storage) and hands them over
+        // when it logs in again, so the end is known for what it was; had they been lost, reconciliation with the
+        // service's items would end the call as "lost" (SubscriptionManagerTests), never leave it "connected".
+        var call = await WaitForCallAsync(client, id, State("ended"), "ended");
+        Assert.Equal("completed", (string?)call["endReason"]);
+        Assert.Equal("call.ended", (await EventsAsync(client, id))[^1]);
     }
 
     [Fact]

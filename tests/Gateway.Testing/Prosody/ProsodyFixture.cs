@@ -98,6 +98,28 @@ public sealed class ProsodyFixture : IAsyncLifetime
         await RunScriptAsync("deploy/prosody/register.sh", [user, host ?? Domain, password, "--dir", RunDirectory]);
     }
 
+    /// <summary>Freezes Prosody with SIGSTOP, as a hung server: its sockets stay open and accept bytes, nothing is answered.
+    /// Disposing the result resumes it (SIGCONT); dispose it in a <c>finally</c>, other tests share this server.</summary>
+    public async Task<IAsyncDisposable> FreezeAsync()
+    {
+        var pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(RunDirectory, "prosody.pid")), System.Globalization.CultureInfo.InvariantCulture);
+        await SignalAsync(pid, "STOP");
+        return new Frozen(pid);
+    }
+
+    private static async Task SignalAsync(int pid, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })
+                         ?? throw new InvalidOperationException("kill could not be started");
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {pid} failed ({kill.ExitCode})");
+    }
+
+    private sealed class Frozen(int pid) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await SignalAsync(pid, "CONT");
+    }
+
     /// <summary>Stops Prosody and starts it again on the same ports with the same data (accounts survive).</summary>
     public async Task RestartAsync()
     {

@@ -173,6 +173,8 @@ public static class CallStateMachine
             else if (added.Role == LegRole.Caller) next = next with { From = next.From ?? item.ToUri };
             else next = next with { To = next.To ?? item.ToUri };
         }
+        // A create whose answer never came (timeout, the process restarted): its first leg shows it went through.
+        if (next is { RequestedByApi: true, CreateInFlight: false, Visible: false }) return Release(next with { UpdatedAt = now }, now, timings);
         return Summarise(new Emitter(next with { UpdatedAt = now }), now, timings, legsChanged: true).Done();
     }
 
