@@ -20,10 +20,11 @@ public sealed record DialogSnapshot(
 
 public sealed partial class SipDialog
 {
-    /// <summary>How far a restored dialog's CSeq jumps past the persisted one: a snapshot is taken after each request the
-    /// engine sends, so at most one re-INVITE (and its authenticated retry) can have gone out since; RFC 3261 only asks
-    /// for a higher number, not the next one.</summary>
-    public const long RestoredCSeqMargin = 10;
+    /// <summary>How far a restored dialog's CSeq jumps past the persisted one. The engine snapshots after each request it
+    /// sends, but session refreshes (RFC 4028) go out without it: one per half interval, at least 45 s apart with the
+    /// smallest Min-SE, so 100 000 covers some 52 days of refreshes. RFC 3261 §12.2.2 has the far end accept a CSeq more
+    /// than one higher than the previous.</summary>
+    public const long RestoredCSeqMargin = 100_000;
 
     private SipDialog(SipUserAgent ua, DialogSnapshot snapshot)
     {
