@@ -122,6 +122,7 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
             $"--ActiveCalls:UsersFile={Path.Combine(o.RepositoryRoot, "src", "ActiveCalls.Service", "users.dev.json")}",
             "--Sip:BindAddress=127.0.0.1", "--Sip:Port=0", $"--Sip:LocalDomains:0={Domain}",
             $"--Sip:Contacts:carol@{Domain}=127.0.0.1:{sipPort}", $"--Sip:Contacts:bob@{Domain}=127.0.0.1:{sipPort}",
+            $"--ActiveCalls:Storage:DatabasePath={Path.Combine(Directory, "active-calls.db")}",
             "--Logging:LogLevel:Default=Warning",
         ], Path.GetDirectoryName(o.ServiceDll));
         // No wait here: the gateway is ready only once its subscription on the service's PubSub component is active, and
@@ -130,9 +131,8 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
         _stack.LaunchGateway(o.GatewayDll, GatewayUri, o.PoolSize,
         [
             // Benchmark-only limits: the per-key token bucket (20/s, burst 40) and concurrency cap (16) would otherwise
-            // measure the limiter, and the registry (10 000 calls) would evict on every create once full.
+            // measure the limiter. The calls are kept as users keep them: the default SQLite store.
             "--Gateway:Http:RequestsPerSecond=100000", "--Gateway:Http:Burst=100000", "--Gateway:Http:ConcurrentRequestsPerKey=10000",
-            "--Gateway:Registry:MaxCalls=1000000",
         ]);
         await _stack.WaitForGatewayReadyAsync(GatewayUri, TimeSpan.FromSeconds(90));
     }

@@ -71,6 +71,9 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
             $"--Gateway:Events:AuthComponent=commands.auth.{Domain}", $"--Gateway:Events:PubSubService=pubsub.active-calls.{Domain}",
             "--Gateway:ApiKeys:0:Name=bench", $"--Gateway:ApiKeys:0:Hash={apiKeyHash}", "--Gateway:ApiKeys:0:Scopes:0=*",
             "--Gateway:ApiKeys:0:Destinations:0=*",
+            // Its databases in this run's folder: a run never inherits the calls or webhooks of another.
+            $"--Gateway:Calls:DatabasePath={System.IO.Path.Combine(Directory, "calls.db")}",
+            $"--Gateway:Webhooks:DatabasePath={System.IO.Path.Combine(Directory, "webhooks.db")}",
             "--Logging:LogLevel:Default=Warning",
             .. extra,
         ], Path.GetDirectoryName(gatewayDll), ("ASPNETCORE_ENVIRONMENT", "Production"));

@@ -32,7 +32,9 @@ public static class ActiveCallsServiceExtensions
     /// It binds its UDP socket when first resolved, which the components host does at start-up.</summary>
     public static IServiceCollection AddSipCallControl(this IServiceCollection services, IConfiguration section)
     {
-        services.AddOptions<SipOptions>().Bind(section).Validate(o => o.Port is >= 0 and <= 65535, "Sip:Port must be 0-65535.").ValidateOnStart();
+        services.AddOptions<SipOptions>().Bind(section).ValidateOnStart();
+        // The options say themselves what is wrong (the port, Sip:SessionTimers): every problem is reported at start.
+        services.AddSingleton<IValidateOptions<SipOptions>, SipOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new ThirdPartyCallControlEngine(sp.GetRequiredService<IOptions<SipOptions>>().Value,
             sp.GetRequiredService<ICallLegObserver>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(),
@@ -83,4 +85,10 @@ public static class ActiveCallsServiceExtensions
         services.AddHostedService<ActiveCallsComponentsHost>();
         return services;
     }
+}
+
+internal sealed class SipOptionsValidator : IValidateOptions<SipOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SipOptions options) =>
+        options.Validate() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
 }

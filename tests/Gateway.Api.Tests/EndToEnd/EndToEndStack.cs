@@ -79,6 +79,8 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
             ["Sip:Port"] = "0",
             ["Sip:LocalDomains:0"] = prosody.Domain,
             ["Sip:RingTimeout"] = "00:00:20",
+            // The service's own state (calls' SIP state, items, subscriptions, grants), per stack.
+            ["ActiveCalls:Storage:DatabasePath"] = Own(new TempSqliteFile("e2e-service")).Path,
         };
         foreach (var (address, phone) in bindings) settings[$"Sip:Contacts:{address}"] = $"127.0.0.1:{phone.Port}";
         // Its own content root: the test output also holds the gateway's appsettings.json.
