@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using ActiveCalls.Sip.CallControl;
@@ -11,11 +12,12 @@ using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 namespace Gateway.Api.Tests.EndToEnd;
 
 /// <summary>
-/// Gateway restarts against the whole system (Prosody, the reference service, sipp phones): what the gateway accepted
-/// before it went away is carried out by the next process on the same calls database, and clients carry on.
+/// Faults against the whole system (Prosody, the reference service, sipp phones): what the gateway accepted before it
+/// went away is carried out by the next process on the same calls database, and clients carry on; commands accepted
+/// while the XMPP server hangs are carried out when it answers again.
 /// </summary>
 [Collection(ProsodyCollection.Name)]
-public sealed class RestartEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
+public sealed class FaultEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
 {
     private readonly EndToEndStack _stack = new(prosody);
 
@@ -111,5 +113,39 @@ public sealed class RestartEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         await alice.AssertSucceededAsync();
         await bob.AssertSucceededAsync();
         Assert.Equal("terminated", (string?)(await WaitForCallAsync(client, id, State("ended"), "ended"))["endReason"]);
+    }
+
+    [Fact]
+    public async Task AHangupWhileProsodyIsFrozenLongerThanTheIqTimeoutIsAcceptedAndTheCallEndsOnBothPhonesOnceItResumes()
+    {
+        _stack.GatewaySettings["Gateway:Calls:IntentMaxRetryDelay"] = "00:00:02";
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
+        var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var id = await CreateCallAsync(client, Alice, Bob);
+        await WaitForCallAsync(client, id, State("connected"), "connected");
+
+        HttpResponseMessage hangup;
+        await using (await prosody.FreezeAsync())
+        {
+            var answered = Stopwatch.StartNew();
+            hangup = await client.DeleteAsync($"/calls/{id}", Ct);
+            // Answered once the first attempt had its chance (Gateway:Calls:IntentAnswerWait), not after the IQ timeout.
+            Assert.True(answered.Elapsed < TimeSpan.FromSeconds(5), $"DELETE took {answered.Elapsed}");
+            // Frozen for longer than the gateway's IQ timeout (5 s in this stack): the attempt times out and is retried.
+            await Task.Delay(TimeSpan.FromSeconds(7), Ct);
+            Assert.Equal("connected", (string?)(await (await client.GetAsync($"/calls/{id}", Ct)).JsonAsync())["state"]);
+        }
+
+        Assert.Equal(HttpStatusCode.Accepted, hangup.StatusCode);
+        await alice.AssertSucceededAsync();
+        await bob.AssertSucceededAsync();
+        Assert.Equal("> BYE", alice.Flow()[^2]);
+        Assert.Equal("> BYE", bob.Flow()[^2]);
+        var call = await WaitForCallAsync(client, id, State("ended"), "ended", seconds: 60);
+        Assert.Equal("terminated", (string?)call["endReason"]);
+        var events = await EventsAsync(client, id);
+        Assert.Equal(1, events.Count(e => e == "call.hangup-requested"));
+        Assert.DoesNotContain("call.hangup-failed", events);
     }
 }
