@@ -124,6 +124,7 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         s["Gateway:Events:PubSubService"] = prosody.PubSubComponent;
         s["Gateway:Events:RetryDelay"] = "00:00:00.200";
         s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
+        s["Gateway:Calls:IntentAnswerWait"] = "00:00:02"; // the production default (the in-memory tests wait longer)
         foreach (var (key, value) in GatewaySettings) s[key] = value;
         if (OnKestrel) _gateway.StartOnKestrel();
         var client = _gateway.Client();

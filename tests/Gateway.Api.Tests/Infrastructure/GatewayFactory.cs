@@ -56,6 +56,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         ["Gateway:ApiKeys:2:Destinations:0"] = "*",
         ["Gateway:Webhooks:AllowPrivateTargets"] = "true",
         ["Gateway:Webhooks:RequireHttps"] = "false",
+        // DELETE and transfer answer after their first attempt; the scripted fake answers at once, so a test asserting
+        // the command sent must not see the 202 of a busy machine's answer-wait instead.
+        ["Gateway:Calls:IntentAnswerWait"] = "00:00:30",
     };
 
     /// <summary>Fresh SQLite files per factory (the webhook queue; the calls, their events, idempotency keys and intents),
