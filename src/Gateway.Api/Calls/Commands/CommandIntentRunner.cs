@@ -61,9 +61,6 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
 
     public string Name => "command-intents";
 
-    /// <summary>Intents not yet carried out.</summary>
-    public int Pending => _intents.Count;
-
     private CallTracker Tracker => _tracker ??= _services.GetRequiredService<CallTracker>();
 
     async ValueTask ICallEventConsumer.StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)

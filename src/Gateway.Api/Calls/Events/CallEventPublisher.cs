@@ -41,9 +41,6 @@ public sealed class CallEventPublisher : IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>The log's epoch (set when the tracker opened the store).</summary>
-    public string Epoch => _head.Epoch;
-
     /// <summary>The position of the last event published.</summary>
     public long Head => _head.Position;
 

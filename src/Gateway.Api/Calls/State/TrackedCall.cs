@@ -49,9 +49,6 @@ public sealed record TrackedCall
         return null;
     }
 
-    /// <summary>The SIP Call-IDs of its legs (a call is found by any of them).</summary>
-    public IEnumerable<string> SipCallIds => Legs.Select(l => l.Item.CallId).OfType<string>().Distinct(StringComparer.Ordinal);
-
     /// <summary>The call as the API shows it.</summary>
     public CallResource ToResource() => new()
     {

@@ -18,8 +18,8 @@ public static class CallFilter
         return query.Address is not { } address || AddressesOf(call).Any(a => string.Equals(SipUri.AddressOf(a), address, StringComparison.Ordinal));
     }
 
-    /// <summary>Every address of a call: its parties and each leg's from, to and to-aor.</summary>
-    public static IEnumerable<string?> AddressesOf(TrackedCall call)
+    /// <summary>Every address of a call, as <see cref="CallAddresses.Of"/> lists them, without building its resource.</summary>
+    private static IEnumerable<string?> AddressesOf(TrackedCall call)
     {
         ArgumentNullException.ThrowIfNull(call);
         yield return call.From;
