@@ -101,6 +101,10 @@ public sealed class CallStateMachineTests
         var sending = CallStateMachine.HangupSending(answered, CallStateMachine.PlanHangup(answered));
         Assert.Equal(CallEndReason.Terminated, sending.Hangup);
         Assert.Equal(CallEndReason.Terminated, CallStateMachine.ApplyRetracted(sending, "item-setup", T0, Timings).Call.EndReason);
+        // Carried out and the call still up (the component did not end it): asking again asks again.
+        var carriedOut = CallStateMachine.HangupCarriedOut(sending);
+        Assert.Equal(CallEndReason.Terminated, carriedOut.Hangup);
+        Assert.Equal(["5:call.hangup-requested"], Types(CallStateMachine.RequestHangup(carriedOut, T0)));
     }
 
     [Fact]

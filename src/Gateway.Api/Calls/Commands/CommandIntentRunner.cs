@@ -190,10 +190,14 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
             var delay = Backoff(intent.Attempts);
             return new IntentOutcome.Retrying(_time.GetUtcNow() + delay, e);
         }
-        catch (CommandFailedException e) when (intent.Attempts > 0 && e.InnerException is XmppStanzaErrorException { Error.Condition: "item-not-found" })
+        catch (CommandFailedException e) when (intent.Attempts > 0 && e.InnerException is XmppStanzaErrorException)
         {
-            // An earlier attempt timed out after all reaching the component: the dialog it was asked to end is gone.
-            await Tracker.RemoveIntentsAsync([intent.Id]);
+            // An earlier attempt's outcome is unknown (it timed out, or the stream was lost after it was sent), and the
+            // component now refuses: most likely that attempt went through and the dialog is gone. Not a failure; if the
+            // call stays up after all, the client can ask again, and reconciliation ends it if its legs are gone.
+            _logger.LogInformation("{Kind} of call {CallId}: refused on attempt {Attempt} after an attempt of unknown outcome ({Reason}); taken as done",
+                intent.Kind, call.Id, intent.Attempts + 1, e.InnerException.Message);
+            await CompleteAsync(intent, call.Id);
             return new IntentOutcome.Done();
         }
         catch (CommandFailedException e)
@@ -233,9 +237,17 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
                     call.Id, command.IsTerminate ? "terminate" : "cancel", e.InnerException.Message);
             }
         }
-        await Tracker.RemoveIntentsAsync([intent.Id]);
+        await CompleteAsync(intent, call.Id);
         return new IntentOutcome.Done();
     }
+
+    /// <summary>The intent is carried out: it goes, and for a hang-up the call's request is no longer outstanding (its
+    /// reason stays, for when the legs go).</summary>
+    private Task CompleteAsync(CommandIntent intent, string callId) =>
+        Tracker.UpdateAsync(callId, c => new CallUpdate(CallTransition.Unchanged(intent.Kind == CommandIntentKind.Hangup ? CallStateMachine.HangupCarriedOut(c) : c))
+        {
+            RemovedIntents = [intent.Id],
+        });
 
     private async Task<IntentOutcome> TransferAsync(CommandIntent intent, TrackedCall call)
     {
@@ -247,7 +259,7 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
             return new IntentOutcome.Moot();
         }
         await _commands.TransferAsync(dialog.CallId, dialog.FromTag, dialog.ToTag, intent.Endpoint ?? TransferEndpoint.Callee, intent.Target!, CancellationToken.None);
-        await Tracker.RemoveIntentsAsync([intent.Id]);
+        await CompleteAsync(intent, call.Id);
         return new IntentOutcome.Done();
     }
 

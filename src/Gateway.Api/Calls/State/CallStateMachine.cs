@@ -105,12 +105,13 @@ public static class CallStateMachine
     }
 
     /// <summary>The API asked to hang up (<c>call.hangup-requested</c>): legs that end from now on end the call as
-    /// <c>terminated</c> when an answered dialog is being ended, else <c>canceled</c>. Asking again changes nothing.</summary>
+    /// <c>terminated</c> when an answered dialog is being ended, else <c>canceled</c>. Asking again while the first
+    /// request is outstanding changes nothing; asking after it was carried out (the call is still up) asks again.</summary>
     public static CallTransition RequestHangup(TrackedCall call, DateTimeOffset now)
     {
-        if (call.IsEnded || call.Hangup is not null) return CallTransition.Unchanged(call);
-        var reason = PlanHangup(call).Any(c => c.IsTerminate) ? CallEndReason.Terminated : CallEndReason.Canceled;
-        var emitter = new Emitter(call with { Hangup = reason });
+        if (call.IsEnded || call.HangupPending) return CallTransition.Unchanged(call);
+        var reason = PlanHangup(call).Any(c => c.IsTerminate) || call.Hangup == CallEndReason.Terminated ? CallEndReason.Terminated : CallEndReason.Canceled;
+        var emitter = new Emitter(call with { Hangup = reason, HangupPending = true });
         emitter.Emit(HangupRequested, now);
         return emitter.Done();
     }
@@ -120,12 +121,15 @@ public static class CallStateMachine
     public static TrackedCall HangupSending(TrackedCall call, IReadOnlyCollection<HangupCommand> commands) =>
         !call.IsEnded && commands.Any(c => c.IsTerminate) && call.Hangup != CallEndReason.Terminated ? call with { Hangup = CallEndReason.Terminated } : call;
 
+    /// <summary>The hang-up's commands were carried out: the call ends as its legs go, for the hang-up's reason.</summary>
+    public static TrackedCall HangupCarriedOut(TrackedCall call) => call.HangupPending ? call with { HangupPending = false } : call;
+
     /// <summary>The hang-up could not be carried out (<c>call.hangup-failed</c> with why): legs that end from now on end the
     /// call for their own reasons.</summary>
     public static CallTransition FailHangup(TrackedCall call, string reason, DateTimeOffset now)
     {
         if (call.IsEnded) return CallTransition.Unchanged(call);
-        var emitter = new Emitter(call with { Hangup = null });
+        var emitter = new Emitter(call with { Hangup = null, HangupPending = false });
         emitter.Emit(HangupFailed, now, reason);
         return emitter.Done();
     }

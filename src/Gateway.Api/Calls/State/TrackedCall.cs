@@ -34,6 +34,9 @@ public sealed record TrackedCall
     public DateTimeOffset? GraceUntil { get; init; }
     /// <summary>How the call ends once its legs are gone, because the API hung it up.</summary>
     public CallEndReason? Hangup { get; init; }
+    /// <summary>A hang-up intent is outstanding: asking again adds nothing. Cleared when it was carried out or failed (the
+    /// <see cref="Hangup"/> reason stays after it was carried out).</summary>
+    public bool HangupPending { get; init; }
     public ImmutableArray<TrackedLeg> Legs { get; init; } = [];
     /// <summary>Events of a call that is not yet visible; they get their sequence numbers when it becomes visible.</summary>
     public ImmutableArray<PendingEvent> Held { get; init; } = [];

@@ -39,11 +39,12 @@ public static class TrackedCallJson
         string Id, string? CallSetupId, string? From, string? To, string? Owner, bool RequestedByApi, bool CreateInFlight, bool Visible,
         DateTimeOffset? HoldUntil, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, CallState State, CallEndReason? EndReason,
         DateTimeOffset? EndedAt, DateTimeOffset? LastRetractAt, DateTimeOffset? GraceUntil, CallEndReason? Hangup,
-        IReadOnlyList<LegDto>? Legs, IReadOnlyList<PendingEvent>? Held, long LastSequence)
+        IReadOnlyList<LegDto>? Legs, IReadOnlyList<PendingEvent>? Held, long LastSequence, bool HangupPending = false)
     {
         public static CallDto Of(TrackedCall c) => new(
             c.Id, c.CallSetupId, c.From, c.To, c.Owner, c.RequestedByApi, c.CreateInFlight, c.Visible, c.HoldUntil, c.CreatedAt, c.UpdatedAt,
-            c.State, c.EndReason, c.EndedAt, c.LastRetractAt, c.GraceUntil, c.Hangup, [.. c.Legs.Select(LegDto.Of)], [.. c.Held], c.LastSequence);
+            c.State, c.EndReason, c.EndedAt, c.LastRetractAt, c.GraceUntil, c.Hangup, [.. c.Legs.Select(LegDto.Of)], [.. c.Held], c.LastSequence,
+            c.HangupPending);
 
         public TrackedCall ToCall() => new()
         {
@@ -64,6 +65,7 @@ public static class TrackedCallJson
             LastRetractAt = LastRetractAt,
             GraceUntil = GraceUntil,
             Hangup = Hangup,
+            HangupPending = HangupPending,
             Legs = Legs is null ? [] : [.. Legs.Select(l => l.ToLeg())],
             Held = Held is null ? [] : [.. Held],
             LastSequence = LastSequence,
