@@ -53,6 +53,29 @@ public sealed class HangupAndTransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ManyHangupsAtOnceSendOneCancelPerCall()
+    {
+        await using var gateway = new GatewayFactory();
+        gateway.Settings["Gateway:Http:Burst"] = "1000";
+        gateway.Settings["Gateway:Http:RequestsPerSecond"] = "1000";
+        gateway.Settings["Gateway:Http:ConcurrentRequestsPerKey"] = "1000";
+        var client = gateway.Client();
+        var ids = Enumerable.Range(0, 100).Select(i => $"cc{i:D6}").ToArray();
+        foreach (var id in ids)
+        {
+            Assert.Equal(HttpStatusCode.Accepted, (await client.PostJsonAsync("/calls", CreateBody(callSetupId: id))).StatusCode);
+            await gateway.Calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "item-" + id, Node, Ct);
+        }
+
+        // The runner's own scan of due intents races the requests' first attempts.
+        var responses = await Task.WhenAll(ids.Select(id => client.DeleteAsync($"/calls/{id}", Ct)));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        var cancels = gateway.Xmpp.Sent.Where(iq => iq.Node == "cancel").Select(iq => iq.Field("call-id")).ToArray();
+        Assert.Equal(ids.Select(id => "setup-" + id).Order(), cancels.Order());
+    }
+
+    [Fact]
     public async Task DeleteOnAnsweredCallSendsTerminate()
     {
         await ConnectAsync();

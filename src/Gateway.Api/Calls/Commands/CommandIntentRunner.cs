@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Gateway.Api.Calls.Events;
 using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
@@ -35,11 +34,13 @@ public abstract record IntentOutcome
 /// </summary>
 public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
 {
-    private readonly ConcurrentDictionary<string, CommandIntent> _intents = new(StringComparer.Ordinal);
-    // Lazy: GetOrAdd may run its factory twice under a race, and two attempts at once would send the commands twice.
-    private readonly ConcurrentDictionary<string, Lazy<Task<IntentOutcome>>> _running = new(StringComparer.Ordinal);
+    // One lock over the intents and their running attempts: "is it still to do?" and "start an attempt" must be one step,
+    // or an attempt that just finished could be started again from a stale look (the command then goes out twice).
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, CommandIntent> _intents = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<IntentOutcome>> _running = new(StringComparer.Ordinal);
     /// <summary>Calls that changed since an attempt on one of their intents began (so a "waiting" outcome is stale).</summary>
-    private readonly ConcurrentDictionary<string, bool> _changedCalls = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _changedCalls = new(StringComparer.Ordinal);
     private TaskCompletionSource _wake = NewSignal();
     private readonly IServiceProvider _services;
     private readonly IActiveCallsCommands _commands;
@@ -65,23 +66,29 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
 
     async ValueTask ICallEventConsumer.StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)
     {
-        foreach (var intent in await store.IntentsAsync(cancellationToken)) _intents[intent.Id] = intent with { NextAttemptAt = DateTimeOffset.MinValue };
-        if (!_intents.IsEmpty) _logger.LogInformation("{Count} command intents left by the previous run are carried on", _intents.Count);
+        var stored = await store.IntentsAsync(cancellationToken);
+        lock (_gate)
+            foreach (var intent in stored) _intents[intent.Id] = intent with { NextAttemptAt = DateTimeOffset.MinValue };
+        if (stored.Count > 0) _logger.LogInformation("{Count} command intents left by the previous run are carried on", stored.Count);
     }
 
     /// <summary>A call with a waiting intent changed: it may have a dialog to address now.</summary>
     ValueTask ICallEventConsumer.HandleAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
     {
-        if (_intents.IsEmpty) return ValueTask.CompletedTask;
-        var changed = batch.Select(e => e.Event.Call.Id).ToHashSet(StringComparer.Ordinal);
         var due = false;
-        foreach (var intent in _intents.Values)
+        lock (_gate)
         {
-            if (!changed.Contains(intent.CallId)) continue;
-            _changedCalls[intent.CallId] = true;
-            // Only an intent waiting for its call to change is due now; one in backoff keeps its time.
-            if (intent.NextAttemptAt == DateTimeOffset.MaxValue)
-                due |= _intents.TryUpdate(intent.Id, intent with { NextAttemptAt = DateTimeOffset.MinValue }, intent);
+            if (_intents.Count == 0) return ValueTask.CompletedTask;
+            var changed = batch.Select(e => e.Event.Call.Id).ToHashSet(StringComparer.Ordinal);
+            foreach (var intent in _intents.Values.ToArray())
+            {
+                if (!changed.Contains(intent.CallId)) continue;
+                _changedCalls.Add(intent.CallId);
+                // Only an intent waiting for its call to change is due now; one in backoff keeps its time.
+                if (intent.NextAttemptAt != DateTimeOffset.MaxValue) continue;
+                _intents[intent.Id] = intent with { NextAttemptAt = DateTimeOffset.MinValue };
+                due = true;
+            }
         }
         if (due) Wake();
         return ValueTask.CompletedTask;
@@ -90,15 +97,23 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
     /// <summary>Writes the intent down with its call's update (one commit), then tries it.</summary>
     public void Track(CommandIntent intent)
     {
-        _intents[intent.Id] = intent;
+        lock (_gate) _intents[intent.Id] = intent;
         Wake();
     }
 
     /// <summary>Tries the intent now (or joins the attempt already running).</summary>
-    public Task<IntentOutcome> AttemptAsync(string intentId) =>
-        _intents.TryGetValue(intentId, out var intent)
-            ? _running.GetOrAdd(intentId, _ => new Lazy<Task<IntentOutcome>>(() => Task.Run(() => RunAttemptAsync(intent)))).Value
-            : Task.FromResult<IntentOutcome>(new IntentOutcome.Done());
+    public Task<IntentOutcome> AttemptAsync(string intentId)
+    {
+        lock (_gate)
+        {
+            if (_running.TryGetValue(intentId, out var running)) return running;
+            if (!_intents.TryGetValue(intentId, out var intent)) return Task.FromResult<IntentOutcome>(new IntentOutcome.Done());
+            _changedCalls.Remove(intent.CallId);
+            var attempt = Task.Run(() => RunAttemptAsync(intent));
+            _running[intentId] = attempt;
+            return attempt;
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -109,11 +124,14 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
             var signal = Volatile.Read(ref _wake).Task;
             var now = _time.GetUtcNow();
             DateTimeOffset? next = null;
-            foreach (var intent in _intents.Values)
-            {
-                if (intent.NextAttemptAt <= now) _ = AttemptAsync(intent.Id);
-                else if (next is null || intent.NextAttemptAt < next) next = intent.NextAttemptAt;
-            }
+            var due = new List<string>();
+            lock (_gate)
+                foreach (var intent in _intents.Values)
+                {
+                    if (intent.NextAttemptAt <= now) due.Add(intent.Id);
+                    else if (next is null || intent.NextAttemptAt < next) next = intent.NextAttemptAt;
+                }
+            foreach (var id in due) _ = AttemptAsync(id);
             try
             {
                 if (next is { } at && at - now is var wait && wait < TimeSpan.FromDays(1))
@@ -131,42 +149,44 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
 
     private async Task<IntentOutcome> RunAttemptAsync(CommandIntent intent)
     {
-        _changedCalls.TryRemove(intent.CallId, out _);
+        // What the intent becomes after this attempt (null: it is gone); applied with the end of the attempt, in one step.
+        CommandIntent? after = null;
+        IntentOutcome outcome;
         try
         {
-            var outcome = await AttemptOnceAsync(intent);
+            outcome = await AttemptOnceAsync(intent);
             switch (outcome)
             {
-                case IntentOutcome.Done or IntentOutcome.Moot or IntentOutcome.Failed:
-                    _intents.TryRemove(intent.Id, out _);
-                    break;
                 case IntentOutcome.Waiting:
-                    // Changed while this attempt ran: it may have a dialog now, so it is due again at once.
-                    _intents[intent.Id] = intent with { NextAttemptAt = _changedCalls.ContainsKey(intent.CallId) ? DateTimeOffset.MinValue : DateTimeOffset.MaxValue };
+                    after = intent with { NextAttemptAt = DateTimeOffset.MaxValue };
                     break;
                 case IntentOutcome.Retrying retrying:
-                    var next = intent with { Attempts = intent.Attempts + 1, NextAttemptAt = retrying.At, LastError = retrying.Error.InnerException?.Message };
-                    _intents[intent.Id] = next;
-                    await Tracker.SaveIntentAsync(next);
+                    after = intent with { Attempts = intent.Attempts + 1, NextAttemptAt = retrying.At, LastError = retrying.Error.InnerException?.Message };
+                    await Tracker.SaveIntentAsync(after);
                     _logger.LogWarning("{Kind} of call {CallId} failed ({Reason}); attempt {Attempt} at {At:O}",
-                        intent.Kind, intent.CallId, next.LastError, next.Attempts + 1, retrying.At);
+                        intent.Kind, intent.CallId, after.LastError, after.Attempts + 1, retrying.At);
                     break;
             }
-            return outcome;
         }
         catch (Exception e)
         {
             // The store failed: keep the intent and try again later.
             var at = _time.GetUtcNow() + _options.IntentMaxRetryDelay;
-            _intents[intent.Id] = intent with { NextAttemptAt = at };
+            after = intent with { NextAttemptAt = at };
             _logger.LogError(e, "{Kind} of call {CallId} could not be recorded; tried again at {At:O}", intent.Kind, intent.CallId, at);
-            return new IntentOutcome.Waiting();
+            outcome = new IntentOutcome.Waiting();
         }
-        finally
+        lock (_gate)
         {
-            _running.TryRemove(intent.Id, out _);
-            Wake();
+            _running.Remove(intent.Id);
+            if (after is null) _intents.Remove(intent.Id);
+            // Changed while this attempt waited for a dialog: it may have one now, so it is due again at once.
+            else _intents[intent.Id] = after.NextAttemptAt == DateTimeOffset.MaxValue && _changedCalls.Contains(intent.CallId)
+                ? after with { NextAttemptAt = DateTimeOffset.MinValue }
+                : after;
         }
+        Wake();
+        return outcome;
     }
 
     private async Task<IntentOutcome> AttemptOnceAsync(CommandIntent intent)
