@@ -96,12 +96,24 @@ public sealed class SoakReportTests
         Assert.Equal(["Every fault dealt at least 1 times", "The gateway was ready again after every fault"], Broken(report));
     }
 
-    private static PhoneLedger PhoneLedgerWith(PhoneDialog dialog)
+    [Fact]
+    public void APhoneRungTwiceForOneCallFails()
+    {
+        var first = new PhoneDialog("alice", "sip-aaaa0001") { Answered = true, Established = true };
+        var second = first with { CallId = "sip-aaaa0001-again" };
+        var report = Report([Outcome("aaaa0001")], phones: [PhoneLedgerWith(first, second)]);
+
+        // Both dialogs are also up (no BYE in the log), so that promise fails as well.
+        Assert.Equal(["No dialog is left up on a phone", "No call was placed twice"], Broken(report));
+    }
+
+    /// <summary>A phone whose log shows each dialog answered and acknowledged (and never ended).</summary>
+    private static PhoneLedger PhoneLedgerWith(params PhoneDialog[] dialogs)
     {
         var log = Path.Combine(Path.GetTempPath(), $"phone-{Guid.NewGuid():N}.log");
         try
         {
-            File.WriteAllText(log, $"""
+            File.WriteAllText(log, string.Concat(dialogs.Select(dialog => $"""
                 ----------------------------------------------- 2026-12-07 10:00:33.817191
                 UDP message sent (343 bytes):
 
@@ -118,8 +130,8 @@ public sealed class SoakReportTests
                 CSeq: 1 ACK
 
 
-                """);
-            return PhoneLedger.Parse(dialog.Phone, log);
+                """)));
+            return PhoneLedger.Parse(dialogs[0].Phone, log);
         }
         finally
         {

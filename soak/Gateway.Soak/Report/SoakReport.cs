@@ -72,6 +72,9 @@ public sealed class SoakReport
             new("Every call's events are numbered 1..n without gaps, ending with call.ended", gaps.Count == 0, List(gaps)),
             new("No accepted hang-up was lost", lostHangups.Count == 0, List(lostHangups)),
             new("No dialog is left up on a phone", phonesUp.Count == 0, List(phonesUp)),
+            // Each call rings each phone once: a retried create that placed a second call would show as one dialog too many.
+            new("No call was placed twice", Phones.All(p => p.Dialogs.Count <= Calls.Count),
+                string.Join(", ", Phones.Select(p => $"{p.Phone}: {p.Dialogs.Count} dialogs for {Calls.Count} calls"))),
         };
         foreach (var stream in Streams)
         {
