@@ -130,8 +130,24 @@ public static partial class CallValidation
         return errors;
     }
 
+    private const string CallSetupIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+
     /// <summary>A new call-setup-id: 8 lower-case letters and digits (the form every OnSIP client accepts).</summary>
-    public static string NewCallSetupId() => RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 8);
+    public static string NewCallSetupId() => RandomNumberGenerator.GetString(CallSetupIdAlphabet, 8);
+
+    /// <summary>
+    /// The call-setup-id of a create sent with an Idempotency-Key and without a call-setup-id: derived from the API key,
+    /// the Idempotency-Key and the parties, so every retry of that request (also one that executes again: after a 503, or
+    /// after the gateway restarted mid-request) names the same call, and the gateway can tell a repeat from a new call.
+    /// </summary>
+    public static string CallSetupIdFor(string? apiKey, string idempotencyKey, string from, string to)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"call-setup-id\n{apiKey}\n{idempotencyKey}\n{from}\n{to}"));
+        return string.Create(8, hash, (id, bytes) =>
+        {
+            for (var i = 0; i < id.Length; i++) id[i] = CallSetupIdAlphabet[bytes[i] % CallSetupIdAlphabet.Length];
+        });
+    }
 
     public static string EncodeCursor(long position) => EncodeCursor("calls", position);
 

@@ -17,6 +17,14 @@ public sealed class CallSetupIdInUseException(string callSetupId)
     public string CallSetupId { get; } = callSetupId;
 }
 
+/// <summary>An earlier create with the call-setup-id may have been carried out, and whether it was is not known yet:
+/// sending another could place the call twice.</summary>
+public sealed class CreateOutcomeUnknownException(string callSetupId)
+    : Exception($"Whether an earlier create with call-setup-id '{callSetupId}' placed a call is not known yet.")
+{
+    public string CallSetupId { get; } = callSetupId;
+}
+
 /// <summary>A change to one call: its transition and the command intents written or removed with it, atomically.</summary>
 public sealed record CallUpdate(CallTransition Transition)
 {
@@ -155,11 +163,13 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
 
     /// <summary>Registers a create about to be sent, so events of its call-setup-id are held for it.</summary>
     /// <exception cref="CallSetupIdInUseException">a known call or another create in flight uses the id.</exception>
+    /// <exception cref="CreateOutcomeUnknownException">an earlier create with the id may have been carried out.</exception>
     public Task BeginCreateAsync(string callSetupId, string from, string to, string? owner, CancellationToken cancellationToken = default) =>
         WriteAsync(async () =>
         {
             var existing = await _store.GetAsync(callSetupId, cancellationToken);
             if (existing is { Visible: true } or { CreateInFlight: true }) throw new CallSetupIdInUseException(callSetupId);
+            if (existing is { OutcomeUnknownSince: not null }) throw new CreateOutcomeUnknownException(callSetupId);
             await CommitAsync(new CallCommit { Calls = [CallStateMachine.BeginCreate(existing, callSetupId, from, to, owner, _time.GetUtcNow())] }, cancellationToken);
             return 0;
         }, cancellationToken);
@@ -286,6 +296,7 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
                 _logger.LogInformation("Reconciliation: {Count} legs of call {CallId} ended while events were not received", vanished, call.Id);
                 await ApplyAsync(call, transition, cancellationToken);
             }
+            if (snapshotRequestedAt is { } fetchedAt) await ResolveUnknownCreatesLockedAsync(current, fetchedAt, cancellationToken);
             return new ReconcileResult(applied, ended);
         }, cancellationToken);
     }
@@ -339,6 +350,20 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
         if (callSetupId is null && item.CallId is { } sipCallId && await _store.FindBySipCallIdAsync(sipCallId, cancellationToken) is { } bySipCallId)
             return bySipCallId;
         return await _store.GetAsync(id, cancellationToken) ?? CallStateMachine.NewFromItem(item, itemId, now, _timings);
+    }
+
+    /// <summary>Creates of unknown outcome that none of the fetched items claims are forgotten (their ids free again).</summary>
+    private async Task ResolveUnknownCreatesLockedAsync(IReadOnlyCollection<(string ItemId, string Node, ActiveCallItem Item)> current, DateTimeOffset fetchedAt,
+        CancellationToken cancellationToken)
+    {
+        var present = current.Select(c => c.Item.CallSetupId).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var forgotten = _live.Values
+            .Where(call => call.OutcomeUnknownSince is not null && CallStateMachine.ResolveUnknownCreate(call, present, fetchedAt, _timings) is null)
+            .Select(call => call.Id)
+            .ToList();
+        if (forgotten.Count == 0) return;
+        _logger.LogInformation("Reconciliation: creates of unknown outcome {CallIds} placed no call; their call-setup-ids are free again", forgotten);
+        await CommitAsync(new CallCommit { RemovedCalls = forgotten }, cancellationToken);
     }
 
     private async Task ApplyAsync(TrackedCall before, CallTransition transition, CancellationToken cancellationToken)

@@ -1,9 +1,11 @@
 using System.ComponentModel;
+using System.Globalization;
 using System.Security.Claims;
 using Gateway.Api.Auth;
 using Gateway.Api.Calls.Commands;
 using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
+using Gateway.Api.Configuration;
 using Gateway.Api.Errors;
 using Gateway.Api.Idempotency;
 using Gateway.Api.Json;
@@ -11,17 +13,24 @@ using Gateway.Api.OpenApi;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Calls;
 
 /// <summary>What the call handlers need, bound with <c>[AsParameters]</c>.</summary>
-public sealed class CallServices(CallTracker calls, CallCommandService commands, IAuthorizationService authorization, ClaimsPrincipal user, ILogger<CallServices> logger)
+public sealed class CallServices(CallTracker calls, CallCommandService commands, IAuthorizationService authorization, ClaimsPrincipal user,
+    IOptions<HttpApiOptions> http, ILogger<CallServices> logger)
 {
     public ILogger<CallServices> Logger { get; } = logger;
     public CallTracker Calls { get; } = calls;
     public CallCommandService Commands { get; } = commands;
     public IAuthorizationService Authorization { get; } = authorization;
     public ClaimsPrincipal User { get; } = user;
+
+    public IOptions<HttpApiOptions> Http { get; } = http;
+
+    /// <summary>What a 503 advises in <c>Retry-After</c>.</summary>
+    public TimeSpan RetryAfter => Http.Value.UnavailableRetryAfter;
 
     /// <summary>Whether the API key covers the addresses (<paramref name="requireAll"/>: each of them; else any).</summary>
     public async Task<bool> InScopeAsync(IReadOnlyCollection<string?> addresses, bool requireAll) =>
@@ -73,6 +82,10 @@ public static class CallsApi
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesCommandProblems()
+            .WithResponseDescription(StatusCodes.Status503ServiceUnavailable,
+                "No XMPP connection, component not connected, or circuit breaker open (xmpp-unavailable, component-unavailable); or an " +
+                "earlier create with this call-setup-id (or Idempotency-Key) may have placed the call and the gateway does not know yet " +
+                "(create-outcome-unknown: retrying then answers with that call, or sends the create if it placed none). See Retry-After.")
             .WithRequestExample(OpenApiExamples.CreateCallRequest)
             .WithResponseExample(StatusCodes.Status202Accepted, OpenApiExamples.RequestedCall)
             .WithResponseExample(StatusCodes.Status400BadRequest, OpenApiExamples.ValidationProblem)
@@ -147,7 +160,7 @@ public static class CallsApi
         .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     public static async Task<Results<Accepted<CallResource>, ValidationProblem, ProblemHttpResult>> CreateCall(
-        JsonBody<CreateCallRequest> body, [AsParameters] CallServices services, CancellationToken cancellationToken)
+        JsonBody<CreateCallRequest> body, [AsParameters] CallServices services, HttpContext http, CancellationToken cancellationToken)
     {
         var errors = body.Merge(CallValidation.ValidateCreate(body.Value, out var from, out var to, out var callSetupId));
         if (errors.Count > 0) return Problems.Validation(errors);
@@ -157,7 +170,9 @@ public static class CallsApi
         if (DestinationScope.IsPhoneNumber(from) && services.RefuseDestination("from", from) is { } refusedCaller) return refusedCaller;
         if (services.RefuseDestination("to", to) is { } refused) return refused;
 
-        callSetupId ??= CallValidation.NewCallSetupId();
+        // The idempotency middleware validated the key: one value.
+        var idempotencyKey = http.Request.Headers[IdempotencyMiddleware.HeaderName].ToString() is { Length: > 0 } key ? key : null;
+        callSetupId ??= idempotencyKey is null ? CallValidation.NewCallSetupId() : CallValidation.CallSetupIdFor(services.KeyName, idempotencyKey, from, to);
         try
         {
             var call = await services.Commands.CreateAsync(from, to, callSetupId, services.KeyName, cancellationToken);
@@ -165,7 +180,20 @@ public static class CallsApi
         }
         catch (CallSetupIdInUseException)
         {
+            // A retry that executes again (its first try's answer was lost: the gateway restarted, or a 503 left the
+            // outcome unknown) finds the call its first try placed: that call is its answer, not a conflict.
+            if (idempotencyKey is not null && await services.Calls.FindAsync(callSetupId, cancellationToken) is { IsEnded: false } placed &&
+                placed.Owner == services.KeyName && placed.From == from && placed.To == to)
+                return Accepted(placed.ToResource());
             return Problems.Result(ProblemTypes.CallSetupIdInUse, $"A call with call-setup-id '{callSetupId}' already exists; choose another or leave it out.",
+                new Dictionary<string, object?> { ["callSetupId"] = callSetupId });
+        }
+        catch (CreateOutcomeUnknownException)
+        {
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(services.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            return Problems.Result(ProblemTypes.CreateOutcomeUnknown,
+                $"An earlier create with call-setup-id '{callSetupId}' may have placed the call; the gateway sees its legs or learns that there " +
+                "are none at its next reconciliation with the service. Retry later: you get the call, or the create is sent then.",
                 new Dictionary<string, object?> { ["callSetupId"] = callSetupId });
         }
     }

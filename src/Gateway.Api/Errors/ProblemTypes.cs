@@ -25,6 +25,7 @@ public sealed record ProblemType(string Code, int Status, string Title)
 /// <item><term>429 rate-limited</term><description>per-key rate or concurrency limit (<c>Retry-After</c>)</description></item>
 /// <item><term>502 component-error</term><description>the component failed on its side (<c>internal-server-error</c>, an unexpected or unreadable answer)</description></item>
 /// <item><term>503 component-unavailable / xmpp-unavailable</term><description>the component is not connected (Prosody's <c>not-connected</c>, <c>remote-server-*</c>, <c>service-unavailable</c>), no XMPP connection, or the circuit breaker is open (<c>Retry-After</c>)</description></item>
+/// <item><term>503 create-outcome-unknown</term><description>an earlier create with the call-setup-id may have placed the call and the gateway does not know yet; sending another could place it twice (<c>Retry-After</c>)</description></item>
 /// <item><term>504 component-timeout</term><description>no answer within the IQ timeout (the command may still have been executed)</description></item>
 /// </list>
 /// </summary>
@@ -57,6 +58,7 @@ public static class ProblemTypes
     public static readonly ProblemType ComponentError = new("component-error", 502, "The Active-Calls service failed.");
     public static readonly ProblemType ComponentUnavailable = new("component-unavailable", 503, "The Active-Calls service is unavailable.");
     public static readonly ProblemType XmppUnavailable = new("xmpp-unavailable", 503, "No XMPP connection is available.");
+    public static readonly ProblemType CreateOutcomeUnknown = new("create-outcome-unknown", 503, "Whether an earlier create placed this call is not known yet.");
     public static readonly ProblemType ComponentTimeout = new("component-timeout", 504, "The Active-Calls service did not answer in time.");
     public static readonly ProblemType RequestTimeout = new("request-timeout", 504, "The request took too long.");
 
@@ -66,7 +68,7 @@ public static class ProblemTypes
         WebhookNotFound, DeliveryNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
         WebhookDisabled, PayloadTooLarge, UnsupportedMediaType,
         CommandRejected, CommandFailed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
-        XmppUnavailable, ComponentTimeout, RequestTimeout,
+        XmppUnavailable, CreateOutcomeUnknown, ComponentTimeout, RequestTimeout,
     ];
 
     /// <summary>The generic problem for a bare status code (status code pages).</summary>

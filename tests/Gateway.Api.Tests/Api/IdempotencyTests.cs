@@ -1,4 +1,5 @@
 using System.Net;
+using Gateway.Api.Calls;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.Core;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
@@ -79,6 +80,46 @@ public sealed class IdempotencyTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+    }
+
+    [Fact]
+    public async Task ARetryAfterAnUnknownOutcomeNeverSendsASecondCreateAndGetsTheCallOnceItsLegsShow()
+    {
+        // The stream was lost after the create went out: the 503 is not stored, so the retry executes again.
+        _gateway.Xmpp.Throw(new XmppConnectionLostException("stream lost") { NeverSent = false });
+        var client = _gateway.Client();
+
+        var first = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-6");
+        var callSetupId = (string?)(await first.JsonAsync())["callSetupId"];
+        var retry = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-6");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
+        var pending = await retry.AssertProblemAsync(503, "create-outcome-unknown");
+        Assert.Equal(callSetupId, (string?)pending["callSetupId"]);
+        Assert.NotNull(retry.Headers.RetryAfter);
+        Assert.Single(_gateway.Xmpp.Sent);
+
+        // The first create did place the call: its first leg shows, and the next retry answers with that call.
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(callSetupId!, "requested"), "item-setup", Node, Ct);
+        var placed = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-6");
+
+        Assert.Equal(HttpStatusCode.Accepted, placed.StatusCode);
+        Assert.Equal(callSetupId, (string?)(await placed.JsonAsync())["id"]);
+        Assert.Single(_gateway.Xmpp.Sent);
+    }
+
+    [Fact]
+    public async Task ACreateWithAnIdempotencyKeyNamesItsCallAfterTheKeySoEveryRetryNamesTheSameCall()
+    {
+        var client = _gateway.Client();
+
+        var first = (string?)(await (await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-7")).JsonAsync())["id"];
+        var other = (string?)(await (await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-8")).JsonAsync())["id"];
+
+        Assert.Equal(CallValidation.CallSetupIdFor("admin", "k-7", "sip:alice@example.com", "sip:bob@example.com"), first);
+        Assert.NotEqual(first, other);
+        Assert.Equal(first, _gateway.Xmpp.Sent[0].Field("call-setup-id"));
+        Assert.Equal(other, _gateway.Xmpp.Sent[1].Field("call-setup-id"));
     }
 
     [Fact]

@@ -75,14 +75,40 @@ public sealed class CallStateMachineTests
     }
 
     [Fact]
-    public void AHeldCallWithoutLegsIsDroppedWhenItsHoldEnds()
+    public void ACreateThatSurelyFailedIsForgotten()
+    {
+        var pending = CallStateMachine.BeginCreate(null, Id, "sip:alice@example.com", "sip:bob@example.com", "key", T0);
+
+        Assert.Null(CallStateMachine.AbandonCreate(pending, outcomeUnknown: false, T0, Timings));
+    }
+
+    [Fact]
+    public void ACreateOfUnknownOutcomeIsKeptWhateverTheTimeUntilAReconciliationFindsNoneOfItsItems()
+    {
+        var pending = CallStateMachine.BeginCreate(null, Id, "sip:alice@example.com", "sip:bob@example.com", "key", T0);
+        var unknown = CallStateMachine.AbandonCreate(pending, outcomeUnknown: true, T0, Timings)!.Call;
+        var later = T0 + TimeSpan.FromHours(1);
+
+        Assert.Equal(T0, unknown.OutcomeUnknownSince);
+        Assert.Null(CallStateMachine.NextDeadline(unknown, Timings));
+        Assert.Same(unknown, CallStateMachine.Tick(unknown, later, Timings)!.Call);
+        // Fetched too soon after the create to prove anything, or its item is there: kept.
+        Assert.Same(unknown, CallStateMachine.ResolveUnknownCreate(unknown, new HashSet<string>(), T0 + Timings.EarlyEventHoldTime / 2, Timings)!.Call);
+        Assert.Same(unknown, CallStateMachine.ResolveUnknownCreate(unknown, new HashSet<string> { Id }, later, Timings)!.Call);
+        Assert.Null(CallStateMachine.ResolveUnknownCreate(unknown, new HashSet<string> { "other001" }, later, Timings));
+    }
+
+    [Fact]
+    public void ACreateOfUnknownOutcomeShowsWithItsFirstLeg()
     {
         var pending = CallStateMachine.BeginCreate(null, Id, "sip:alice@example.com", "sip:bob@example.com", "key", T0);
         var unknown = CallStateMachine.AbandonCreate(pending, outcomeUnknown: true, T0, Timings)!.Call;
 
-        Assert.Equal(T0 + Timings.EarlyEventHoldTime, CallStateMachine.NextDeadline(unknown, Timings));
-        Assert.Null(CallStateMachine.Tick(unknown, T0 + Timings.EarlyEventHoldTime, Timings));
-        Assert.Null(CallStateMachine.AbandonCreate(pending, outcomeUnknown: false, T0, Timings));
+        var shown = CallStateMachine.ApplyPublished(unknown, SetupLeg(Id, "requested"), "item-setup", Node, T0 + TimeSpan.FromMinutes(5), Timings);
+
+        Assert.Equal(["1:call.requested", "2:call.caller-ringing"], Types(shown));
+        Assert.Null(shown.Call.OutcomeUnknownSince);
+        Assert.True(shown.Call.Visible);
     }
 
     [Fact]

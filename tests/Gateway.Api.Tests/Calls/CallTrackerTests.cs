@@ -260,6 +260,21 @@ public sealed class CallTrackerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ACreateOfUnknownOutcomeKeepsItsCallSetupIdUntilAReconciliationFindsNoneOfItsItems()
+    {
+        await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct);
+        await _calls.AbandonCreateAsync("lost0001", outcomeUnknown: true);
+
+        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct));
+        await AdvanceAsync(TimeSpan.FromMinutes(5));
+        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct));
+
+        await _calls.ReconcileAsync([], _time.GetUtcNow(), Ct);
+
+        await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct);
+    }
+
+    [Fact]
     public async Task ACallSetupIdInUseIsRefused()
     {
         await CreateAsync();

@@ -67,14 +67,27 @@ public static class CallStateMachine
     }
 
     /// <summary>The create failed. Null when the call is to be forgotten (the create surely did nothing and no leg showed
-    /// up); a call whose outcome is unknown (timeout, stream lost after sending) stays held until legs show up or
-    /// <see cref="CallTimings.EarlyEventHoldTime"/> passes.</summary>
+    /// up); a call whose outcome is unknown (timeout, stream lost after sending) stays held, its call-setup-id taken,
+    /// until legs show up or <see cref="ResolveUnknownCreate"/> finds none (see <see cref="TrackedCall.OutcomeUnknownSince"/>).</summary>
     public static CallTransition? AbandonCreate(TrackedCall call, bool outcomeUnknown, DateTimeOffset now, CallTimings timings)
     {
         if (!call.CreateInFlight) return CallTransition.Unchanged(call);
         var next = call with { CreateInFlight = false };
         if (!next.Legs.IsEmpty) return Release(next, now, timings);
-        return outcomeUnknown ? CallTransition.Unchanged(next with { HoldUntil = now + timings.EarlyEventHoldTime }) : null;
+        return outcomeUnknown ? CallTransition.Unchanged(next with { HoldUntil = null, OutcomeUnknownSince = now }) : null;
+    }
+
+    /// <summary>
+    /// A reconciliation fetched the service's items at <paramref name="fetchedAt"/> and none carries the call's
+    /// call-setup-id: a create whose outcome was unknown since at least <see cref="CallTimings.EarlyEventHoldTime"/> before
+    /// the fetch surely placed no call that is still up (a placed call publishes its first leg at once), so it is
+    /// forgotten (null) and its call-setup-id is free again. Anything else is left as it is.
+    /// </summary>
+    public static CallTransition? ResolveUnknownCreate(TrackedCall call, IReadOnlySet<string> presentCallSetupIds, DateTimeOffset fetchedAt, CallTimings timings)
+    {
+        if (call is not { OutcomeUnknownSince: { } since, Visible: false, CreateInFlight: false } || !call.Legs.IsEmpty) return CallTransition.Unchanged(call);
+        if (fetchedAt - since < timings.EarlyEventHoldTime || presentCallSetupIds.Contains(call.CallSetupId ?? call.Id)) return CallTransition.Unchanged(call);
+        return null;
     }
 
     /// <summary>What hanging the call up sends now: per live dialog, <c>terminate</c> when answered, <c>cancel</c> when still
@@ -213,7 +226,7 @@ public static class CallStateMachine
     /// <summary>When <see cref="Tick"/> has something to do for the call, or null.</summary>
     public static DateTimeOffset? NextDeadline(TrackedCall call, CallTimings timings)
     {
-        if (!call.Visible) return call.CreateInFlight ? null : call.HoldUntil;
+        if (!call.Visible) return call.CreateInFlight || call.OutcomeUnknownSince is not null ? null : call.HoldUntil;
         if (call.IsEnded) return null;
         if (call.GraceUntil is { } grace) return grace;
         return call.Legs.IsEmpty ? call.CreatedAt + timings.SetupTimeout : null;
@@ -225,7 +238,7 @@ public static class CallStateMachine
     {
         if (!call.Visible)
         {
-            if (call.CreateInFlight || call.HoldUntil > now) return CallTransition.Unchanged(call);
+            if (call.CreateInFlight || call.OutcomeUnknownSince is not null || call.HoldUntil > now) return CallTransition.Unchanged(call);
             return call.Legs.IsEmpty ? null : Release(call, now, timings);
         }
         if (call.IsEnded) return CallTransition.Unchanged(call);
@@ -286,7 +299,7 @@ public static class CallStateMachine
     private static CallTransition Release(TrackedCall call, DateTimeOffset now, CallTimings timings)
     {
         if (call.Visible) return CallTransition.Unchanged(call);
-        var emitter = new Emitter(call with { Visible = true, HoldUntil = null, Held = [] });
+        var emitter = new Emitter(call with { Visible = true, HoldUntil = null, OutcomeUnknownSince = null, Held = [] });
         if (call.RequestedByApi)
         {
             var requested = call.ToResource() with { State = CallState.Requested, EndReason = null, EndedAt = null, Legs = [], UpdatedAt = call.CreatedAt };

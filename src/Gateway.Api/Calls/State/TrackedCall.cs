@@ -24,6 +24,10 @@ public sealed record TrackedCall
     public bool Visible { get; init; }
     /// <summary>While held without a create in flight: when the held events are released (or the call dropped).</summary>
     public DateTimeOffset? HoldUntil { get; init; }
+    /// <summary>Since when nobody knows whether its create was carried out (no answer in time, the stream lost after
+    /// sending, the process stopped) while no leg has shown up. The call-setup-id stays taken, so the create is never
+    /// sent twice, until a leg shows up (the call becomes visible) or a reconciliation finds none of its items.</summary>
+    public DateTimeOffset? OutcomeUnknownSince { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; init; }
     public CallState State { get; init; } = CallState.Requested;

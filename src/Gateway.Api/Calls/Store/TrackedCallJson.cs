@@ -39,12 +39,13 @@ public static class TrackedCallJson
         string Id, string? CallSetupId, string? From, string? To, string? Owner, bool RequestedByApi, bool CreateInFlight, bool Visible,
         DateTimeOffset? HoldUntil, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, CallState State, CallEndReason? EndReason,
         DateTimeOffset? EndedAt, DateTimeOffset? LastRetractAt, DateTimeOffset? GraceUntil, CallEndReason? Hangup,
-        IReadOnlyList<LegDto>? Legs, IReadOnlyList<PendingEvent>? Held, long LastSequence, bool HangupPending = false)
+        IReadOnlyList<LegDto>? Legs, IReadOnlyList<PendingEvent>? Held, long LastSequence, bool HangupPending = false,
+        DateTimeOffset? OutcomeUnknownSince = null)
     {
         public static CallDto Of(TrackedCall c) => new(
             c.Id, c.CallSetupId, c.From, c.To, c.Owner, c.RequestedByApi, c.CreateInFlight, c.Visible, c.HoldUntil, c.CreatedAt, c.UpdatedAt,
             c.State, c.EndReason, c.EndedAt, c.LastRetractAt, c.GraceUntil, c.Hangup, [.. c.Legs.Select(LegDto.Of)], [.. c.Held], c.LastSequence,
-            c.HangupPending);
+            c.HangupPending, c.OutcomeUnknownSince);
 
         public TrackedCall ToCall() => new()
         {
@@ -57,6 +58,7 @@ public static class TrackedCallJson
             CreateInFlight = CreateInFlight,
             Visible = Visible,
             HoldUntil = HoldUntil,
+            OutcomeUnknownSince = OutcomeUnknownSince,
             CreatedAt = CreatedAt,
             UpdatedAt = UpdatedAt,
             State = State,
