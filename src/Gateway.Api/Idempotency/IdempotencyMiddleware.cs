@@ -21,8 +21,9 @@ public sealed class IdempotentAttribute : Attribute;
 /// <c>Idempotency-Replayed: true</c>) to repeats, which send no second command;</item>
 /// <item>a repeat that arrives while the first is running waits for it;</item>
 /// <item>the same key with another request is <c>422 idempotency-key-reused</c>;</item>
-/// <item>responses that say the command was surely not carried out (429, 503, 500, a client that went away) are not
-/// stored, so a retry with the same key executes.</item>
+/// <item>responses that say the command was surely not carried out (429, 503, 500, a client that went away), or that
+/// its outcome is not known (504), are not stored, so a retry with the same key executes: a create's retry then finds
+/// the call its first try placed (see <c>CallsApi.CreateCall</c>) instead of replaying "we do not know" forever.</item>
 /// </list>
 /// Failures are turned into problem+json here by the same <see cref="IExceptionHandler"/>s as everywhere, so the problem
 /// can be stored and replayed too.
@@ -97,7 +98,7 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IIdempotencySt
             }
 
             var status = context.Response.StatusCode;
-            if (status is not (429 or 500 or 503) && !context.RequestAborted.IsCancellationRequested)
+            if (status is not (429 or 500 or 503 or 504) && !context.RequestAborted.IsCancellationRequested)
             {
                 var headers = context.Response.Headers
                     .Where(h => !NotReplayed.Contains(h.Key))

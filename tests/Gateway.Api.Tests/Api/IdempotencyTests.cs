@@ -109,6 +109,23 @@ public sealed class IdempotencyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARetryAfterATimeoutIsNotAReplayOfTheTimeoutButFindsTheCallTheFirstTryPlaced()
+    {
+        _gateway.Xmpp.Throw(new XmppIqTimeoutException("iq-1", TimeSpan.FromSeconds(2)));
+        var client = _gateway.Client();
+        var first = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-9");
+        var callSetupId = (string?)(await first.AssertProblemAsync(504, "component-timeout"))["callSetupId"];
+
+        await _gateway.Calls.ApplyPublishedAsync(SetupLeg(callSetupId!, "requested"), "item-setup", Node, Ct);
+        var retry = await client.PostJsonAsync("/calls", CreateBody(), idempotencyKey: "k-9");
+
+        Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+        Assert.False(retry.Headers.Contains("Idempotency-Replayed"));
+        Assert.Equal(callSetupId, (string?)(await retry.JsonAsync())["id"]);
+        Assert.Single(_gateway.Xmpp.Sent);
+    }
+
+    [Fact]
     public async Task ACreateWithAnIdempotencyKeyNamesItsCallAfterTheKeySoEveryRetryNamesTheSameCall()
     {
         var client = _gateway.Client();
