@@ -101,6 +101,8 @@ public static class SoakRun
                     rest?.Events.Count(e => !signalR.Has(call.Id, e.Sequence)) ?? 0,
                     [.. (rest?.SipCallIds ?? []).SelectMany(id => dialogs.GetValueOrDefault(id) ?? [])]));
             }
+            foreach (var outcome in outcomes.Where(o => o.Rest is { Ended: false } && o.Call.HangupAcceptedAt is null))
+                await driver.HangUpFoundAsync(outcome.Call, cancellationToken);
             var settled = outcomes.All(o => o.Rest is null or { Ended: true } && o.SseMissing == 0 && o.SignalRMissing == 0) &&
                           phones.All(p => !p.Up.Any());
             if (settled || DateTimeOffset.UtcNow > deadline)

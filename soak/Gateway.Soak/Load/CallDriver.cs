@@ -120,6 +120,18 @@ public sealed class CallDriver(Uri gateway, string apiKey, string from, string t
         }
     }
 
+    /// <summary>
+    /// What a careful client does with a call it asked for and never hung up (it gave up on the create, or stopped
+    /// waiting for it to connect) once it finds the call up after all: hangs it up.
+    /// </summary>
+    public async Task HangUpFoundAsync(SoakCall call, CancellationToken abort)
+    {
+        using var http = new HttpClient { BaseAddress = gateway, Timeout = settings.RequestTimeout };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        call.FoundLateAt ??= time.GetUtcNow();
+        await HangUpAsync(http, call, abort);
+    }
+
     /// <summary>A 4xx other than 408/429: retrying the same request cannot help.</summary>
     private static bool IsFinal(HttpStatusCode status) =>
         (int)status is >= 400 and < 500 && status is not (HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests);

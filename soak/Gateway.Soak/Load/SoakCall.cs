@@ -40,4 +40,8 @@ public sealed class SoakCall(string id, DateTimeOffset startedAt)
     public DateTimeOffset? HangupAcceptedAt { get; set; }
 
     public int HangupTries { get; set; }
+
+    /// <summary>When the client, after the load, found its call up although it never got to hang it up (it gave up on
+    /// the create, or the call connected only after the client stopped waiting) and hung it up then.</summary>
+    public DateTimeOffset? FoundLateAt { get; set; }
 }

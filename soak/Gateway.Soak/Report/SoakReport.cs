@@ -118,7 +118,8 @@ public sealed class SoakReport
         text.AppendLine(c, $"| refused (4xx) | {calls.Count(x => x.Create == CreateOutcome.Refused)} {Codes(calls)} |");
         text.AppendLine(c, $"| given up by the client (no answer it could act on before its deadline) | {calls.Count(x => x.Create == CreateOutcome.GaveUp)} |");
         text.AppendLine(c, $"| connected | {accepted.Count(x => x.ConnectedAt is not null)} |");
-        text.AppendLine(c, $"| hang-ups accepted (202) | {accepted.Count(x => x.HangupAcceptedAt is not null)} |");
+        text.AppendLine(c, $"| hang-ups accepted (202) | {calls.Count(x => x.HangupAcceptedAt is not null)} |");
+        text.AppendLine(c, $"| … of calls the client found up only after the load (gave up on the create, or stopped waiting) | {calls.Count(x => x.FoundLateAt is not null)} |");
         foreach (var reason in Known.Where(o => o.Rest!.Ended).GroupBy(o => o.Rest!.EndReason ?? "?").OrderByDescending(g => g.Count()))
             text.AppendLine(c, $"| ended: {reason.Key} | {reason.Count()} |");
         text.AppendLine();

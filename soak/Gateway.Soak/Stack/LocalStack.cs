@@ -213,7 +213,7 @@ public sealed partial class LocalStack : IAsyncDisposable
             $"--ActiveCalls:Storage:DatabasePath={Path.Combine(directory, "active-calls.db")}",
         };
         foreach (var phone in _phones) arguments.Add($"--Sip:Contacts:{phone.User}@{Domain}=127.0.0.1:{phone.Port}");
-        var process = ChildProcess.Start("dotnet", arguments, directory, logPath);
+        var process = ChildProcess.Start("dotnet", arguments, directory, logPath, TimestampedLogs);
         // Ready when its three components (commands, auth, pubsub) are connected to Prosody.
         await WaitUntilAsync(() => CountSince(logPath, logStart, ComponentConnected()) >= 3, process, "the reference service's components to connect", cancellationToken);
         return process;
@@ -246,7 +246,7 @@ public sealed partial class LocalStack : IAsyncDisposable
         var arguments = new List<string> { _settings.GatewayDll, "--urls", GatewayUrl.ToString().TrimEnd('/') };
         arguments.AddRange(settings.Select(s => $"--{s.Key}={s.Value}"));
         var process = ChildProcess.Start("dotnet", arguments, directory, Path.Combine(directory, "gateway.log"),
-            new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production" });
+            new Dictionary<string, string>(TimestampedLogs) { ["ASPNETCORE_ENVIRONMENT"] = "Production" });
         using var http = new HttpClient { BaseAddress = GatewayUrl, Timeout = TimeSpan.FromSeconds(2) };
         await WaitUntilAsync(async () =>
         {
@@ -265,6 +265,9 @@ public sealed partial class LocalStack : IAsyncDisposable
         }, process, "the gateway to be ready", cancellationToken);
         return process;
     }
+
+    // Every log line with the time, so a fault and what followed it can be lined up afterwards.
+    private static readonly Dictionary<string, string> TimestampedLogs = new() { ["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff " };
 
     private static int CountSince(string path, long offset, Regex pattern)
     {
