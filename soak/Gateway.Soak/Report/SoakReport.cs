@@ -80,8 +80,9 @@ public sealed class SoakReport
         {
             var missing = Known.Sum(c => stream.Name == "sse" ? c.SseMissing : c.SignalRMissing);
             checks.Add(new($"{stream.Name}: every event delivered once, in order, no reset", missing == 0 && stream.Duplicates.Count == 0 &&
-                stream.DisorderedCalls.Count == 0 && stream.ResetSnapshots == 0,
-                $"{missing} missing, {stream.Duplicates.Count} duplicated, {stream.DisorderedCalls.Count} calls out of order, {stream.ResetSnapshots} resets"));
+                stream.DisorderedCalls.Count == 0 && stream.ResetSnapshots == 0 && stream.Holes.Count == 0,
+                $"{missing} missing, {stream.Duplicates.Count} duplicated, {stream.DisorderedCalls.Count} calls out of order, {stream.ResetSnapshots} resets, " +
+                $"{stream.Holes.Count} holes in the log positions{(stream.Holes.Count > 0 ? $" ({string.Join("; ", stream.Holes.Take(5))})" : "")}"));
         }
         checks.Add(new("No part exited by itself", UnexpectedExits.Count == 0, string.Join(", ", UnexpectedExits)));
         var shortOf = Rotation.Where(r => Faults.Count(f => f.Part == r.Part && f.Kind == r.Kind) < MinimumFaultsPerKind)

@@ -6,13 +6,16 @@ namespace Gateway.Soak.Streams;
 
 /// <summary>
 /// A SignalR client of <c>/hubs/calls</c> as the dashboard uses it: WebSockets, stateful reconnect, automatic reconnect
-/// that never gives up. Each time a connection is (re)established it subscribes to every call with
-/// <c>afterCursor</c> set to the last cursor it saw, so a gateway restart costs it nothing.
+/// that never gives up. Whenever it has no subscription (at start, after a reconnect to a new connection, after the
+/// gateway ended one that fell behind) it subscribes to every call with <c>afterCursor</c> set to the last cursor it
+/// saw, and tries again until the gateway says yes, so a gateway restart or a slow answer costs it nothing.
 /// </summary>
 public sealed class SignalRObserver : IAsyncDisposable
 {
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(500);
     private readonly HubConnection _connection;
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _needsSubscription = new(0);
     private Task? _running;
 
     public SignalRObserver(Uri gateway, string apiKey)
@@ -27,75 +30,71 @@ public sealed class SignalRObserver : IAsyncDisposable
         _connection.On<JsonObject>("EventsDropped", m =>
         {
             Ledger.Dropped(m);
-            // The gateway ended this subscription; subscribe again after the last cursor.
-            _ = SubscribeAsync(_stop.Token);
+            _needsSubscription.Release();
         });
-        _connection.Reconnected += _ => SubscribeAsync(_stop.Token);
-        _connection.Closed += _ =>
+        // A reconnect is a new connection on the server: the subscriptions went with the old one.
+        _connection.Reconnected += _ =>
         {
-            // Closed for good (the automatic reconnect gave up or never started): start over.
-            if (!_stop.IsCancellationRequested) _running = Task.Run(() => ConnectAsync(_stop.Token));
+            _needsSubscription.Release();
             return Task.CompletedTask;
         };
     }
 
     public StreamLedger Ledger { get; } = new("signalr");
 
-    public void Start() => _running = Task.Run(() => ConnectAsync(_stop.Token));
-
-    private async Task ConnectAsync(CancellationToken cancellationToken)
+    public void Start()
     {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await _connection.StartAsync(cancellationToken);
-                await SubscribeAsync(cancellationToken);
-                return;
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                try
-                {
-                    await _connection.StopAsync(CancellationToken.None);
-                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
+        _needsSubscription.Release();
+        _running = Task.Run(() => RunAsync(_stop.Token));
     }
 
-    private async Task SubscribeAsync(CancellationToken cancellationToken)
+    private async Task RunAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await _connection.InvokeAsync<JsonObject>("Subscribe", new { scope = "all", afterCursor = Ledger.Cursor }, cancellationToken);
-            Ledger.Connected();
+            while (true)
+            {
+                await _needsSubscription.WaitAsync(cancellationToken);
+                while (!await TrySubscribeAsync(cancellationToken)) await Task.Delay(RetryDelay, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Connects if the connection is down for good, then subscribes after the last cursor.</summary>
+    private async Task<bool> TrySubscribeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            switch (_connection.State)
+            {
+                case HubConnectionState.Disconnected:
+                    await _connection.StartAsync(cancellationToken);
+                    break;
+                case HubConnectionState.Reconnecting or HubConnectionState.Connecting:
+                    // The automatic reconnect is at work; Reconnected asks again.
+                    return true;
+            }
+            var afterCursor = Ledger.Cursor;
+            var subscription = await _connection.InvokeAsync<JsonObject>("Subscribe", new { scope = "all", afterCursor }, cancellationToken);
+            Ledger.Subscribed((string)subscription["subscriptionId"]!, afterCursor);
+            return true;
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
-            // The connection broke under the call: the reconnect that follows subscribes again.
+            return false;
         }
     }
 
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        if (_running is not null) await _running;
         await _connection.DisposeAsync();
-        if (_running is not null)
-        {
-            try
-            {
-                await _running;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
         _stop.Dispose();
+        _needsSubscription.Dispose();
     }
 
     private sealed class ForeverRetryPolicy : IRetryPolicy

@@ -55,7 +55,8 @@ public sealed class SseObserver(Uri gateway, string apiKey) : IAsyncDisposable
         connect.CancelAfter(ReadTimeout);
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, connect.Token);
         response.EnsureSuccessStatusCode();
-        Ledger.Connected();
+        var resumedAfter = Ledger.Cursor;
+        var subscribed = false;
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
         using var reader = new StreamReader(body, Encoding.UTF8);
         string? type = null;
@@ -68,7 +69,17 @@ public sealed class SseObserver(Uri gateway, string apiKey) : IAsyncDisposable
             if (line is null) return;
             if (line.Length == 0)
             {
-                if (type is not null && data.Length > 0) Dispatch(type, JsonNode.Parse(data.ToString())!.AsObject());
+                if (type is not null && data.Length > 0)
+                {
+                    var message = JsonNode.Parse(data.ToString())!.AsObject();
+                    // An SSE response is one subscription; its id comes with its first message.
+                    if (!subscribed && (string?)message["subscriptionId"] is { } id)
+                    {
+                        Ledger.Subscribed(id, type == "snapshot" ? null : resumedAfter);
+                        subscribed = true;
+                    }
+                    Dispatch(type, message);
+                }
                 type = null;
                 data.Clear();
             }

@@ -5,7 +5,9 @@ namespace Gateway.Soak.Streams;
 /// <summary>
 /// What one stream client (SSE or SignalR) received over the whole run, across its reconnects: every call event once
 /// in arrival order, the events that came twice, the calls whose events came out of sequence order, reset snapshots
-/// and dropped notices. A client that resumes correctly shows no duplicates, no disorder and no resets.
+/// and dropped notices. A client that resumes correctly shows no duplicates, no disorder and no resets. The client sees
+/// every call (scope <c>all</c>, a key for every address), so the log positions of its cursors follow each other without
+/// a hole, within a subscription and from a resume's cursor to its first event: a hole is an event the gateway lost.
 /// </summary>
 public sealed class StreamLedger(string name)
 {
@@ -15,6 +17,9 @@ public sealed class StreamLedger(string name)
     private readonly List<string> _duplicates = [];
     private readonly HashSet<string> _disordered = new(StringComparer.Ordinal);
     private string? _cursor;
+    private readonly Dictionary<string, long> _lastPosition = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _firstPosition = new(StringComparer.Ordinal);
+    private readonly List<string> _holes = [];
 
     public string Name { get; } = name;
 
@@ -37,14 +42,31 @@ public sealed class StreamLedger(string name)
         get { lock (_gate) return [.. _duplicates]; }
     }
 
+    /// <summary>Where the log positions skipped (events the gateway did not send), as "subscription: after → got".</summary>
+    public IReadOnlyList<string> Holes
+    {
+        get { lock (_gate) return [.. _holes]; }
+    }
+
     public IReadOnlyCollection<string> DisorderedCalls
     {
         get { lock (_gate) return [.. _disordered]; }
     }
 
-    public void Connected()
+    /// <summary>A subscription started after <paramref name="afterCursor"/> (null: from a snapshot). Its first events may
+    /// have come before this (SignalR sends them before the subscribe call's result).</summary>
+    public void Subscribed(string subscriptionId, string? afterCursor)
     {
-        lock (_gate) Connects++;
+        lock (_gate)
+        {
+            Connects++;
+            if (Position(afterCursor) is not { } after) return;
+            if (_firstPosition.TryGetValue(subscriptionId, out var first))
+            {
+                if (first != after + 1) _holes.Add($"{subscriptionId}: resumed after {after}, first event {first}");
+            }
+            else _lastPosition[subscriptionId] = after;
+        }
     }
 
     public void Snapshot(JsonObject message)
@@ -53,6 +75,7 @@ public sealed class StreamLedger(string name)
         {
             if ((bool?)message["reset"] == true) ResetSnapshots++;
             _cursor = (string?)message["cursor"] ?? _cursor;
+            if ((string?)message["subscriptionId"] is { } subscription && Position(_cursor) is { } position) _lastPosition[subscription] = position;
         }
     }
 
@@ -74,6 +97,12 @@ public sealed class StreamLedger(string name)
         {
             _cursor = (string?)message["cursor"] ?? _cursor;
             Events++;
+            if ((string?)message["subscriptionId"] is { } subscription && Position(_cursor) is { } position)
+            {
+                if (_lastPosition.TryGetValue(subscription, out var last) && position != last + 1) _holes.Add($"{subscription}: {last} → {position}");
+                _lastPosition[subscription] = position;
+                _firstPosition.TryAdd(subscription, position);
+            }
             if (!_types.TryAdd(id, (string)message["event"]!["type"]!))
             {
                 _duplicates.Add(id);
@@ -84,6 +113,13 @@ public sealed class StreamLedger(string name)
             sequences.Add(sequence);
         }
     }
+
+    /// <summary>The log position of a cursor (<c>{epoch}-{position}</c>).</summary>
+    private static long? Position(string? cursor) =>
+        cursor is not null && cursor.LastIndexOf('-') is var dash and >= 0 &&
+        long.TryParse(cursor.AsSpan(dash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var position)
+            ? position
+            : null;
 
     /// <summary>The sequence numbers received for the call, in arrival order.</summary>
     public IReadOnlyList<long> SequencesOf(string callId)
