@@ -3,10 +3,10 @@
 #   N passed, N failed            (", N skipped" is appended when tests were skipped)
 # Exits non-zero when the build fails, a test fails, the test run breaks, or no test ran.
 #
-# The real-server tests start their own Prosody (see tests/Gateway.Testing/Prosody), so
-# Prosody must be installed; as root this script installs it (and sipp, for the SIP tests, Chromium,
-# for the dashboard's browser tests, and npm, for the dashboard's build) with apt-get when missing,
-# otherwise it prints the command to run.
+# The real-server tests start their own Prosody and ejabberd (see tests/Gateway.Testing/Prosody and
+# tests/Gateway.Testing/Ejabberd), so both must be installed; as root this script installs them (and
+# sipp, for the SIP tests, Chromium, for the dashboard's browser tests, and npm, for the dashboard's
+# build) with apt-get when missing, otherwise it prints the command to run.
 #
 #   scripts/test.sh [--results DIR] [-- extra dotnet test arguments, e.g. --filter ...]
 set -euo pipefail
@@ -27,7 +27,9 @@ done
 
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is required (dotnet not found on PATH); see README.md"
 
-if ! ensure_packages prosody:prosody prosodyctl:prosody sipp:sip-tester openssl:openssl chromium:chromium npm:npm; then
+# ejabberdctl is in /usr/sbin, which not every user's PATH has; it only tells that the package is there.
+if ! PATH="$PATH:/usr/sbin" ensure_packages prosody:prosody prosodyctl:prosody ejabberdctl:ejabberd sipp:sip-tester \
+  openssl:openssl chromium:chromium npm:npm; then
   log "warning: continuing without them; the tests that need them will fail"
 fi
 

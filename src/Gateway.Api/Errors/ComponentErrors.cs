@@ -9,11 +9,17 @@ public static class ComponentErrors
     /// <summary>Prosody's application condition for an external component that is configured but not connected.</summary>
     public const string ProsodyComponentNamespace = "xmpp:prosody.im/protocol/component";
 
+    /// <summary>ejabberd's text when no component is connected for an address under its own domain: with nothing routed
+    /// there it would need server-to-server federation, which it refuses as <c>auth/forbidden</c> with this text (it
+    /// names no application condition).</summary>
+    public const string EjabberdNoRouteText = "Access denied by service policy";
+
     /// <summary>The component is not there to execute anything: safe to retry later. Feeds the circuit breaker.</summary>
     public static bool IsUnavailable(StanzaError error)
     {
         ArgumentNullException.ThrowIfNull(error);
         if (error.ApplicationCondition is { } app && app.NamespaceName == ProsodyComponentNamespace) return true;
+        if (error.Condition == "forbidden" && error.Text == EjabberdNoRouteText) return true;
         return error.Condition is "remote-server-timeout" or "remote-server-not-found" or "service-unavailable"
             or "recipient-unavailable" or "resource-constraint";
     }

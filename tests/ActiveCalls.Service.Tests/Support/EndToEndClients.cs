@@ -1,4 +1,4 @@
-using Gateway.Testing.Prosody;
+using Gateway.Testing;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
@@ -13,9 +13,9 @@ namespace ActiveCalls.Service.Tests.Support;
 internal static class EndToEndClients
 {
     /// <summary>A started client on a fresh account, disposed with <paramref name="owned"/>.</summary>
-    public static async Task<XmppClient> ClientAsync(ProsodyFixture prosody, List<IAsyncDisposable> owned)
+    public static async Task<XmppClient> ClientAsync(IXmppServerFixture server, List<IAsyncDisposable> owned)
     {
-        var client = await ServiceHosts.ConnectClientAsync(prosody, TestContext.Current.CancellationToken);
+        var client = await ServiceHosts.ConnectClientAsync(server, TestContext.Current.CancellationToken);
         owned.Add(client);
         return client;
     }
@@ -23,30 +23,35 @@ internal static class EndToEndClients
     /// <summary>A client authorised for alice's addresses (auth-for-all: alice, bob, carol) and subscribed to its JID's
     /// collection via "/", with a reader of its events.</summary>
     public static async Task<(XmppClient Client, AdHocCommandClient Commands, PubSubEventReader Events)> AuthorisedSubscriberAsync(
-        ProsodyFixture prosody, List<IAsyncDisposable> owned)
+        IXmppServerFixture server, List<IAsyncDisposable> owned)
     {
-        var client = await ClientAsync(prosody, owned);
+        var client = await ClientAsync(server, owned);
         var commands = new AdHocCommandClient(client);
-        var pubSub = new Jid(null, "pubsub.active-calls." + prosody.Domain);
-        await ExecuteAsync(commands, new Jid(null, "commands.auth." + prosody.Domain), "authorize-plain",
+        var pubSub = new Jid(null, "pubsub.active-calls." + server.Domain);
+        await ExecuteAsync(commands, new Jid(null, "commands.auth." + server.Domain), "authorize-plain",
             DataForm.Submit().Add("sip-address", "alice@activecalls.test").Add("password", "alice-dev-password").Add("auth-for-all", true).Build());
         var events = new PubSubEventReader(client, pubSub);
         await new PubSubClient(client).SubscribeAsync(pubSub, "/", client.LocalJid!, SubscribeOptions.ForCollection(), TestContext.Current.CancellationToken);
         return (client, commands, events);
     }
 
-    /// <summary>The first request after start may reach a component that is still handshaking; Prosody then answers for it.</summary>
+    /// <summary>The first request after start may reach a component that is still handshaking; the server then answers for
+    /// it (Prosody: remote-server-timeout; ejabberd: forbidden, "Access denied by service policy").</summary>
     public static async Task<CommandResult> ExecuteAsync(AdHocCommandClient commands, Jid to, string node, DataForm form)
     {
         for (var attempt = 0; ; attempt++)
         {
             try { return await commands.ExecuteAsync(to, node, form, ct: TestContext.Current.CancellationToken); }
-            catch (XmppStanzaErrorException e) when (e.Error.Condition == "remote-server-timeout" && attempt < 50)
+            catch (XmppStanzaErrorException e) when (IsComponentNotConnected(e.Error) && attempt < 50)
             {
                 await Task.Delay(100, TestContext.Current.CancellationToken);
             }
         }
     }
+
+    /// <summary>The server answered for a component that is not connected (yet, or again after a restart).</summary>
+    public static bool IsComponentNotConnected(StanzaError error) =>
+        error.Condition == "remote-server-timeout" || (error.Condition == "forbidden" && error.Text == "Access denied by service policy");
 
     public sealed record Seen(string Kind, string Node, string ItemId, ActiveCallItem? Item)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Sip.CallControl;
+using Gateway.Testing;
 using Gateway.Testing.Prosody;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
@@ -31,18 +32,18 @@ internal static class ServiceHosts
         return builder.Build();
     }
 
-    /// <summary>A new account on the test Prosody and a started client of it (the caller disposes it).</summary>
-    public static async Task<XmppClient> ConnectClientAsync(ProsodyFixture prosody, CancellationToken cancellationToken)
+    /// <summary>A new account on the test server and a started client of it (the caller disposes it).</summary>
+    public static async Task<XmppClient> ConnectClientAsync(IXmppServerFixture server, CancellationToken cancellationToken)
     {
         var user = "u" + Guid.NewGuid().ToString("N")[..10];
-        await prosody.RegisterAsync(user, "client-password-1");
+        await server.RegisterAsync(user, "client-password-1");
         var client = new XmppClient(new XmppClientOptions
         {
-            Jid = new Jid(user, prosody.Domain),
+            Jid = new Jid(user, server.Domain),
             Password = "client-password-1",
-            Host = prosody.Host,
-            Port = prosody.C2sPort,
-            Tls = { TrustedCertificatePath = prosody.CaCertificatePath },
+            Host = server.Host,
+            Port = server.C2sPort,
+            Tls = { TrustedCertificatePath = server.CaCertificatePath },
         });
         try
         {

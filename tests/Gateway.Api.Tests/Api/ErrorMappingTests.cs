@@ -113,6 +113,26 @@ public sealed class ErrorMappingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EjabberdsRefusalToRouteToAComponentThatIsNotConnectedIs503WithRetryAfter()
+    {
+        // What ejabberd answers for an address under its domain with no component connected (docs/xmpp-library.md, "ejabberd").
+        _gateway.Xmpp.Reply("""
+            <iq type="error" from="commands.active-calls.activecalls.test">
+              <error type="auth">
+                <forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>
+                <text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">Access denied by service policy</text>
+              </error>
+            </iq>
+            """);
+
+        var response = await CreateAsync();
+
+        var problem = await response.AssertProblemAsync(503, "component-unavailable");
+        Assert.Equal("forbidden", (string?)problem["xmppCondition"]);
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    [Fact]
     public async Task AnUnsentCommandIs503WithRetryAfterAndTheGatewayDoesNotRetryIt()
     {
         _gateway.Xmpp.Throw(new XmppConnectionLostException("No XMPP connection is established.") { NeverSent = true });

@@ -5,7 +5,6 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Testing;
-using Gateway.Testing.Prosody;
 using Gateway.Testing.Sip;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -15,12 +14,13 @@ using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 namespace Gateway.Api.Tests.EndToEnd;
 
 /// <summary>
-/// The whole system for one test, in-process: a real Prosody (the shared fixture), the reference Active-Calls service
-/// (its three components and SIP engine) calling real sipp phones, and the gateway with its real XMPP pool. Call states
+/// The whole system for one test, in-process: a real XMPP server (the shared Prosody or ejabberd fixture), the reference
+/// Active-Calls service (its three components and SIP engine) calling real sipp phones, and the gateway with its real XMPP
+/// pool. Call states
 /// come only from the gateway's own PubSub subscription (authorize-plain for alice@activecalls.test with auth-for-all:
 /// alice, bob, carol). With <see cref="OnKestrel"/> the gateway listens on a loopback port a browser can open.
 /// </summary>
-internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
+internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposable
 {
     // Demo addresses of users.dev.json; the gateway follows alice's calls.
     public const string Alice = "sip:alice@activecalls.test";
@@ -70,14 +70,14 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
     {
         var settings = new Dictionary<string, string?>
         {
-            ["ActiveCalls:Domain"] = prosody.Domain,
-            ["ActiveCalls:XmppHost"] = prosody.Host,
-            ["ActiveCalls:ComponentPort"] = prosody.ComponentPort.ToString(CultureInfo.InvariantCulture),
-            ["ActiveCalls:ComponentSecret"] = prosody.ComponentSecret,
+            ["ActiveCalls:Domain"] = server.Domain,
+            ["ActiveCalls:XmppHost"] = server.Host,
+            ["ActiveCalls:ComponentPort"] = server.ComponentPort.ToString(CultureInfo.InvariantCulture),
+            ["ActiveCalls:ComponentSecret"] = server.ComponentSecret,
             ["ActiveCalls:UsersFile"] = RepositoryRoot.Combine("src", "ActiveCalls.Service", "users.dev.json"),
             ["Sip:BindAddress"] = "127.0.0.1",
             ["Sip:Port"] = "0",
-            ["Sip:LocalDomains:0"] = prosody.Domain,
+            ["Sip:LocalDomains:0"] = server.Domain,
             ["Sip:RingTimeout"] = "00:00:20",
             // The service's own state (calls' SIP state, items, subscriptions, grants), per stack.
             ["ActiveCalls:Storage:DatabasePath"] = Own(new TempSqliteFile("e2e-service")).Path,
@@ -93,7 +93,7 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
         // The calls database outlives gateway restarts, like a deployment's data volume.
         GatewaySettings.TryAdd("Gateway:Calls:DatabasePath", Own(new TempSqliteFile("e2e-calls")).Path);
         _gatewayUser = "gw" + Guid.NewGuid().ToString("N")[..8];
-        await prosody.RegisterAsync(_gatewayUser, "gateway-password-1");
+        await server.RegisterAsync(_gatewayUser, "gateway-password-1");
         return await StartGatewayAsync();
     }
 
@@ -109,19 +109,19 @@ internal sealed class EndToEndStack(ProsodyFixture prosody) : IAsyncDisposable
     {
         _gateway = new GatewayFactory { RealXmpp = true };
         var s = _gateway.Settings;
-        s["Gateway:Xmpp:Jid"] = $"{_gatewayUser}@{prosody.Domain}";
+        s["Gateway:Xmpp:Jid"] = $"{_gatewayUser}@{server.Domain}";
         s["Gateway:Xmpp:Password"] = "gateway-password-1";
-        s["Gateway:Xmpp:Host"] = prosody.Host;
-        s["Gateway:Xmpp:Port"] = prosody.C2sPort.ToString(CultureInfo.InvariantCulture);
-        s["Gateway:Xmpp:TrustedCertificatePath"] = prosody.CaCertificatePath;
+        s["Gateway:Xmpp:Host"] = server.Host;
+        s["Gateway:Xmpp:Port"] = server.C2sPort.ToString(CultureInfo.InvariantCulture);
+        s["Gateway:Xmpp:TrustedCertificatePath"] = server.CaCertificatePath;
         s["Gateway:Xmpp:PoolSize"] = "2";
         s["Gateway:Xmpp:InstanceName"] = "e2e";
         s["Gateway:Xmpp:IqTimeout"] = "00:00:05";
-        s["Gateway:Components:Commands"] = prosody.ActiveCallsComponent;
+        s["Gateway:Components:Commands"] = server.ActiveCallsComponent;
         s["Gateway:Events:SipAddress"] = "alice@activecalls.test";
         s["Gateway:Events:Password"] = "alice-dev-password";
-        s["Gateway:Events:AuthComponent"] = prosody.AuthComponent;
-        s["Gateway:Events:PubSubService"] = prosody.PubSubComponent;
+        s["Gateway:Events:AuthComponent"] = server.AuthComponent;
+        s["Gateway:Events:PubSubService"] = server.PubSubComponent;
         s["Gateway:Events:RetryDelay"] = "00:00:00.200";
         s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
         s["Gateway:Calls:IntentAnswerWait"] = "00:00:02"; // the production default (the in-memory tests wait longer)

@@ -1,6 +1,8 @@
 using System.Net;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Api.Tests.Infrastructure;
+using Gateway.Testing;
+using Gateway.Testing.Ejabberd;
 using Gateway.Testing.Prosody;
 using Gateway.Testing.Sip;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,9 +16,19 @@ namespace Gateway.Api.Tests.EndToEnd;
 /// calling real sipp phones, and the gateway with its real XMPP pool and PubSub subscription.
 /// </summary>
 [Collection(ProsodyCollection.Name)]
-public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
+public sealed class GatewayEndToEndTests(ProsodyFixture prosody) : GatewayEndToEndSpecification(prosody);
+
+/// <summary>The same specification with ejabberd as the XMPP server: the gateway's c2s pool and the reference service's
+/// components on ejabberd 23.01 (the representative subset of the end-to-end suite that runs on both servers).</summary>
+[Collection(EjabberdCollection.Name)]
+public sealed class GatewayEndToEndOnEjabberdTests(EjabberdFixture ejabberd) : GatewayEndToEndSpecification(ejabberd);
+
+/// <summary>
+/// Calls placed, connected, transferred, refused and hung up through the gateway, whichever XMPP server carries them.
+/// </summary>
+public abstract class GatewayEndToEndSpecification(IXmppServerFixture server) : IAsyncLifetime
 {
-    private readonly EndToEndStack _stack = new(prosody);
+    private readonly EndToEndStack _stack = new(server);
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 

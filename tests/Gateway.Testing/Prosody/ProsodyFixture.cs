@@ -18,10 +18,11 @@ namespace Gateway.Testing.Prosody;
 /// If Prosody is not installed the fixture fails (it never skips). Set
 /// <c>GATEWAY_TESTS_KEEP_PROSODY=1</c> to keep the run directory (config, logs) after the tests.
 /// </remarks>
-public sealed class ProsodyFixture : IAsyncLifetime
+public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
 {
-    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(90);
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
+
+    public string ServerName => "Prosody";
 
     /// <summary>The main XMPP domain; its accounts authenticate with SCRAM-SHA-256.</summary>
     public string Domain { get; } = "activecalls.test";
@@ -95,7 +96,7 @@ public sealed class ProsodyFixture : IAsyncLifetime
     /// <summary>Creates the account (or resets its password) on <paramref name="host"/>, by default <see cref="Domain"/>.</summary>
     public async Task RegisterAsync(string user, string password, string? host = null)
     {
-        await RunScriptAsync("deploy/prosody/register.sh", [user, host ?? Domain, password, "--dir", RunDirectory]);
+        await DeployScript.RunAsync("deploy/prosody/register.sh", [user, host ?? Domain, password, "--dir", RunDirectory]);
     }
 
     /// <summary>Freezes Prosody with SIGSTOP, as a hung server: its sockets stay open and accept bytes, nothing is answered.
@@ -194,7 +195,7 @@ public sealed class ProsodyFixture : IAsyncLifetime
 
     private async Task StartCoreAsync()
     {
-        await RunScriptAsync("deploy/prosody/start.sh",
+        await DeployScript.RunAsync("deploy/prosody/start.sh",
         [
             "--dir", RunDirectory,
             "--domain", Domain,
@@ -208,51 +209,8 @@ public sealed class ProsodyFixture : IAsyncLifetime
 
     private async Task StopCoreAsync()
     {
-        await RunScriptAsync("deploy/prosody/stop.sh", ["--dir", RunDirectory]);
+        await DeployScript.RunAsync("deploy/prosody/stop.sh", ["--dir", RunDirectory]);
         IsRunning = false;
-    }
-
-    private async Task<string> RunScriptAsync(string script, IReadOnlyList<string> arguments)
-    {
-        var startInfo = new ProcessStartInfo("bash")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepositoryRoot.FullPath,
-        };
-        startInfo.ArgumentList.Add(RepositoryRoot.Combine(script));
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(startInfo)
-            ?? throw new InvalidOperationException($"could not run {script}");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(ScriptTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{script} did not finish within {ScriptTimeout.TotalSeconds:0}s");
-        }
-
-        var output = await stdout;
-        var errors = await stderr;
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"{script} {string.Join(' ', arguments)} failed with exit code {process.ExitCode}:{Environment.NewLine}{errors}{output}");
-        }
-
-        return output;
     }
 
     /// <summary>Two free loopback TCP ports (free when this returns: another process may take one before it is used).</summary>
