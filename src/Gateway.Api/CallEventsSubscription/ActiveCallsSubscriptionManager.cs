@@ -38,7 +38,9 @@ public sealed record EventsStatus(
 /// Keeps one PubSub subscription to <c>/me/&lt;bare-jid&gt;</c> on the pool's designated event receiver and feeds every
 /// notification into the <see cref="CallTracker"/>, following OnSIP's bootstrap:
 /// <list type="number">
-/// <item><c>authorize-plain</c> (with <c>auth-for-all</c>) for the configured SIP address;</item>
+/// <item><c>authorize-plain</c> (with <c>auth-for-all</c>) for each followed user (<see cref="FollowedUsers"/>) on the
+/// receiver's JID, so the one collection covers every followed address; a user the Auth component refuses is reported
+/// and tried again at each periodic check, while the others' calls flow;</item>
 /// <item>list the subscriptions of the node and reuse (renew through options) the one of the receiver's full JID, else
 /// subscribe with items / depth all / expire, treating <c>pending</c> as in progress until the <c>subscribed</c> message;</item>
 /// <item>fetch the collection's current items and reconcile the calls with them (calls that ended while no
@@ -54,6 +56,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
 
     private readonly IXmppPool _pool;
     private readonly CallTracker _calls;
+    private readonly FollowedUsers _followed;
     private readonly EventsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ActiveCallsSubscriptionManager> _logger;
@@ -67,10 +70,12 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     private EventsStatus _status;
 
     public ActiveCallsSubscriptionManager(
-        IXmppPool pool, CallTracker calls, IOptions<EventsOptions> options, TimeProvider time, ILogger<ActiveCallsSubscriptionManager> logger)
+        IXmppPool pool, CallTracker calls, FollowedUsers followed, IOptions<EventsOptions> options, TimeProvider time,
+        ILogger<ActiveCallsSubscriptionManager> logger)
     {
         _pool = pool;
         _calls = calls;
+        _followed = followed;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -93,7 +98,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     {
         if (!_options.IsEnabled)
         {
-            _logger.LogInformation("Call events are off (Gateway:Events:SipAddress not set): call states come only from commands");
+            _logger.LogInformation("Call events are off (no followed user in Gateway:Events): call states come only from commands");
             return;
         }
         _pool.ReceiverChanged += OnReceiverChanged;
@@ -188,6 +193,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         var node = ActiveCallsNodes.ForJid(subscriber);
         var pubSub = new PubSubClient(receiver);
         SetState(EventsState.Subscribing, subscriber.ToString(), node, null);
+        _followed.ReceiverChanged();
 
         // The reader exists before the subscribe request, so the subscribed message and the first items are not missed.
         using var reader = new PubSubEventReader(receiver, Service);
@@ -196,15 +202,16 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         var reading = Task.Run(() => ReadEventsAsync(reader, subscriber, node, subscribed, readerStop.Token), CancellationToken.None);
         try
         {
-            var authorizedUntil = await AuthorizeAsync(receiver, subscriber, cancellationToken);
+            var authorizedUntil = await AuthorizeAllAsync(receiver, subscriber, cancellationToken);
             var expire = ExpiryFor(authorizedUntil);
             var subscription = await EnsureSubscriptionAsync(pubSub, subscriber, node, expire, subscribed.Task, cancellationToken);
             _previousSubscriber = subscriber;
             SetState(EventsState.Active, subscriber.ToString(), subscription.Node, expire);
             backoff.Reset();
-            await ReconcileAsync(pubSub, node, cancellationToken);
+            // Timed from the subscription, not from the end of the first reconciliation (which may take a while).
             var renewAt = _time.GetUtcNow() + RenewDelay(expire);
             var reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
+            await ReconcileAsync(pubSub, node, cancellationToken);
             _logger.LogDebug("Call events subscription renews at {RenewAt:O}", renewAt);
 
             while (true)
@@ -221,10 +228,11 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                 if (_time.GetUtcNow() >= reconcileAt)
                 {
                     await ReconcilePeriodicallyAsync(pubSub, node, cancellationToken);
+                    await AuthorizeRefusedAsync(receiver, subscriber, cancellationToken);
                     reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
                 }
                 if (_time.GetUtcNow() < renewAt) continue;
-                authorizedUntil = await AuthorizeAsync(receiver, subscriber, cancellationToken);
+                authorizedUntil = await AuthorizeAllAsync(receiver, subscriber, cancellationToken);
                 expire = ExpiryFor(authorizedUntil);
                 await pubSub.SetOptionsAsync(Service, subscription.Node, subscriber, subscription.SubId, SubscribeOptions.ForCollection(expire), cancellationToken);
                 SetState(EventsState.Active, subscriber.ToString(), subscription.Node, expire);
@@ -241,11 +249,67 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         }
     }
 
-    private async Task<DateTimeOffset?> AuthorizeAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
+    /// <summary>Authorises every followed user on <paramref name="subscriber"/> and returns the earliest end among those
+    /// authorised (the subscription cannot outlive it). A user the Auth component refuses (a wrong password) is reported
+    /// and left out, so the others' calls still flow; only when none is authorised does the attempt fail.</summary>
+    private async Task<DateTimeOffset?> AuthorizeAllAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
+    {
+        DateTimeOffset? earliest = null;
+        var authorized = 0;
+        var refusals = new List<string>();
+        foreach (var user in _followed.Users)
+        {
+            var outcome = await TryAuthorizeAsync(receiver, subscriber, user, cancellationToken);
+            if (outcome.Refusal is { } refusal)
+            {
+                refusals.Add($"{user.Address}: {refusal}");
+                continue;
+            }
+            authorized++;
+            if (outcome.Expires is { } expires && (earliest is null || expires < earliest)) earliest = expires;
+        }
+        if (authorized == 0) throw new InvalidOperationException("No followed user could be authorised: " + string.Join("; ", refusals));
+        return earliest;
+    }
+
+    /// <summary>Tries again the users the Auth component refused (their password may have been fixed meanwhile).</summary>
+    private async Task AuthorizeRefusedAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
+    {
+        var refused = _followed.Statuses.Where(s => s.LastError is not null).Select(s => s.Address).ToHashSet(StringComparer.Ordinal);
+        foreach (var user in _followed.Users.Where(u => refused.Contains(SipUri.AddressOf(u.Address) ?? "")))
+            await TryAuthorizeAsync(receiver, subscriber, user, cancellationToken);
+    }
+
+    /// <summary>One user's <c>authorize-plain</c>: its end (when said), or why the Auth component refused it. Other
+    /// failures (no answer, the connection lost) are the session's and propagate.</summary>
+    private async Task<AuthorizeOutcome> TryAuthorizeAsync(IEventConnection receiver, Jid subscriber, FollowedUserOptions user, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return new AuthorizeOutcome(await AuthorizeAsync(receiver, subscriber, user, cancellationToken), null);
+        }
+        catch (XmppStanzaErrorException e)
+        {
+            var reason = Describe(e);
+            _followed.Failed(user, reason);
+            _logger.LogWarning("The Auth component refused to authorise {Subscriber} for the followed user {Address}: {Reason}; its calls are not followed until it succeeds",
+                subscriber.Bare, user.Address, reason);
+            return new AuthorizeOutcome(null, reason);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _followed.Failed(user, e.Message);
+            throw;
+        }
+    }
+
+    private readonly record struct AuthorizeOutcome(DateTimeOffset? Expires, string? Refusal);
+
+    private async Task<DateTimeOffset?> AuthorizeAsync(IEventConnection receiver, Jid subscriber, FollowedUserOptions user, CancellationToken cancellationToken)
     {
         var form = DataForm.Submit()
-            .Add("sip-address", _options.BareSipAddress, FormFieldType.TextSingle)
-            .Add("password", _options.Password, FormFieldType.TextPrivate)
+            .Add("sip-address", user.Address, FormFieldType.TextSingle)
+            .Add("password", user.Password, FormFieldType.TextPrivate)
             .Add("auth-for-all", _options.AuthForAll)
             .Add("jid", subscriber.ToString(), FormFieldType.JidSingle)
             .Build();
@@ -254,8 +318,9 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         DateTimeOffset? expires = DateTimeOffset.TryParse(expiresText, System.Globalization.CultureInfo.InvariantCulture,
             System.Globalization.DateTimeStyles.AssumeUniversal, out var e) ? e : null;
         var addresses = result.Form?.GetValues("sip") ?? [];
+        _followed.Authorized(user, expires ?? ExpiryFor(null), addresses.IsDefault ? [] : addresses);
         _logger.LogInformation("Authorised {Subscriber} for {Addresses} until {Expires}", subscriber.Bare,
-            addresses.IsDefaultOrEmpty ? _options.BareSipAddress : string.Join(", ", addresses), expiresText ?? "(not said)");
+            addresses.IsDefaultOrEmpty ? user.Address : string.Join(", ", addresses), expiresText ?? "(not said)");
         return expires;
     }
 

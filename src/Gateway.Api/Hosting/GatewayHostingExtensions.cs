@@ -118,6 +118,7 @@ public static class GatewayHostingExtensions
     /// <summary>The PubSub subscription feeding the call tracker (a no-op unless Gateway:Events is configured).</summary>
     public static IHostApplicationBuilder AddCallEvents(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<FollowedUsers>();
         builder.Services.AddSingleton<ActiveCallsSubscriptionManager>();
         if (!builder.Environment.IsOpenApiGeneration())
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
@@ -329,6 +330,7 @@ public static class GatewayHostingExtensions
     {
         app.MapCallsApi();
         app.MapWebhooksApi();
+        app.MapFollowedUsersApi();
         app.MapDashboardApi();
         app.MapCallStreaming();
         app.MapOpenApi("/openapi/{documentName}.json");
