@@ -40,7 +40,8 @@ public sealed record EventsStatus(
 /// <list type="number">
 /// <item><c>authorize-plain</c> (with <c>auth-for-all</c>) for each followed user (<see cref="FollowedUsers"/>) on the
 /// receiver's JID, so the one collection covers every followed address; a user the Auth component refuses is reported
-/// and tried again at each periodic check, while the others' calls flow;</item>
+/// and tried again at each periodic check, while the others' calls flow; a user added or given a new password through
+/// the admin API is authorised at once;</item>
 /// <item>list the subscriptions of the node and reuse (renew through options) the one of the receiver's full JID, else
 /// subscribe with items / depth all / expire, treating <c>pending</c> as in progress until the <c>subscribed</c> message;</item>
 /// <item>fetch the collection's current items and reconcile the calls with them (calls that ended while no
@@ -138,7 +139,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                     var delay = backoff.Next();
                     SetState(EventsState.Retrying, receiver.LocalJid?.ToString(), null, null, error: e.Message);
                     _logger.LogWarning("Call events subscription failed ({Reason}); retrying in {Delay}", Describe(e), delay);
-                    await WaitAsync(changed, delay, stoppingToken);
+                    await WaitAsync(Task.WhenAny(changed, _followed.Changed), delay, stoppingToken);
                 }
                 finally
                 {
@@ -218,17 +219,26 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             {
                 var next = renewAt < reconcileAt ? renewAt : reconcileAt;
                 var wait = next - _time.GetUtcNow();
-                var due = Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, cancellationToken);
-                if (await Task.WhenAny(due, reading) == reading)
+                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var due = Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, waiting.Token);
+                var followedChanged = _followed.Changed;
+                var woke = await Task.WhenAny(due, reading, followedChanged);
+                if (woke == reading)
                 {
                     await reading; // throws why the stream ended
                     throw new InvalidOperationException("The event stream of the receiver ended.");
+                }
+                if (woke == followedChanged)
+                {
+                    await waiting.CancelAsync();
+                    await AuthorizePendingAsync(receiver, subscriber, cancellationToken);
+                    continue;
                 }
                 await due;
                 if (_time.GetUtcNow() >= reconcileAt)
                 {
                     await ReconcilePeriodicallyAsync(pubSub, node, cancellationToken);
-                    await AuthorizeRefusedAsync(receiver, subscriber, cancellationToken);
+                    await AuthorizePendingAsync(receiver, subscriber, cancellationToken);
                     reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
                 }
                 if (_time.GetUtcNow() < renewAt) continue;
@@ -268,16 +278,18 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             authorized++;
             if (outcome.Expires is { } expires && (earliest is null || expires < earliest)) earliest = expires;
         }
-        if (authorized == 0) throw new InvalidOperationException("No followed user could be authorised: " + string.Join("; ", refusals));
+        if (authorized == 0)
+            throw new InvalidOperationException(refusals.Count == 0
+                ? "No user is followed: add one (POST /followed-users) or configure Gateway:Events:Users."
+                : "No followed user could be authorised: " + string.Join("; ", refusals));
         return earliest;
     }
 
-    /// <summary>Tries again the users the Auth component refused (their password may have been fixed meanwhile).</summary>
-    private async Task AuthorizeRefusedAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
+    /// <summary>Authorises the users not authorised on this session: the ones the Auth component refused (their password
+    /// may have been fixed upstream meanwhile), and the ones added or given a new password since.</summary>
+    private async Task AuthorizePendingAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
     {
-        var refused = _followed.Statuses.Where(s => s.LastError is not null).Select(s => s.Address).ToHashSet(StringComparer.Ordinal);
-        foreach (var user in _followed.Users.Where(u => refused.Contains(SipUri.AddressOf(u.Address) ?? "")))
-            await TryAuthorizeAsync(receiver, subscriber, user, cancellationToken);
+        foreach (var user in _followed.Unauthorized) await TryAuthorizeAsync(receiver, subscriber, user, cancellationToken);
     }
 
     /// <summary>One user's <c>authorize-plain</c>: its end (when said), or why the Auth component refused it. Other

@@ -10,8 +10,8 @@ public sealed class EventsOptions
 {
     public const string SectionName = "Gateway:Events";
 
-    /// <summary>On by default when a user is followed (<see cref="SipAddress"/> or <see cref="Users"/>); false turns the
-    /// subscription off.</summary>
+    /// <summary>On by default when a user is configured (<see cref="SipAddress"/> or <see cref="Users"/>); true with none
+    /// follows only the users added through <c>/followed-users</c>; false turns the subscription off.</summary>
     public bool? Enabled { get; set; }
 
     /// <summary>The first followed SIP user: <c>authorize-plain</c> is sent for it (<c>user@domain</c>; a <c>sip:</c>
@@ -94,9 +94,8 @@ internal sealed class EventsOptionsValidator : IValidateOptions<EventsOptions>
     {
         if (!options.IsEnabled) return ValidateOptionsResult.Success;
         var failures = new List<string>();
+        // Enabled=true with no user configured is fine: they are added through /followed-users.
         var users = options.FollowedUsers();
-        if (users.Count == 0)
-            failures.Add("Gateway:Events needs a followed user when enabled: Gateway:Events:SipAddress and Password, or Gateway:Events:Users:0:Address and Password (set Gateway:Events:Enabled=false to turn the subscription off).");
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var user in users)
         {

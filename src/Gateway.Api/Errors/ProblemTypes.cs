@@ -17,6 +17,7 @@ public sealed record ProblemType(string Code, int Status, string Title)
 /// <item><term>401 unauthorized</term><description>no or wrong API key (<c>WWW-Authenticate</c>)</description></item>
 /// <item><term>403 out-of-scope / destination-not-allowed / component-forbidden</term><description>the key does not cover the addresses / may not call the <c>to</c> or transfer <c>target</c> (its destination scope; nothing sent) / the component answered <c>forbidden</c> or <c>not-authorized</c></description></item>
 /// <item><term>403 admin-scope-required</term><description>an administration endpoint (<c>/followed-users</c>) asked with a key whose scope is not <c>*</c></description></item>
+/// <item><term>404 followed-user-not-found / 409 followed-user-exists / followed-user-configured</term><description><c>/followed-users</c>: no such followed user / it is followed already / it comes from the configuration, which the API does not change</description></item>
 /// <item><term>404 call-not-found</term><description>unknown call, or the component answered <c>item-not-found</c></description></item>
 /// <item><term>404 webhook-not-found / delivery-not-found</term><description>unknown (or another key's) webhook subscription / delivery</description></item>
 /// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call, webhook limit reached, re-delivery to a disabled subscription</description></item>
@@ -43,12 +44,15 @@ public static class ProblemTypes
     public static readonly ProblemType NotFound = new("not-found", 404, "Not found.");
     public static readonly ProblemType CallNotFound = new("call-not-found", 404, "The call is not known.");
     public static readonly ProblemType WebhookNotFound = new("webhook-not-found", 404, "The webhook subscription is not known.");
+    public static readonly ProblemType FollowedUserNotFound = new("followed-user-not-found", 404, "The SIP user is not followed.");
     public static readonly ProblemType DeliveryNotFound = new("delivery-not-found", 404, "The webhook delivery is not known.");
     public static readonly ProblemType MethodNotAllowed = new("method-not-allowed", 405, "Method not allowed.");
     public static readonly ProblemType CallSetupIdInUse = new("call-setup-id-in-use", 409, "The call-setup-id is already used by another call.");
     public static readonly ProblemType CallNotConnected = new("call-not-connected", 409, "Only a connected call can be transferred.");
     public static readonly ProblemType ComponentConflict = new("component-conflict", 409, "The Active-Calls service reported a conflict.");
     public static readonly ProblemType WebhookLimitReached = new("webhook-limit-reached", 409, "The API key holds as many webhook subscriptions as it may.");
+    public static readonly ProblemType FollowedUserExists = new("followed-user-exists", 409, "The SIP user is followed already.");
+    public static readonly ProblemType FollowedUserConfigured = new("followed-user-configured", 409, "The followed user comes from the configuration.");
     public static readonly ProblemType WebhookDisabled = new("webhook-disabled", 409, "The webhook subscription is disabled.");
     public static readonly ProblemType PayloadTooLarge = new("payload-too-large", 413, "The request body is too large.");
     public static readonly ProblemType UnsupportedMediaType = new("unsupported-media-type", 415, "The request body must be application/json.");
@@ -67,8 +71,8 @@ public static class ProblemTypes
     public static IReadOnlyList<ProblemType> All { get; } =
     [
         ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, DestinationNotAllowed, AdminScopeRequired, ComponentForbidden, NotFound, CallNotFound,
-        WebhookNotFound, DeliveryNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
-        WebhookDisabled, PayloadTooLarge, UnsupportedMediaType,
+        WebhookNotFound, DeliveryNotFound, FollowedUserNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
+        WebhookDisabled, FollowedUserExists, FollowedUserConfigured, PayloadTooLarge, UnsupportedMediaType,
         CommandRejected, CommandFailed, FromNotFollowed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
         XmppUnavailable, ComponentTimeout, RequestTimeout,
     ];

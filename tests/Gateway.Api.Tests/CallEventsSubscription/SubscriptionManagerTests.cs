@@ -5,6 +5,7 @@ using Gateway.Api.Calls.Store;
 using Microsoft.Extensions.DependencyInjection;
 using Gateway.Api.Configuration;
 using Gateway.Api.CallEventsSubscription;
+using Gateway.Api.CallEventsSubscription.Store;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.Core;
@@ -59,7 +60,7 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
     private async Task<ActiveCallsSubscriptionManager> StartAsync()
     {
         _tracker = await _calls.StartCallsAsync();
-        _followed = new FollowedUsers(Options.Create(_options));
+        _followed = new FollowedUsers(Options.Create(_options), new InMemoryFollowedUserStore(), _time, NullLogger<FollowedUsers>.Instance);
         _manager = new ActiveCallsSubscriptionManager(_pool, Calls, _followed, Options.Create(_options), _time, NullLogger<ActiveCallsSubscriptionManager>.Instance);
         await _manager.StartAsync(Ct);
         return _manager;

@@ -96,4 +96,28 @@ public sealed class TeamEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
         Assert.Empty(frank.Flow());
         Assert.Empty((await (await client.GetAsync("/calls", Ct)).JsonAsync())["items"]!.AsArray());
     }
+
+    [Fact]
+    public async Task AUserAddedThroughTheAdminApiIsAuthorisedOnTheLiveSubscriptionAndItsCallsShowEveryTransition()
+    {
+        var frank = await _stack.PhoneAsync("answer", "frank");
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var client = await _stack.StartAsync(("frank@activecalls.test", frank), ("alice@activecalls.test", alice));
+
+        var added = await client.PostJsonAsync("/followed-users", """{"address":"frank@activecalls.test","password":"frank-dev-password"}""");
+
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        Assert.DoesNotContain("frank-dev-password", await added.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        await EventuallyAsync(async () => (await (await client.GetAsync("/followed-users", Ct)).JsonAsync())["items"]!.AsArray(),
+            items => items.Any(i => (string?)i!["address"] == "frank@activecalls.test" && (bool)i["authorized"]!), "frank authorised");
+        var id = await CreateCallAsync(client, Frank, Alice);
+        await WaitForCallAsync(client, id, State("connected"), "connected");
+        Assert.Equal(HttpStatusCode.Accepted, (await client.DeleteAsync($"/calls/{id}", Ct)).StatusCode);
+        await frank.AssertSucceededAsync();
+        await alice.AssertSucceededAsync();
+        await WaitForCallAsync(client, id, State("ended"), "ended");
+        var events = await EventsAsync(client, id);
+        Assert.Equal(["call.requested", "call.caller-ringing", "call.caller-answered", "call.callee-ringing", "call.updated", "call.connected"], events[..6]);
+        Assert.Equal("call.ended", events[^1]);
+    }
 }
