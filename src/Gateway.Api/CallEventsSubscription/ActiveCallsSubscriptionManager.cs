@@ -1,10 +1,8 @@
 using Gateway.Api.Calls;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.ActiveCalls;
-using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
-using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.Iq;
 using Gateway.Xmpp.Pool;
 using Gateway.Xmpp.PubSub;
@@ -58,6 +56,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     private readonly IXmppPool _pool;
     private readonly CallTracker _calls;
     private readonly FollowedUsers _followed;
+    private readonly FollowedUsersAuthorizer _authorizer;
     private readonly EventsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ActiveCallsSubscriptionManager> _logger;
@@ -80,6 +79,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _authorizer = new FollowedUsersAuthorizer(followed, _options, time, logger);
         _status = new EventsStatus(_options.IsEnabled ? EventsState.WaitingForConnection : EventsState.Disabled, null, null, null, null, 0, 0);
         Service = Jid.Parse(_options.IsEnabled ? _options.PubSubService : "pubsub.invalid");
     }
@@ -203,7 +203,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         var reading = Task.Run(() => ReadEventsAsync(reader, subscriber, node, subscribed, readerStop.Token), CancellationToken.None);
         try
         {
-            var authorizedUntil = await AuthorizeAllAsync(receiver, subscriber, cancellationToken);
+            var authorizedUntil = await _authorizer.AuthorizeAllAsync(receiver, subscriber, cancellationToken);
             var expire = ExpiryFor(authorizedUntil);
             var subscription = await EnsureSubscriptionAsync(pubSub, subscriber, node, expire, subscribed.Task, cancellationToken);
             _previousSubscriber = subscriber;
@@ -231,18 +231,18 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                 if (woke == followedChanged)
                 {
                     await waiting.CancelAsync();
-                    await AuthorizePendingAsync(receiver, subscriber, cancellationToken);
+                    await _authorizer.AuthorizePendingAsync(receiver, subscriber, cancellationToken);
                     continue;
                 }
                 await due;
                 if (_time.GetUtcNow() >= reconcileAt)
                 {
                     await ReconcilePeriodicallyAsync(pubSub, node, cancellationToken);
-                    await AuthorizePendingAsync(receiver, subscriber, cancellationToken);
+                    await _authorizer.AuthorizePendingAsync(receiver, subscriber, cancellationToken);
                     reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
                 }
                 if (_time.GetUtcNow() < renewAt) continue;
-                authorizedUntil = await AuthorizeAllAsync(receiver, subscriber, cancellationToken);
+                authorizedUntil = await _authorizer.AuthorizeAllAsync(receiver, subscriber, cancellationToken);
                 expire = ExpiryFor(authorizedUntil);
                 await pubSub.SetOptionsAsync(Service, subscription.Node, subscriber, subscription.SubId, SubscribeOptions.ForCollection(expire), cancellationToken);
                 SetState(EventsState.Active, subscriber.ToString(), subscription.Node, expire);
@@ -257,83 +257,6 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             try { await reading; }
             catch (Exception) { /* the session's own outcome is what gets reported */ }
         }
-    }
-
-    /// <summary>Authorises every followed user on <paramref name="subscriber"/> and returns the earliest end among those
-    /// authorised (the subscription cannot outlive it). A user the Auth component refuses (a wrong password) is reported
-    /// and left out, so the others' calls still flow; only when none is authorised does the attempt fail.</summary>
-    private async Task<DateTimeOffset?> AuthorizeAllAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
-    {
-        DateTimeOffset? earliest = null;
-        var authorized = 0;
-        var refusals = new List<string>();
-        foreach (var user in _followed.Users)
-        {
-            var outcome = await TryAuthorizeAsync(receiver, subscriber, user, cancellationToken);
-            if (outcome.Refusal is { } refusal)
-            {
-                refusals.Add($"{user.Address}: {refusal}");
-                continue;
-            }
-            authorized++;
-            if (outcome.Expires is { } expires && (earliest is null || expires < earliest)) earliest = expires;
-        }
-        if (authorized == 0)
-            throw new InvalidOperationException(refusals.Count == 0
-                ? "No user is followed: add one (POST /followed-users) or configure Gateway:Events:Users."
-                : "No followed user could be authorised: " + string.Join("; ", refusals));
-        return earliest;
-    }
-
-    /// <summary>Authorises the users not authorised on this session: the ones the Auth component refused (their password
-    /// may have been fixed upstream meanwhile), and the ones added or given a new password since.</summary>
-    private async Task AuthorizePendingAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
-    {
-        foreach (var user in _followed.Unauthorized) await TryAuthorizeAsync(receiver, subscriber, user, cancellationToken);
-    }
-
-    /// <summary>One user's <c>authorize-plain</c>: its end (when said), or why the Auth component refused it. Other
-    /// failures (no answer, the connection lost) are the session's and propagate.</summary>
-    private async Task<AuthorizeOutcome> TryAuthorizeAsync(IEventConnection receiver, Jid subscriber, FollowedUserOptions user, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return new AuthorizeOutcome(await AuthorizeAsync(receiver, subscriber, user, cancellationToken), null);
-        }
-        catch (XmppStanzaErrorException e)
-        {
-            var reason = Describe(e);
-            _followed.Failed(user, reason);
-            _logger.LogWarning("The Auth component refused to authorise {Subscriber} for the followed user {Address}: {Reason}; its calls are not followed until it succeeds",
-                subscriber.Bare, user.Address, reason);
-            return new AuthorizeOutcome(null, reason);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            _followed.Failed(user, e.Message);
-            throw;
-        }
-    }
-
-    private readonly record struct AuthorizeOutcome(DateTimeOffset? Expires, string? Refusal);
-
-    private async Task<DateTimeOffset?> AuthorizeAsync(IEventConnection receiver, Jid subscriber, FollowedUserOptions user, CancellationToken cancellationToken)
-    {
-        var form = DataForm.Submit()
-            .Add("sip-address", user.Address, FormFieldType.TextSingle)
-            .Add("password", user.Password, FormFieldType.TextPrivate)
-            .Add("auth-for-all", _options.AuthForAll)
-            .Add("jid", subscriber.ToString(), FormFieldType.JidSingle)
-            .Build();
-        var result = await new AdHocCommandClient(receiver).ExecuteAsync(Jid.Parse(_options.AuthComponent), "authorize-plain", form, ct: cancellationToken);
-        var expiresText = result.Form?.GetValue("expires");
-        DateTimeOffset? expires = DateTimeOffset.TryParse(expiresText, System.Globalization.CultureInfo.InvariantCulture,
-            System.Globalization.DateTimeStyles.AssumeUniversal, out var e) ? e : null;
-        var addresses = result.Form?.GetValues("sip") ?? [];
-        _followed.Authorized(user, expires ?? ExpiryFor(null), addresses.IsDefault ? [] : addresses);
-        _logger.LogInformation("Authorised {Subscriber} for {Addresses} until {Expires}", subscriber.Bare,
-            addresses.IsDefaultOrEmpty ? user.Address : string.Join(", ", addresses), expiresText ?? "(not said)");
-        return expires;
     }
 
     private async Task<Subscription> EnsureSubscriptionAsync(
@@ -499,7 +422,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         }
     }
 
-    private static string Describe(Exception e) => e is XmppStanzaErrorException stanza
+    internal static string Describe(Exception e) => e is XmppStanzaErrorException stanza
         ? $"{stanza.Error.Condition}: {stanza.Error.Text ?? stanza.Message}"
         : e.Message;
 

@@ -374,4 +374,28 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
         Assert.True(new EventsOptionsValidator().Validate(null, new EventsOptions()).Succeeded);
     }
+
+    [Fact]
+    public void EachFollowedUserOfTheListIsValidatedAndNoneMayBeFollowedTwice()
+    {
+        var options = new EventsOptions
+        {
+            SipAddress = "alice@example.com",
+            Password = "pw",
+            Users =
+            {
+                new FollowedUserOptions { Address = "sip:alice@example.com", Password = "pw" },
+                new FollowedUserOptions { Address = "dave@sales.example.com" },
+                new FollowedUserOptions { Address = "not an address", Password = "pw" },
+            },
+        };
+
+        var failures = new EventsOptionsValidator().Validate(null, options).FailureMessage;
+
+        Assert.Contains("'alice@example.com' is configured twice", failures, StringComparison.Ordinal);
+        Assert.Contains("'dave@sales.example.com' needs its web password", failures, StringComparison.Ordinal);
+        Assert.Contains("'not an address' must be a user@domain SIP address", failures, StringComparison.Ordinal);
+        // On with no user configured: the users come from POST /followed-users.
+        Assert.True(new EventsOptionsValidator().Validate(null, new EventsOptions { Enabled = true }).Succeeded);
+    }
 }
