@@ -203,6 +203,8 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         var reading = Task.Run(() => ReadEventsAsync(reader, subscriber, node, subscribed, readerStop.Token), CancellationToken.None);
         try
         {
+            // Taken before each authorisation pass, so a change to the team during one is not missed.
+            var followedChanged = _followed.Changed;
             var authorizedUntil = await _authorizer.AuthorizeAllAsync(receiver, subscriber, cancellationToken);
             var expire = ExpiryFor(authorizedUntil);
             var subscription = await EnsureSubscriptionAsync(pubSub, subscriber, node, expire, subscribed.Task, cancellationToken);
@@ -221,7 +223,6 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                 var wait = next - _time.GetUtcNow();
                 using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 var due = Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, waiting.Token);
-                var followedChanged = _followed.Changed;
                 var woke = await Task.WhenAny(due, reading, followedChanged);
                 if (woke == reading)
                 {
@@ -231,6 +232,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                 if (woke == followedChanged)
                 {
                     await waiting.CancelAsync();
+                    followedChanged = _followed.Changed;
                     await _authorizer.AuthorizePendingAsync(receiver, subscriber, cancellationToken);
                     continue;
                 }
