@@ -132,12 +132,17 @@ EOF
 chmod 600 "$ENV_FILE"
 
 # --- demo phones ---------------------------------------------------------------------------------
-# sipp UAS phones on loopback, one per demo address, answering call after call (no -m).
+# sipp UAS phones on loopback, one per demo address, answering call after call (no -m). The sales-* phones are
+# dave and erin of the second owner's domain, sales.$DOMAIN (users.dev.json: owner "sales").
 ensure_packages sipp:sip-tester || die "sipp (package sip-tester) is required for the demo phones"
 PHONES_DIR="$STATE_DIR/phones"
 mkdir -p "$PHONES_DIR"
-declare -A PHONES=([alice]="answer 15061" [bob]="answer 15062" [carol]="busy 15063" [dave]="ring-forever 15064")
-for user in alice bob carol dave; do
+SALES_DOMAIN="sales.$DOMAIN"
+declare -A PHONES=([alice]="answer 15061" [bob]="answer 15062" [carol]="busy 15063" [dave]="ring-forever 15064"
+  [sales-dave]="answer 15065" [sales-erin]="answer 15066")
+declare -A PHONE_ADDRESSES=([alice]="alice@$DOMAIN" [bob]="bob@$DOMAIN" [carol]="carol@$DOMAIN" [dave]="dave@$DOMAIN"
+  [sales-dave]="dave@$SALES_DOMAIN" [sales-erin]="erin@$SALES_DOMAIN")
+for user in "${!PHONES[@]}"; do
   read -r scenario port <<<"${PHONES[$user]}"
   stop_pidfile "$PHONES_DIR/$user.pid"
   (cd "$PHONES_DIR" && exec setsid sipp -sf "$REPO_ROOT/deploy/sipp/$scenario.xml" -i 127.0.0.1 -p "$port" -nostdin \
@@ -157,12 +162,12 @@ dotnet build "$REPO_ROOT/src/ActiveCalls.Service" -c Release -o "$SERVICE_DIR/bi
 service_args=(
   "--ActiveCalls:Domain=$DOMAIN" "--ActiveCalls:XmppHost=127.0.0.1" "--ActiveCalls:ComponentPort=$COMPONENT_PORT"
   "--ActiveCalls:ComponentSecret=$SECRET" "--ActiveCalls:UsersFile=$REPO_ROOT/src/ActiveCalls.Service/users.dev.json"
-  "--Sip:BindAddress=127.0.0.1" "--Sip:Port=$SIP_PORT" "--Sip:LocalDomains:0=$DOMAIN"
+  "--Sip:BindAddress=127.0.0.1" "--Sip:Port=$SIP_PORT" "--Sip:LocalDomains:0=$DOMAIN" "--Sip:LocalDomains:1=$SALES_DOMAIN"
   "--ActiveCalls:Storage:DatabasePath=$SERVICE_DIR/active-calls.db"
 )
-for user in alice bob carol dave; do
+for user in "${!PHONES[@]}"; do
   read -r _ port <<<"${PHONES[$user]}"
-  service_args+=("--Sip:Contacts:$user@$DOMAIN=127.0.0.1:$port")
+  service_args+=("--Sip:Contacts:${PHONE_ADDRESSES[$user]}=127.0.0.1:$port")
 done
 (cd "$SERVICE_DIR/bin" && exec setsid dotnet ActiveCalls.Service.dll "${service_args[@]}" >"$SERVICE_DIR/service.log" 2>&1 </dev/null) &
 echo $! >"$SERVICE_DIR/service.pid"
@@ -176,7 +181,8 @@ done
 
 # --- gateway -------------------------------------------------------------------------------------
 # The REST gateway on 127.0.0.1:$HTTP_PORT (Development settings: the local components, the dev API key), logged in
-# as gateway@$DOMAIN over a pool of two connections, following alice's calls (auth-for-all: alice, bob, carol).
+# as gateway@$DOMAIN over a pool of two connections, following a team of two owners: alice (auth-for-all: alice, bob,
+# carol) and dave@$SALES_DOMAIN (dave, erin). Their web passwords are users.dev.json's (appsettings.Development.json).
 GATEWAY_DIR="$STATE_DIR/gateway"
 mkdir -p "$GATEWAY_DIR"
 stop_pidfile "$GATEWAY_DIR/gateway.pid"
@@ -190,6 +196,7 @@ dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v qu
   "--Gateway:Xmpp:Port=$C2S_PORT" "--Gateway:Xmpp:TrustedCertificatePath=$PROSODY_DIR/ca/ca.crt" \
   "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
   "--Gateway:Events:PubSubService=pubsub.active-calls.$DOMAIN" "--Gateway:Events:SipAddress=alice@$DOMAIN" \
+  "--Gateway:Events:Users:0:Address=dave@$SALES_DOMAIN" \
   "--Gateway:Webhooks:DatabasePath=$GATEWAY_DIR/webhooks.db" "--Gateway:Calls:DatabasePath=$GATEWAY_DIR/calls.db" \
   >"$GATEWAY_DIR/gateway.log" 2>&1 </dev/null) &
 echo $! >"$GATEWAY_DIR/gateway.pid"
@@ -215,7 +222,9 @@ Local Active-Calls stack is up
   more accounts:      deploy/prosody/register.sh USER $DOMAIN PASSWORD --dir $PROSODY_DIR
   reference service:  the three components above, SIP on 127.0.0.1:$SIP_PORT   log: $SERVICE_DIR/service.log
   demo phones (sipp): alice@$DOMAIN answers, bob@$DOMAIN answers, carol@$DOMAIN is busy,
-                      dave@$DOMAIN rings forever   (SIP users and web passwords: src/ActiveCalls.Service/users.dev.json)
+                      dave@$DOMAIN rings forever; dave@$SALES_DOMAIN and erin@$SALES_DOMAIN answer
+                      (SIP users, owners and web passwords: src/ActiveCalls.Service/users.dev.json)
+  followed users:     alice@$DOMAIN and dave@$SALES_DOMAIN (GET /followed-users); frank@$DOMAIN is not followed
   gateway:            http://127.0.0.1:$HTTP_PORT   API key: dev-gateway-key   log: $GATEWAY_DIR/gateway.log
                       dashboard http://127.0.0.1:$HTTP_PORT/ (the dev key is filled in)
                       Swagger UI http://127.0.0.1:$HTTP_PORT/swagger   OpenAPI http://127.0.0.1:$HTTP_PORT/openapi/v1.json

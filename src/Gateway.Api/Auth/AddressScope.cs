@@ -35,6 +35,9 @@ public sealed class AddressScope
                (user == "*" || (!user.Contains('*', StringComparison.Ordinal) && SipUri.IsUser(user)));
     }
 
+    /// <summary>Scope <c>*</c>: the key acts for every address, which makes it the gateway's administrator key.</summary>
+    public bool AllowsEverything => _all;
+
     /// <summary>Whether the key acts for <paramref name="uriOrAddress"/> (a SIP URI, an AOR or <c>user@domain</c>).</summary>
     public bool Allows(string? uriOrAddress)
     {

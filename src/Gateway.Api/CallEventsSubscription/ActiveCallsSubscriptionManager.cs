@@ -1,10 +1,8 @@
 using Gateway.Api.Calls;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.ActiveCalls;
-using Gateway.Xmpp.AdHoc;
 using Gateway.Xmpp.Client;
 using Gateway.Xmpp.Core;
-using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.Iq;
 using Gateway.Xmpp.Pool;
 using Gateway.Xmpp.PubSub;
@@ -38,7 +36,10 @@ public sealed record EventsStatus(
 /// Keeps one PubSub subscription to <c>/me/&lt;bare-jid&gt;</c> on the pool's designated event receiver and feeds every
 /// notification into the <see cref="CallTracker"/>, following OnSIP's bootstrap:
 /// <list type="number">
-/// <item><c>authorize-plain</c> (with <c>auth-for-all</c>) for the configured SIP address;</item>
+/// <item><c>authorize-plain</c> (with <c>auth-for-all</c>) for each followed user (<see cref="FollowedUsers"/>) on the
+/// receiver's JID, so the one collection covers every followed address; a user the Auth component refuses is reported
+/// and tried again at each periodic check, while the others' calls flow; a user added or given a new password through
+/// the admin API is authorised at once;</item>
 /// <item>list the subscriptions of the node and reuse (renew through options) the one of the receiver's full JID, else
 /// subscribe with items / depth all / expire, treating <c>pending</c> as in progress until the <c>subscribed</c> message;</item>
 /// <item>fetch the collection's current items and reconcile the calls with them (calls that ended while no
@@ -54,6 +55,8 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
 
     private readonly IXmppPool _pool;
     private readonly CallTracker _calls;
+    private readonly FollowedUsers _followed;
+    private readonly FollowedUsersAuthorizer _authorizer;
     private readonly EventsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ActiveCallsSubscriptionManager> _logger;
@@ -67,13 +70,16 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     private EventsStatus _status;
 
     public ActiveCallsSubscriptionManager(
-        IXmppPool pool, CallTracker calls, IOptions<EventsOptions> options, TimeProvider time, ILogger<ActiveCallsSubscriptionManager> logger)
+        IXmppPool pool, CallTracker calls, FollowedUsers followed, IOptions<EventsOptions> options, TimeProvider time,
+        ILogger<ActiveCallsSubscriptionManager> logger)
     {
         _pool = pool;
         _calls = calls;
+        _followed = followed;
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _authorizer = new FollowedUsersAuthorizer(followed, _options, time, logger);
         _status = new EventsStatus(_options.IsEnabled ? EventsState.WaitingForConnection : EventsState.Disabled, null, null, null, null, 0, 0);
         Service = Jid.Parse(_options.IsEnabled ? _options.PubSubService : "pubsub.invalid");
     }
@@ -93,7 +99,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     {
         if (!_options.IsEnabled)
         {
-            _logger.LogInformation("Call events are off (Gateway:Events:SipAddress not set): call states come only from commands");
+            _logger.LogInformation("Call events are off (no followed user in Gateway:Events): call states come only from commands");
             return;
         }
         _pool.ReceiverChanged += OnReceiverChanged;
@@ -133,7 +139,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                     var delay = backoff.Next();
                     SetState(EventsState.Retrying, receiver.LocalJid?.ToString(), null, null, error: e.Message);
                     _logger.LogWarning("Call events subscription failed ({Reason}); retrying in {Delay}", Describe(e), delay);
-                    await WaitAsync(changed, delay, stoppingToken);
+                    await WaitAsync(Task.WhenAny(changed, _followed.Changed), delay, stoppingToken);
                 }
                 finally
                 {
@@ -188,6 +194,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         var node = ActiveCallsNodes.ForJid(subscriber);
         var pubSub = new PubSubClient(receiver);
         SetState(EventsState.Subscribing, subscriber.ToString(), node, null);
+        _followed.ReceiverChanged();
 
         // The reader exists before the subscribe request, so the subscribed message and the first items are not missed.
         using var reader = new PubSubEventReader(receiver, Service);
@@ -196,35 +203,48 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         var reading = Task.Run(() => ReadEventsAsync(reader, subscriber, node, subscribed, readerStop.Token), CancellationToken.None);
         try
         {
-            var authorizedUntil = await AuthorizeAsync(receiver, subscriber, cancellationToken);
+            // Taken before each authorisation pass, so a change to the team during one is not missed.
+            var followedChanged = _followed.Changed;
+            var authorizedUntil = await _authorizer.AuthorizeAllAsync(receiver, subscriber, cancellationToken);
             var expire = ExpiryFor(authorizedUntil);
             var subscription = await EnsureSubscriptionAsync(pubSub, subscriber, node, expire, subscribed.Task, cancellationToken);
             _previousSubscriber = subscriber;
             SetState(EventsState.Active, subscriber.ToString(), subscription.Node, expire);
             backoff.Reset();
-            await ReconcileAsync(pubSub, node, cancellationToken);
+            // Timed from the subscription, not from the end of the first reconciliation (which may take a while).
             var renewAt = _time.GetUtcNow() + RenewDelay(expire);
             var reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
+            await ReconcileAsync(pubSub, node, cancellationToken);
             _logger.LogDebug("Call events subscription renews at {RenewAt:O}", renewAt);
 
             while (true)
             {
                 var next = renewAt < reconcileAt ? renewAt : reconcileAt;
                 var wait = next - _time.GetUtcNow();
-                var due = Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, cancellationToken);
-                if (await Task.WhenAny(due, reading) == reading)
+                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var due = Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, waiting.Token);
+                var woke = await Task.WhenAny(due, reading, followedChanged);
+                if (woke == reading)
                 {
                     await reading; // throws why the stream ended
                     throw new InvalidOperationException("The event stream of the receiver ended.");
+                }
+                if (woke == followedChanged)
+                {
+                    await waiting.CancelAsync();
+                    followedChanged = _followed.Changed;
+                    await _authorizer.AuthorizePendingAsync(receiver, subscriber, cancellationToken);
+                    continue;
                 }
                 await due;
                 if (_time.GetUtcNow() >= reconcileAt)
                 {
                     await ReconcilePeriodicallyAsync(pubSub, node, cancellationToken);
+                    await _authorizer.AuthorizePendingAsync(receiver, subscriber, cancellationToken);
                     reconcileAt = _time.GetUtcNow() + _options.ReconcileInterval;
                 }
                 if (_time.GetUtcNow() < renewAt) continue;
-                authorizedUntil = await AuthorizeAsync(receiver, subscriber, cancellationToken);
+                authorizedUntil = await _authorizer.AuthorizeAllAsync(receiver, subscriber, cancellationToken);
                 expire = ExpiryFor(authorizedUntil);
                 await pubSub.SetOptionsAsync(Service, subscription.Node, subscriber, subscription.SubId, SubscribeOptions.ForCollection(expire), cancellationToken);
                 SetState(EventsState.Active, subscriber.ToString(), subscription.Node, expire);
@@ -239,24 +259,6 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             try { await reading; }
             catch (Exception) { /* the session's own outcome is what gets reported */ }
         }
-    }
-
-    private async Task<DateTimeOffset?> AuthorizeAsync(IEventConnection receiver, Jid subscriber, CancellationToken cancellationToken)
-    {
-        var form = DataForm.Submit()
-            .Add("sip-address", _options.BareSipAddress, FormFieldType.TextSingle)
-            .Add("password", _options.Password, FormFieldType.TextPrivate)
-            .Add("auth-for-all", _options.AuthForAll)
-            .Add("jid", subscriber.ToString(), FormFieldType.JidSingle)
-            .Build();
-        var result = await new AdHocCommandClient(receiver).ExecuteAsync(Jid.Parse(_options.AuthComponent), "authorize-plain", form, ct: cancellationToken);
-        var expiresText = result.Form?.GetValue("expires");
-        DateTimeOffset? expires = DateTimeOffset.TryParse(expiresText, System.Globalization.CultureInfo.InvariantCulture,
-            System.Globalization.DateTimeStyles.AssumeUniversal, out var e) ? e : null;
-        var addresses = result.Form?.GetValues("sip") ?? [];
-        _logger.LogInformation("Authorised {Subscriber} for {Addresses} until {Expires}", subscriber.Bare,
-            addresses.IsDefaultOrEmpty ? _options.BareSipAddress : string.Join(", ", addresses), expiresText ?? "(not said)");
-        return expires;
     }
 
     private async Task<Subscription> EnsureSubscriptionAsync(
@@ -422,7 +424,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         }
     }
 
-    private static string Describe(Exception e) => e is XmppStanzaErrorException stanza
+    internal static string Describe(Exception e) => e is XmppStanzaErrorException stanza
         ? $"{stanza.Error.Condition}: {stanza.Error.Text ?? stanza.Message}"
         : e.Message;
 

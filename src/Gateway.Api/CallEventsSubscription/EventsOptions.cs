@@ -10,17 +10,28 @@ public sealed class EventsOptions
 {
     public const string SectionName = "Gateway:Events";
 
-    /// <summary>On by default when <see cref="SipAddress"/> is set; false turns the subscription off.</summary>
+    /// <summary>On by default when a user is configured (<see cref="SipAddress"/> or <see cref="Users"/>); true with none
+    /// follows only the users added through <c>/followed-users</c>; false turns the subscription off.</summary>
     public bool? Enabled { get; set; }
 
-    /// <summary>The SIP address <c>authorize-plain</c> is sent for (<c>user@domain</c>; a <c>sip:</c> prefix is dropped).</summary>
+    /// <summary>The first followed SIP user: <c>authorize-plain</c> is sent for it (<c>user@domain</c>; a <c>sip:</c>
+    /// prefix is dropped).</summary>
     public string? SipAddress { get; set; }
 
     /// <summary>The web portal password of <see cref="SipAddress"/> (set it through the environment, not a committed file).</summary>
     public string? Password { get; set; }
 
-    /// <summary>Authorise for every SIP address of the owner of <see cref="SipAddress"/>.</summary>
+    /// <summary>More followed SIP users (<c>Gateway:Events:Users:N:Address</c> / <c>Password</c>), for a team whose
+    /// addresses have different owners: each is authorised on the same JID, so <c>/me/&lt;jid&gt;</c> covers them all.</summary>
+    public List<FollowedUserOptions> Users { get; set; } = [];
+
+    /// <summary>Authorise each followed user for every SIP address of its owner.</summary>
     public bool AuthForAll { get; set; } = true;
+
+    /// <summary>What <c>POST /calls</c> does with a <c>from</c> that no followed user covers: its call would get no
+    /// events, so by default it is refused (422 <c>from-not-followed</c>); <see cref="UnfollowedFromPolicy.Allow"/> places
+    /// it anyway and logs a warning.</summary>
+    public UnfollowedFromPolicy UnfollowedFrom { get; set; } = UnfollowedFromPolicy.Refuse;
 
     /// <summary>The Auth component (node <c>authorize-plain</c>).</summary>
     public string AuthComponent { get; set; } = "commands.auth.xmpp.onsip.com";
@@ -47,10 +58,34 @@ public sealed class EventsOptions
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(60);
 
-    public bool IsEnabled => Enabled ?? !string.IsNullOrWhiteSpace(SipAddress);
+    public bool IsEnabled => Enabled ?? FollowedUsers().Count > 0;
 
-    /// <summary><see cref="SipAddress"/> without a <c>sip:</c> prefix.</summary>
-    public string BareSipAddress => SipUri.WithoutScheme(SipAddress ?? "");
+    /// <summary><see cref="SipAddress"/> (when set) then <see cref="Users"/>, addresses without a <c>sip:</c> prefix.</summary>
+    public IReadOnlyList<FollowedUserOptions> FollowedUsers()
+    {
+        var users = new List<FollowedUserOptions>(Users.Count + 1);
+        if (!string.IsNullOrWhiteSpace(SipAddress)) users.Add(new FollowedUserOptions { Address = SipAddress, Password = Password });
+        users.AddRange(Users);
+        return [.. users.Select(u => new FollowedUserOptions { Address = SipUri.WithoutScheme(u.Address?.Trim() ?? ""), Password = u.Password })];
+    }
+}
+
+/// <summary>One followed SIP user of <c>Gateway:Events:Users</c>.</summary>
+public sealed class FollowedUserOptions
+{
+    /// <summary><c>user@domain</c> (a <c>sip:</c> prefix is dropped).</summary>
+    public string? Address { get; set; }
+
+    /// <summary>Its web portal password (set it through the environment, not a committed file).</summary>
+    public string? Password { get; set; }
+}
+
+public enum UnfollowedFromPolicy
+{
+    /// <summary>422 <c>from-not-followed</c>, nothing sent.</summary>
+    Refuse,
+    /// <summary>Placed, with a warning in the log: its call shows only what the commands say.</summary>
+    Allow,
 }
 
 internal sealed class EventsOptionsValidator : IValidateOptions<EventsOptions>
@@ -59,10 +94,18 @@ internal sealed class EventsOptionsValidator : IValidateOptions<EventsOptions>
     {
         if (!options.IsEnabled) return ValidateOptionsResult.Success;
         var failures = new List<string>();
-        if (SipUri.Validate("sip:" + options.BareSipAddress, allowPstnShorthand: false, out _) is not null)
-            failures.Add("Gateway:Events:SipAddress must be a user@domain SIP address when Gateway:Events is enabled (set Gateway:Events:Enabled=false to turn the subscription off).");
-        if (string.IsNullOrEmpty(options.Password))
-            failures.Add("Gateway:Events:Password is required when Gateway:Events is enabled: the web password of Gateway:Events:SipAddress (set it with Gateway__Events__Password).");
+        // Enabled=true with no user configured is fine: they are added through /followed-users.
+        var users = options.FollowedUsers();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var user in users)
+        {
+            if (SipUri.Validate("sip:" + user.Address, allowPstnShorthand: false, out _) is not null)
+                failures.Add($"Gateway:Events: the followed user '{user.Address}' must be a user@domain SIP address (Gateway:Events:SipAddress or Gateway:Events:Users:N:Address).");
+            else if (!seen.Add(user.Address!))
+                failures.Add($"Gateway:Events: the followed user '{user.Address}' is configured twice.");
+            if (string.IsNullOrEmpty(user.Password))
+                failures.Add($"Gateway:Events: the followed user '{user.Address}' needs its web password (Gateway:Events:Password for Gateway:Events:SipAddress, else Gateway:Events:Users:N:Password; set it through the environment).");
+        }
         if (!Jid.TryParse(options.AuthComponent, out var auth) || auth is null || auth.Local is not null)
             failures.Add($"Gateway:Events:AuthComponent must be a domain JID, not '{options.AuthComponent}'.");
         if (!Jid.TryParse(options.PubSubService, out var pubSub) || pubSub is null || pubSub.Local is not null)

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Security.Claims;
 using Gateway.Api.Auth;
+using Gateway.Api.CallEventsSubscription;
 using Gateway.Api.Calls.Commands;
 using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
@@ -18,12 +19,14 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Api.Calls;
 
 /// <summary>What the call handlers need, bound with <c>[AsParameters]</c>.</summary>
-public sealed class CallServices(CallTracker calls, CallCommandService commands, IAuthorizationService authorization, ClaimsPrincipal user,
+public sealed class CallServices(
+    CallTracker calls, CallCommandService commands, FollowedUsers followed, IAuthorizationService authorization, ClaimsPrincipal user,
     IOptions<HttpApiOptions> http, ILogger<CallServices> logger)
 {
     public ILogger<CallServices> Logger { get; } = logger;
     public CallTracker Calls { get; } = calls;
     public CallCommandService Commands { get; } = commands;
+    public FollowedUsers Followed { get; } = followed;
     public IAuthorizationService Authorization { get; } = authorization;
     public ClaimsPrincipal User { get; } = user;
 
@@ -51,6 +54,23 @@ public sealed class CallServices(CallTracker calls, CallCommandService commands,
         Logger.LogWarning("API key {Key} may not call {Destination} ('{Member}'); its destinations: {Destinations}",
             KeyName, destination, member, string.Join(", ", destinations.Patterns));
         return TypedResults.Problem(CallsApi.DestinationNotAllowed(member, destination));
+    }
+
+    /// <summary>Null when a call from <paramref name="from"/> will show its events (a followed user covers it) or the
+    /// policy places it anyway, else the 422 to answer, before any XMPP traffic: such a call would otherwise sit in
+    /// <c>requested</c> until its setup timeout, whatever the phones do.</summary>
+    internal ProblemHttpResult? RefuseUnfollowed(string from)
+    {
+        if (Followed.Follows(from)) return null;
+        if (Followed.UnfollowedFrom == UnfollowedFromPolicy.Allow)
+        {
+            Logger.LogWarning("API key {Key} places a call from {From}, which no followed user covers: it gets no events, only what the commands say", KeyName, from);
+            return null;
+        }
+        Logger.LogInformation("Refused a call from {From} for API key {Key}: no followed user covers it", from, KeyName);
+        return Problems.Result(ProblemTypes.FromNotFollowed,
+            $"The gateway follows no user covering '{from}', so its call would get no events. Follow it, or a user of the same owner " +
+            "with auth-for-all (Gateway:Events:Users).", new Dictionary<string, object?> { ["from"] = from });
     }
 }
 
@@ -81,6 +101,10 @@ public static class CallsApi
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithResponseDescription(StatusCodes.Status422UnprocessableEntity,
+                "No followed user covers 'from' (from-not-followed: its call would get no events, nothing was sent; see " +
+                "Gateway:Events:UnfollowedFrom); the service rejected the fields (command-rejected) or could not carry it out " +
+                "(command-failed); or the Idempotency-Key was used with another request (idempotency-key-reused).")
             .ProducesCommandProblems()
             .WithResponseDescription(StatusCodes.Status503ServiceUnavailable,
                 "No XMPP connection, component not connected, or circuit breaker open (xmpp-unavailable, component-unavailable); or an " +
@@ -169,6 +193,7 @@ public static class CallsApi
         // The caller is rung first: a phone number there is dialled like any destination.
         if (DestinationScope.IsPhoneNumber(from) && services.RefuseDestination("from", from) is { } refusedCaller) return refusedCaller;
         if (services.RefuseDestination("to", to) is { } refused) return refused;
+        if (services.RefuseUnfollowed(from) is { } unfollowed) return unfollowed;
 
         // The idempotency middleware validated the key: one value.
         var idempotencyKey = http.Request.Headers[IdempotencyMiddleware.HeaderName].ToString() is { Length: > 0 } key ? key : null;

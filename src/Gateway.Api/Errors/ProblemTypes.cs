@@ -16,11 +16,14 @@ public sealed record ProblemType(string Code, int Status, string Title)
 /// <item><term>400 validation-failed</term><description>invalid input (per-field <c>errors</c>), before any XMPP traffic</description></item>
 /// <item><term>401 unauthorized</term><description>no or wrong API key (<c>WWW-Authenticate</c>)</description></item>
 /// <item><term>403 out-of-scope / destination-not-allowed / component-forbidden</term><description>the key does not cover the addresses / may not call the <c>to</c> or transfer <c>target</c> (its destination scope; nothing sent) / the component answered <c>forbidden</c> or <c>not-authorized</c></description></item>
+/// <item><term>403 admin-scope-required</term><description>an administration endpoint (<c>/followed-users</c>) asked with a key whose scope is not <c>*</c></description></item>
+/// <item><term>404 followed-user-not-found / 409 followed-user-exists / followed-user-configured</term><description><c>/followed-users</c>: no such followed user / it is followed already / it comes from the configuration, which the API does not change</description></item>
 /// <item><term>404 call-not-found</term><description>unknown call, or the component answered <c>item-not-found</c></description></item>
 /// <item><term>404 webhook-not-found / delivery-not-found</term><description>unknown (or another key's) webhook subscription / delivery</description></item>
 /// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call, webhook limit reached, re-delivery to a disabled subscription</description></item>
 /// <item><term>422 command-rejected</term><description>the component refused the command's fields (<c>bad-request</c> + <c>bad-payload</c>, "Validation Errors; …")</description></item>
 /// <item><term>422 command-failed</term><description>the component could not carry it out ("Execution Errors; …", <c>bad-action</c>, e.g. NO_ROUTE_DESTINATION): the request was understood but cannot succeed as asked, so a retry is pointless; the component's text is the detail</description></item>
+/// <item><term>422 from-not-followed</term><description>no followed user (<c>Gateway:Events</c>) covers the create's <c>from</c>: its call would get no events; nothing sent</description></item>
 /// <item><term>422 idempotency-key-reused</term><description>the same Idempotency-Key with another request</description></item>
 /// <item><term>429 rate-limited</term><description>per-key rate or concurrency limit (<c>Retry-After</c>)</description></item>
 /// <item><term>502 component-error</term><description>the component failed on its side (<c>internal-server-error</c>, an unexpected or unreadable answer)</description></item>
@@ -37,21 +40,26 @@ public static class ProblemTypes
     public static readonly ProblemType Unauthorized = new("unauthorized", 401, "A valid API key is required.");
     public static readonly ProblemType OutOfScope = new("out-of-scope", 403, "The API key does not cover these SIP addresses.");
     public static readonly ProblemType DestinationNotAllowed = new("destination-not-allowed", 403, "The API key may not call this destination.");
+    public static readonly ProblemType AdminScopeRequired = new("admin-scope-required", 403, "Only an API key with scope '*' may do this.");
     public static readonly ProblemType ComponentForbidden = new("component-forbidden", 403, "The Active-Calls service refused the command.");
     public static readonly ProblemType NotFound = new("not-found", 404, "Not found.");
     public static readonly ProblemType CallNotFound = new("call-not-found", 404, "The call is not known.");
     public static readonly ProblemType WebhookNotFound = new("webhook-not-found", 404, "The webhook subscription is not known.");
+    public static readonly ProblemType FollowedUserNotFound = new("followed-user-not-found", 404, "The SIP user is not followed.");
     public static readonly ProblemType DeliveryNotFound = new("delivery-not-found", 404, "The webhook delivery is not known.");
     public static readonly ProblemType MethodNotAllowed = new("method-not-allowed", 405, "Method not allowed.");
     public static readonly ProblemType CallSetupIdInUse = new("call-setup-id-in-use", 409, "The call-setup-id is already used by another call.");
     public static readonly ProblemType CallNotConnected = new("call-not-connected", 409, "Only a connected call can be transferred.");
     public static readonly ProblemType ComponentConflict = new("component-conflict", 409, "The Active-Calls service reported a conflict.");
     public static readonly ProblemType WebhookLimitReached = new("webhook-limit-reached", 409, "The API key holds as many webhook subscriptions as it may.");
+    public static readonly ProblemType FollowedUserExists = new("followed-user-exists", 409, "The SIP user is followed already.");
+    public static readonly ProblemType FollowedUserConfigured = new("followed-user-configured", 409, "The followed user comes from the configuration.");
     public static readonly ProblemType WebhookDisabled = new("webhook-disabled", 409, "The webhook subscription is disabled.");
     public static readonly ProblemType PayloadTooLarge = new("payload-too-large", 413, "The request body is too large.");
     public static readonly ProblemType UnsupportedMediaType = new("unsupported-media-type", 415, "The request body must be application/json.");
     public static readonly ProblemType CommandRejected = new("command-rejected", 422, "The Active-Calls service rejected the command's fields.");
     public static readonly ProblemType CommandFailed = new("command-failed", 422, "The Active-Calls service could not carry out the command.");
+    public static readonly ProblemType FromNotFollowed = new("from-not-followed", 422, "The gateway does not follow the calls of 'from'.");
     public static readonly ProblemType IdempotencyKeyReused = new("idempotency-key-reused", 422, "The Idempotency-Key was used with a different request.");
     public static readonly ProblemType RateLimited = new("rate-limited", 429, "Too many requests for this API key.");
     public static readonly ProblemType InternalError = new("internal-error", 500, "An unexpected error occurred.");
@@ -64,10 +72,10 @@ public static class ProblemTypes
 
     public static IReadOnlyList<ProblemType> All { get; } =
     [
-        ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, DestinationNotAllowed, ComponentForbidden, NotFound, CallNotFound,
-        WebhookNotFound, DeliveryNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
-        WebhookDisabled, PayloadTooLarge, UnsupportedMediaType,
-        CommandRejected, CommandFailed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
+        ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, DestinationNotAllowed, AdminScopeRequired, ComponentForbidden, NotFound, CallNotFound,
+        WebhookNotFound, DeliveryNotFound, FollowedUserNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
+        WebhookDisabled, FollowedUserExists, FollowedUserConfigured, PayloadTooLarge, UnsupportedMediaType,
+        CommandRejected, CommandFailed, FromNotFollowed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
         XmppUnavailable, CreateOutcomeUnknown, ComponentTimeout, RequestTimeout,
     ];
 

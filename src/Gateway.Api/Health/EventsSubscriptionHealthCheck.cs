@@ -1,11 +1,13 @@
+using System.Globalization;
 using Gateway.Api.CallEventsSubscription;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Gateway.Api.Health;
 
-/// <summary>Readiness of the call events: healthy when the PubSub subscription is active (or the feature is off),
-/// degraded otherwise: commands still work, but call states are not updated from events.</summary>
-internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager) : IHealthCheck
+/// <summary>Readiness of the call events: healthy when the PubSub subscription is active and every followed user is
+/// authorised (or the feature is off), degraded otherwise: commands still work, but call states (of the users whose
+/// authorisation failed, or all) are not updated from events. The description names each followed user's state.</summary>
+internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager, FollowedUsers followed) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -18,12 +20,24 @@ internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManag
         };
         if (s.Receiver is not null) data["receiver"] = s.Receiver;
         if (s.ExpiresAt is { } expires) data["expiresAt"] = expires;
+        var users = followed.Statuses;
+        var refused = users.Where(u => u.LastError is not null).ToList();
+        var team = "; followed users: " + string.Join(", ", users.Select(Describe));
         return Task.FromResult(s.State switch
         {
-            EventsState.Disabled => HealthCheckResult.Healthy("call events are off (Gateway:Events:SipAddress not set)", data),
-            EventsState.Active => HealthCheckResult.Healthy($"subscribed to {s.Node} as {s.Receiver} until {s.ExpiresAt:O}", data),
+            EventsState.Disabled => HealthCheckResult.Healthy("call events are off (no followed user in Gateway:Events)", data),
+            EventsState.Active when refused.Count == 0 => HealthCheckResult.Healthy($"subscribed to {s.Node} as {s.Receiver} until {s.ExpiresAt:O}" + team, data),
+            EventsState.Active => HealthCheckResult.Degraded(
+                $"subscribed to {s.Node} as {s.Receiver} until {s.ExpiresAt:O}, but {refused.Count} followed user(s) not authorised" + team, data: data),
             _ => HealthCheckResult.Degraded(
-                $"call events subscription not active ({s.State})" + (s.LastError is { } e ? $"; last error: {e}" : ""), data: data),
+                $"call events subscription not active ({s.State})" + (s.LastError is { } e ? $"; last error: {e}" : "") + team, data: data),
         });
     }
+
+    private static string Describe(FollowedUserStatus user) => user switch
+    {
+        { LastError: { } error } => $"{user.Address} (not authorised: {error})",
+        { AuthorizedUntil: { } until } => $"{user.Address} (authorised until {until.ToString("O", CultureInfo.InvariantCulture)}, covering {string.Join(" ", user.Covers)})",
+        _ => $"{user.Address} (not authorised yet)",
+    };
 }

@@ -11,6 +11,7 @@ using Gateway.Api.Configuration;
 using Gateway.Api.Dashboard;
 using Gateway.Api.Errors;
 using Gateway.Api.CallEventsSubscription;
+using Gateway.Api.CallEventsSubscription.Store;
 using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.Json;
@@ -20,6 +21,9 @@ using Gateway.Api.Webhooks;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.Core;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.RateLimiting;
@@ -115,14 +119,35 @@ public static class GatewayHostingExtensions
         return builder;
     }
 
-    /// <summary>The PubSub subscription feeding the call tracker (a no-op unless Gateway:Events is configured).</summary>
+    /// <summary>The PubSub subscription feeding the call tracker (a no-op unless Gateway:Events is configured), and the
+    /// followed users it authorises: the configured ones and those added through the API, stored with the calls (SQLite:
+    /// web passwords protected with Data Protection keys kept in the data folder's <c>keys/</c>; Memory: in memory).</summary>
     public static IHostApplicationBuilder AddCallEvents(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<ActiveCallsSubscriptionManager>();
+        var services = builder.Services;
+        services.AddDataProtection().SetApplicationName("active-calls-gateway");
+        services.AddOptions<KeyManagementOptions>().Configure<IOptions<CallsOptions>, ILoggerFactory>((o, calls, logs) =>
+        {
+            if (calls.Value.Store == CallStoreKind.Sqlite)
+                o.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(KeysFolder(calls.Value)), logs);
+        });
+        services.AddSingleton<IFollowedUserStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Memory
+            ? new InMemoryFollowedUserStore()
+            : ActivatorUtilities.CreateInstance<SqliteFollowedUserStore>(sp));
+        services.AddSingleton<FollowedUsers>();
+        services.AddSingleton<ActiveCallsSubscriptionManager>();
         if (!builder.Environment.IsOpenApiGeneration())
-            builder.Services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
+        {
+            // In this order: the stored users are loaded before the subscription starts.
+            services.AddHostedService(sp => sp.GetRequiredService<FollowedUsers>());
+            services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
+        }
         return builder;
     }
+
+    /// <summary>The Data Protection key ring: <c>keys/</c> beside the calls database, on the same volume.</summary>
+    private static string KeysFolder(CallsOptions calls) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(calls.DatabasePath)) ?? ".", "keys");
 
     /// <summary>Webhooks: the SQLite store, the lossless event writer, the dispatcher and its HTTP client (the connect-time
     /// target guard as primary handler; the dispatcher logs each attempt itself).</summary>
@@ -329,6 +354,7 @@ public static class GatewayHostingExtensions
     {
         app.MapCallsApi();
         app.MapWebhooksApi();
+        app.MapFollowedUsersApi();
         app.MapDashboardApi();
         app.MapCallStreaming();
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -5,12 +5,14 @@ using Gateway.Api.Calls.Store;
 using Microsoft.Extensions.DependencyInjection;
 using Gateway.Api.Configuration;
 using Gateway.Api.CallEventsSubscription;
+using Gateway.Api.CallEventsSubscription.Store;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Api.Tests.CallEventsSubscription;
 
@@ -22,7 +24,8 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
     private const string Me = "/me/gateway@example.com";
     private const string AliceNode = "/example.com/alice";
 
-    private readonly FakeOnSipPeer _peer = new(TimeProvider.System);
+    private TimeProvider _time = TimeProvider.System;
+    private FakeOnSipPeer _peer = new(TimeProvider.System);
     private readonly FakeXmppPool _pool = new();
     private readonly ServiceProvider _calls = new ServiceCollection().AddLogging().AddInMemoryCalls().BuildServiceProvider();
     private CallTracker? _tracker;
@@ -38,6 +41,7 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         MaxRetryDelay = TimeSpan.FromMilliseconds(200),
     };
     private ActiveCallsSubscriptionManager? _manager;
+    private FollowedUsers? _followed;
 
     private CallTracker Calls => _tracker ?? throw new InvalidOperationException("Not started.");
 
@@ -56,7 +60,8 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
     private async Task<ActiveCallsSubscriptionManager> StartAsync()
     {
         _tracker = await _calls.StartCallsAsync();
-        _manager = new ActiveCallsSubscriptionManager(_pool, Calls, Options.Create(_options), TimeProvider.System, NullLogger<ActiveCallsSubscriptionManager>.Instance);
+        _followed = new FollowedUsers(Options.Create(_options), new InMemoryFollowedUserStore(), _time, NullLogger<FollowedUsers>.Instance);
+        _manager = new ActiveCallsSubscriptionManager(_pool, Calls, _followed, Options.Create(_options), _time, NullLogger<ActiveCallsSubscriptionManager>.Instance);
         await _manager.StartAsync(Ct);
         return _manager;
     }
@@ -235,6 +240,110 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         Assert.True(manager.Status.IsActive);
     }
 
+    /// <summary>A team: alice (owner "demo": alice, bob) and dave of another owner ("sales": dave, erin).</summary>
+    private void FollowTwoOwners(string davePassword = "dave-password")
+    {
+        _options.Users.Add(new FollowedUserOptions { Address = "sip:dave@sales.example.com", Password = davePassword });
+        _peer.Accounts["alice@example.com"] = ("web-password", ["alice@example.com", "bob@example.com"]);
+        _peer.Accounts["dave@sales.example.com"] = ("dave-password", ["dave@sales.example.com", "erin@sales.example.com"]);
+    }
+
+    private FollowedUserStatus StatusOf(string address) => _followed!.Statuses.Single(s => s.Address == address);
+
+    [Fact]
+    public async Task EveryFollowedUserIsAuthorisedOnTheReceiversJidBeforeTheOneSubscriptionSoItCoversBothOwnersAddresses()
+    {
+        FollowTwoOwners();
+        var gw0 = _peer.Connect(Gw0);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+
+        await EventuallyAsync(() => _peer.Operations().Count == 5, "the items fetched");
+        Assert.Equal(["command authorize-plain", "command authorize-plain", "subscriptions ", "subscribe " + Gw0, "items "], _peer.Operations());
+        var forms = _peer.Requests.Take(2).Select(r => DataForm.Parse(r.Payload.Element(XName.Get("x", "jabber:x:data"))!)).ToList();
+        Assert.Equal(["alice@example.com", "dave@sales.example.com"], forms.Select(f => f.GetValue("sip-address")));
+        Assert.Equal(["web-password", "dave-password"], forms.Select(f => f.GetValue("password")));
+        Assert.All(forms, f => Assert.Equal(Gw0, f.GetValue("jid")));
+        Assert.All(forms, f => Assert.Equal("true", f.GetValue("auth-for-all")));
+        Assert.True(manager.Status.IsActive);
+
+        Assert.Equal(["alice@example.com", "bob@example.com"], StatusOf("alice@example.com").Covers);
+        Assert.Equal(["dave@sales.example.com", "erin@sales.example.com"], StatusOf("dave@sales.example.com").Covers);
+        Assert.All(_followed!.Statuses, s => Assert.True(s.IsAuthorized));
+        Assert.True(_followed.Follows("sip:erin@sales.example.com"));
+        Assert.True(_followed.Follows("sip:bob@example.com"));
+        Assert.False(_followed.Follows("sip:carol@example.com"));
+    }
+
+    [Fact]
+    public async Task AFollowedUserTheAuthComponentRefusesIsReportedWhileTheOthersCallsFlowAndIsTriedAgainAtEachCheck()
+    {
+        _options.ReconcileInterval = TimeSpan.FromMilliseconds(200);
+        FollowTwoOwners(davePassword: "an-old-password");
+        var gw0 = _peer.Connect(Gw0);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        var dave = StatusOf("dave@sales.example.com");
+        Assert.False(dave.IsAuthorized);
+        Assert.Contains("Authentication failed", dave.LastError, StringComparison.Ordinal);
+        Assert.True(StatusOf("alice@example.com").IsAuthorized);
+        // What dave's authorisation would cover is not known: only its own address counts as followed meanwhile.
+        Assert.False(_followed!.Follows("sip:erin@sales.example.com"));
+
+        // The password is fixed upstream (here: the service now takes the old one); the next check authorises dave.
+        _peer.Accounts["dave@sales.example.com"] = ("an-old-password", ["dave@sales.example.com", "erin@sales.example.com"]);
+
+        await EventuallyAsync(() => StatusOf("dave@sales.example.com").IsAuthorized, "dave authorised at a periodic check");
+        Assert.True(_followed.Follows("sip:erin@sales.example.com"));
+        Assert.Single(_peer.Subscriptions);
+    }
+
+    [Fact]
+    public async Task WhenNoFollowedUserCanBeAuthorisedTheAttemptFailsWithEachUsersReasonAndIsRetried()
+    {
+        _options.Password = "wrong";
+        FollowTwoOwners(davePassword: "also-wrong");
+        var gw0 = _peer.Connect(Gw0);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+
+        await EventuallyAsync(() => _peer.Operations().Count(o => o == "command authorize-plain") >= 4, "a second attempt");
+        Assert.False(manager.Status.IsActive);
+        Assert.StartsWith("No followed user could be authorised: alice@example.com: bad-request", manager.Status.LastError, StringComparison.Ordinal);
+        Assert.Contains("dave@sales.example.com: bad-request", manager.Status.LastError, StringComparison.Ordinal);
+        Assert.DoesNotContain(_peer.Operations(), o => o.StartsWith("subscribe", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task EveryFollowedUserIsAuthorisedAgainAtThreeQuartersOfTheAuthorisationThenTheSubscriptionRenewed()
+    {
+        var start = new DateTimeOffset(2026, 12, 7, 9, 0, 0, TimeSpan.Zero);
+        var clock = new FakeTimeProvider(start);
+        _time = clock;
+        _peer = new FakeOnSipPeer(clock);
+        _options.ReconcileInterval = TimeSpan.FromHours(2); // no periodic check in between
+        FollowTwoOwners();
+        var gw0 = _peer.Connect(Gw0);
+        _pool.Receiver = gw0;
+        var manager = await StartAsync();
+        await EventuallyAsync(() => _peer.Operations().Count == 5, "the items fetched");
+        Assert.All(_followed!.Statuses, s => Assert.Equal(start.AddHours(1), s.AuthorizedUntil));
+
+        // Just before three quarters of the hour, then at it: the renewal happens then, at 09:45 (its expiry says when).
+        clock.Advance(TimeSpan.FromMinutes(45) - TimeSpan.FromSeconds(1));
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        await EventuallyAsync(() => _peer.Operations().Contains("options " + Gw0), "the renewal");
+        Assert.Equal(["command authorize-plain", "command authorize-plain", "options " + Gw0], _peer.Operations().Skip(5));
+        var renewed = DataForm.Parse(_peer.Requests[^1].Payload.Descendants(XName.Get("x", "jabber:x:data")).Single());
+        Assert.Equal(start.AddMinutes(45).AddHours(1), DateTimeOffset.Parse(renewed.GetValue("pubsub#expire")!, System.Globalization.CultureInfo.InvariantCulture));
+        await EventuallyAsync(() => manager.Status.ExpiresAt == start.AddMinutes(45).AddHours(1), "the status renewed");
+        Assert.All(_followed.Statuses, s => Assert.Equal(start.AddMinutes(45).AddHours(1), s.AuthorizedUntil));
+        Assert.Single(_peer.Subscriptions);
+    }
+
     [Fact]
     public async Task WithoutAReceiverItWaitsAndReportsNotActive()
     {
@@ -264,5 +373,29 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         Assert.True(result.Failed);
         Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
         Assert.True(new EventsOptionsValidator().Validate(null, new EventsOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void EachFollowedUserOfTheListIsValidatedAndNoneMayBeFollowedTwice()
+    {
+        var options = new EventsOptions
+        {
+            SipAddress = "alice@example.com",
+            Password = "pw",
+            Users =
+            {
+                new FollowedUserOptions { Address = "sip:alice@example.com", Password = "pw" },
+                new FollowedUserOptions { Address = "dave@sales.example.com" },
+                new FollowedUserOptions { Address = "not an address", Password = "pw" },
+            },
+        };
+
+        var failures = new EventsOptionsValidator().Validate(null, options).FailureMessage;
+
+        Assert.Contains("'alice@example.com' is configured twice", failures, StringComparison.Ordinal);
+        Assert.Contains("'dave@sales.example.com' needs its web password", failures, StringComparison.Ordinal);
+        Assert.Contains("'not an address' must be a user@domain SIP address", failures, StringComparison.Ordinal);
+        // On with no user configured: the users come from POST /followed-users.
+        Assert.True(new EventsOptionsValidator().Validate(null, new EventsOptions { Enabled = true }).Succeeded);
     }
 }

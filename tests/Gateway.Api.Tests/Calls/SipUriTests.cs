@@ -111,6 +111,6 @@ public sealed class SipUriTests
         var result = new EventsOptionsValidator().Validate(null, options);
 
         Assert.Equal(valid, result.Succeeded);
-        Assert.Equal(sipAddress.Replace("sip:", "", StringComparison.Ordinal), options.BareSipAddress);
+        Assert.Equal(sipAddress.Replace("sip:", "", StringComparison.Ordinal), options.FollowedUsers().Single().Address);
     }
 }

@@ -111,7 +111,7 @@ public sealed partial class DashboardTests : IAsyncLifetime
         development.Settings["Gateway:Dashboard:DevApiKey"] = GatewayFactory.AdminKey;
         // appsettings.Development.json points at the local stack; this test has none.
         development.Settings["Gateway:Xmpp:TrustedCertificatePath"] = "";
-        development.Settings["Gateway:Events:SipAddress"] = "";
+        development.Settings["Gateway:Events:Enabled"] = "false";
 
         var settings = await development.Client(key: null).GetAsync("/dashboard/settings", Ct);
 

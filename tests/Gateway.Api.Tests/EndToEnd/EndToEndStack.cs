@@ -16,16 +16,21 @@ namespace Gateway.Api.Tests.EndToEnd;
 /// <summary>
 /// The whole system for one test, in-process: a real XMPP server (the shared Prosody or ejabberd fixture), the reference
 /// Active-Calls service (its three components and SIP engine) calling real sipp phones, and the gateway with its real XMPP
-/// pool. Call states
-/// come only from the gateway's own PubSub subscription (authorize-plain for alice@activecalls.test with auth-for-all:
-/// alice, bob, carol). With <see cref="OnKestrel"/> the gateway listens on a loopback port a browser can open.
+/// pool. Call states come only from the gateway's own PubSub subscription: a team of two followed users of different
+/// owners, authorize-plain with auth-for-all for alice@activecalls.test (owner "demo": alice, bob, carol) and
+/// dave@sales.activecalls.test (owner "sales": dave, erin); frank@activecalls.test (owner "support") is not followed.
+/// With <see cref="OnKestrel"/> the gateway listens on a loopback port a browser can open.
 /// </summary>
 internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposable
 {
-    // Demo addresses of users.dev.json; the gateway follows alice's calls.
+    // Demo addresses of users.dev.json; the gateway follows alice's and dave's owners' calls.
     public const string Alice = "sip:alice@activecalls.test";
     public const string Bob = "sip:bob@activecalls.test";
     public const string Carol = "sip:carol@activecalls.test";
+    public const string SalesDomain = "sales.activecalls.test";
+    public const string Dave = "sip:dave@" + SalesDomain;
+    public const string Erin = "sip:erin@" + SalesDomain;
+    public const string Frank = "sip:frank@activecalls.test";
     private readonly List<IAsyncDisposable> _owned = [];
     private IHost? _service;
     private GatewayFactory? _gateway;
@@ -78,6 +83,7 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
             ["Sip:BindAddress"] = "127.0.0.1",
             ["Sip:Port"] = "0",
             ["Sip:LocalDomains:0"] = server.Domain,
+            ["Sip:LocalDomains:1"] = SalesDomain,
             ["Sip:RingTimeout"] = "00:00:20",
             // The service's own state (calls' SIP state, items, subscriptions, grants), per stack.
             ["ActiveCalls:Storage:DatabasePath"] = Own(new TempSqliteFile("e2e-service")).Path,
@@ -120,6 +126,8 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
         s["Gateway:Components:Commands"] = server.ActiveCallsComponent;
         s["Gateway:Events:SipAddress"] = "alice@activecalls.test";
         s["Gateway:Events:Password"] = "alice-dev-password";
+        s["Gateway:Events:Users:0:Address"] = "dave@" + SalesDomain;
+        s["Gateway:Events:Users:0:Password"] = "dave-dev-password";
         s["Gateway:Events:AuthComponent"] = server.AuthComponent;
         s["Gateway:Events:PubSubService"] = server.PubSubComponent;
         s["Gateway:Events:RetryDelay"] = "00:00:00.200";

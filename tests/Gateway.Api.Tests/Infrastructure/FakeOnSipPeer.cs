@@ -29,6 +29,10 @@ public sealed class FakeOnSipPeer(TimeProvider time)
     /// <summary>What authorize-plain answers as <c>expires</c>.</summary>
     public TimeSpan AuthLifetime { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>SIP users whose web password authorize-plain checks, with the addresses it then lists (their owner's). A
+    /// SIP address not in here is authorised, whatever the password, for alice@ and bob@example.com.</summary>
+    public Dictionary<string, (string Password, string[] Covers)> Accounts { get; } = [];
+
     /// <summary>Whether a subscribe is confirmed by a <c>subscribed</c> message (OnSIP does).</summary>
     public bool ConfirmSubscriptions { get; set; } = true;
 
@@ -71,11 +75,25 @@ public sealed class FakeOnSipPeer(TimeProvider time)
         if (to?.ToString() == Auth && payload.Name == Commands + "command")
         {
             var expires = (time.GetUtcNow() + AuthLifetime).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            var fields = payload.Descendants(Data + "field").ToDictionary(f => (string)f.Attribute("var")!, f => (string?)f.Element(Data + "value"));
+            string[] covers = ["alice@example.com", "bob@example.com"];
+            lock (_gate)
+            {
+                if (Accounts.TryGetValue(fields["sip-address"] ?? "", out var account))
+                {
+                    if (account.Password != fields["password"])
+                        return new XElement("iq", new XAttribute("type", "error"), new XElement("error", new XAttribute("type", "modify"),
+                            new XElement(XName.Get("bad-request", "urn:ietf:params:xml:ns:xmpp-stanzas")),
+                            new XElement(XName.Get("text", "urn:ietf:params:xml:ns:xmpp-stanzas"),
+                                "Execution Errors; base Authentication failed - invalid username or password.; missing response"),
+                            new XElement(Commands + "bad-action")));
+                    covers = account.Covers;
+                }
+            }
             return Result(new XElement(Commands + "command", new XAttribute("node", "authorize-plain"), new XAttribute("status", "completed"),
                 new XElement(Data + "x", new XAttribute("type", "result"),
                     new XElement(Data + "field", new XAttribute("var", "expires"), new XElement(Data + "value", expires)),
-                    new XElement(Data + "field", new XAttribute("var", "sip"), new XElement(Data + "value", "alice@example.com")),
-                    new XElement(Data + "field", new XAttribute("var", "sip"), new XElement(Data + "value", "bob@example.com")))));
+                    covers.Select(c => new XElement(Data + "field", new XAttribute("var", "sip"), new XElement(Data + "value", c))))));
         }
         if (to?.ToString() != PubSub || payload.Name != PubSubNs + "pubsub") throw new InvalidOperationException("unexpected IQ " + payload);
         var op = payload.Elements().First();

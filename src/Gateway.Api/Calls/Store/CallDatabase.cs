@@ -6,7 +6,8 @@ namespace Gateway.Api.Calls.Store;
 
 /// <summary>
 /// The calls database (<see cref="Configuration.CallsOptions.DatabasePath"/>): its schema, its migrations and the SQLite
-/// plumbing shared by the stores that live in it (<see cref="SqliteCallStore"/>, <see cref="Idempotency.SqliteIdempotencyStore"/>).
+/// plumbing shared by the stores that live in it (<see cref="SqliteCallStore"/>, <see cref="Idempotency.SqliteIdempotencyStore"/>,
+/// <see cref="CallEventsSubscription.Store.SqliteFollowedUserStore"/>).
 /// <list type="bullet">
 /// <item><c>meta</c> holds the schema version and the log epoch (10 hex, made once when the file is created and kept
 /// forever, so stream cursors <c>{epoch}-{position}</c> stay valid across restarts).</item>
@@ -20,7 +21,7 @@ namespace Gateway.Api.Calls.Store;
 /// </summary>
 internal static class CallDatabase
 {
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     private static readonly string[] Migrations =
     [
@@ -69,6 +70,14 @@ internal static class CallDatabase
             expires_at INTEGER NULL
         );
         CREATE INDEX idempotency_expiry ON idempotency (expires_at) WHERE status = 'completed';
+        """,
+        // 2: the followed users added through /followed-users; password is a Data Protection payload, never clear text.
+        """
+        CREATE TABLE followed_users (
+            address TEXT PRIMARY KEY,
+            password TEXT NOT NULL,
+            added_at INTEGER NOT NULL
+        );
         """,
     ];
 
