@@ -45,6 +45,12 @@ public sealed class ProsodyFixture : IAsyncLifetime
 
     public int ComponentPort { get; private set; }
 
+    /// <summary>Prosody's HTTPS port, which serves XMPP over WebSocket (<see cref="WebSocketEndpoint"/>).</summary>
+    public int HttpsPort { get; private set; }
+
+    /// <summary>The RFC 7395 endpoint (mod_websocket). Its certificate names <see cref="Domain"/>, which clients ask for.</summary>
+    public string WebSocketEndpoint => $"wss://{Host}:{HttpsPort}/xmpp-websocket";
+
     /// <summary>The secret of all three components.</summary>
     public string ComponentSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
@@ -76,6 +82,7 @@ public sealed class ProsodyFixture : IAsyncLifetime
             for (var attempt = 1; ; attempt++)
             {
                 (C2sPort, ComponentPort) = ReserveFreePorts();
+                HttpsPort = ReserveFreePort();
                 try
                 {
                     await StartCoreAsync();
@@ -200,6 +207,7 @@ public sealed class ProsodyFixture : IAsyncLifetime
             "--domain", Domain,
             "--c2s-port", C2sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--component-port", ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--https-port", HttpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--secret", ComponentSecret,
             "--watch-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ]);
@@ -253,6 +261,21 @@ public sealed class ProsodyFixture : IAsyncLifetime
         }
 
         return output;
+    }
+
+    /// <summary>A free loopback TCP port (free when this returns: another process may take it before it is used).</summary>
+    public static int ReserveFreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
     }
 
     /// <summary>Two free loopback TCP ports (free when this returns: another process may take one before it is used).</summary>
