@@ -19,11 +19,14 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
     public XmppPool(IOptions<XmppOptions> options, ILoggerFactory loggerFactory, TimeProvider time)
     {
         var o = options.Value;
+        var jid = Jid.Parse(o.Jid);
         var template = new XmppClientOptions
         {
-            Jid = Jid.Parse(o.Jid),
+            Jid = jid,
             Password = o.Password,
-            Host = o.Host,
+            // Endpoint first; then Host and Port as they always were; with neither, the JID's domain by SRV.
+            Endpoint = !string.IsNullOrEmpty(o.Endpoint) ? o.Endpoint : string.IsNullOrEmpty(o.Host) ? $"xmpp://{jid.Domain}" : null,
+            Host = string.IsNullOrEmpty(o.Host) ? jid.Domain : o.Host,
             Port = o.Port,
             Tls = { TrustedCertificatePath = string.IsNullOrEmpty(o.TrustedCertificatePath) ? null : o.TrustedCertificatePath, ServerName = o.TlsServerName },
             ConnectTimeout = o.ConnectTimeout,
