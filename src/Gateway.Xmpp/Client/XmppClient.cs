@@ -40,6 +40,8 @@ public sealed class XmppClient : XmppConnection
     {
         if (_endpoint.Kind == XmppTransportKind.WebSocket)
             return await WebSocketTransport.ConnectAsync(_endpoint.Uri!, _account.Domain, _options.Tls, _options.Limits, _options.ConnectTimeout, cancellationToken);
+        if (_endpoint.Kind == XmppTransportKind.Bosh)
+            return BoshTransport.Create(_endpoint.Uri!, _account.Domain, _options.Tls, _options.Limits, _options.ConnectTimeout);
         if (_endpoint.Port is { } port)
             return await TcpTransport.ConnectAsync(_endpoint.Host, port, _options.Limits, _options.ConnectTimeout, cancellationToken);
 
@@ -90,7 +92,9 @@ public sealed class XmppClient : XmppConnection
         await AuthenticateAsync(transport, features, cancellationToken);
         features = await OpenStreamAsync(transport, cancellationToken);
 
-        var smOffered = _options.EnableStreamManagement && features.Element(Ns.StreamManagement + "sm") is not null;
+        // Over BOSH the session itself survives a lost request (Prosody 0.12 cannot resume a BOSH session with XEP-0198
+        // anyway: its mod_smacks moves the XML stream, which a BOSH session does not have).
+        var smOffered = _options.EnableStreamManagement && !transport.RecoversLostRequests && features.Element(Ns.StreamManagement + "sm") is not null;
         IReadOnlyList<XElement> lost = [];
         if (smOffered && StreamManagement is { Resumable: true } previous && LocalJid is not null)
         {

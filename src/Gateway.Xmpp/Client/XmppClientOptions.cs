@@ -15,7 +15,8 @@ public sealed class XmppClientOptions : XmppConnectionOptions
 
     /// <summary>Where and how to connect, instead of <see cref="XmppConnectionOptions.Host"/> and
     /// <see cref="XmppConnectionOptions.Port"/>: <c>xmpp://host:port</c> (TCP), <c>xmpp://domain</c> (TCP to the domain's
-    /// <c>_xmpp-client._tcp</c> SRV targets) or <c>wss://host:port/path</c> (WebSocket, RFC 7395). See <see cref="XmppEndpoint"/>.</summary>
+    /// <c>_xmpp-client._tcp</c> SRV targets), <c>wss://host:port/path</c> (WebSocket, RFC 7395) or <c>https://host:port/path</c>
+    /// (BOSH, XEP-0206). See <see cref="XmppEndpoint"/>.</summary>
     public string? Endpoint { get; set; }
 
     /// <summary>Where SRV records come from (DNS; tests put a fake here).</summary>

@@ -13,6 +13,10 @@ public interface IXmppTransport : IAsyncDisposable
     /// <summary>Whether STARTTLS can upgrade this transport (only a plain TCP stream).</summary>
     bool CanStartTls { get; }
 
+    /// <summary>Whether the transport keeps its session across a lost connection by itself (BOSH re-sends a lost request
+    /// with the same <c>rid</c>); XEP-0198 is then not negotiated over it.</summary>
+    bool RecoversLostRequests { get; }
+
     /// <summary>Wraps the connection in TLS. Call only after the server's <c>&lt;proceed/&gt;</c>.</summary>
     Task UpgradeToTlsAsync(string serverName, TlsOptions options, CancellationToken cancellationToken);
 

@@ -27,6 +27,8 @@ public sealed class TcpTransport : IXmppTransport
 
     public bool IsEncrypted => _stream is SslStream;
 
+    public bool RecoversLostRequests => false;
+
     public bool CanStartTls => !IsEncrypted;
 
     public static async Task<TcpTransport> ConnectAsync(string host, int port, StanzaLimits limits, TimeSpan timeout, CancellationToken cancellationToken)

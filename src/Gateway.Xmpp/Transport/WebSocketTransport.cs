@@ -1,6 +1,4 @@
-using System.Net.Sockets;
 using System.Net.WebSockets;
-using System.Security.Authentication;
 using System.Security;
 using System.Text;
 using System.Xml.Linq;
@@ -20,7 +18,6 @@ public sealed class WebSocketTransport : IXmppTransport
     private static readonly XNamespace Framing = "urn:ietf:params:xml:ns:xmpp-framing";
     private static readonly byte[] StandInHeader = Encoding.UTF8.GetBytes(
         $"<stream:stream xmlns='{Ns.Client.NamespaceName}' xmlns:stream='{Ns.Stream.NamespaceName}'>");
-    private static readonly byte[] DefaultNamespace = Encoding.UTF8.GetBytes($" xmlns='{Ns.Client.NamespaceName}'");
     private static readonly byte[] Close = Encoding.UTF8.GetBytes($"<close xmlns='{Framing.NamespaceName}'/>");
 
     private readonly ClientWebSocket _socket;
@@ -37,6 +34,8 @@ public sealed class WebSocketTransport : IXmppTransport
 
     public bool IsEncrypted { get; }
 
+    public bool RecoversLostRequests => false;
+
     public bool CanStartTls => false;
 
     /// <summary>Connects to a <c>ws://</c> or <c>wss://</c> endpoint. The TCP connection goes to the endpoint's host and
@@ -45,39 +44,14 @@ public sealed class WebSocketTransport : IXmppTransport
     public static async Task<WebSocketTransport> ConnectAsync(Uri endpoint, string serverName, TlsOptions tls, StanzaLimits limits,
         TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var secure = endpoint.Scheme == "wss";
-        var handler = new SocketsHttpHandler
-        {
-            ConnectTimeout = timeout,
-            UseProxy = false,
-            // The socket goes where the endpoint says, whatever name the request and the certificate carry.
-            ConnectCallback = async (_, token) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    await socket.ConnectAsync(endpoint.Host, endpoint.Port, token);
-                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-            SslOptions =
-            {
-                RemoteCertificateValidationCallback = tls.CreateValidator(),
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            },
-        };
+        var secure = HttpEndpoint.IsSecure(endpoint);
+        var handler = HttpEndpoint.CreateHandler(endpoint, tls, timeout);
         var invoker = new HttpMessageInvoker(handler);
         var socket = new ClientWebSocket();
         socket.Options.AddSubProtocol("xmpp");
         // Liveness is the connection's ping watchdog, as on TCP.
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        var request = new UriBuilder(endpoint) { Host = secure ? tls.ServerName ?? serverName : endpoint.Host }.Uri;
+        var request = HttpEndpoint.RequestUri(endpoint, serverName, tls);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
         try
@@ -88,7 +62,7 @@ public sealed class WebSocketTransport : IXmppTransport
         {
             socket.Dispose();
             invoker.Dispose();
-            if (e.InnerException is AuthenticationException || e.InnerException?.InnerException is AuthenticationException)
+            if (HttpEndpoint.IsCertificateRejection(e))
                 throw new XmppAuthenticationException("tls-certificate-rejected", e.Message);
             throw new XmppConnectionLostException(e is OperationCanceledException
                 ? $"Connecting to {endpoint} timed out after {timeout.TotalSeconds:0.#} s"
@@ -132,37 +106,8 @@ public sealed class WebSocketTransport : IXmppTransport
     /// <summary>One message per element, each a document of its own (RFC 7395 §3.3.3).</summary>
     public async Task SendAsync(IReadOnlyList<ReadOnlyMemory<byte>> elements, bool closeStream, CancellationToken cancellationToken)
     {
-        foreach (var element in elements) await SendMessageAsync(WithStreamNamespace(element), cancellationToken);
+        foreach (var element in elements) await SendMessageAsync(StandaloneElement.WithClientNamespace(element), cancellationToken);
         if (closeStream) await SendMessageAsync(Close, cancellationToken);
-    }
-
-    /// <summary>A stanza serialised for a TCP stream leaves its namespace to the stream's default (<c>jabber:client</c>);
-    /// standing alone in a message, it must declare it. The start tag of an element written by
-    /// <see cref="XmppStreamWriter"/> is read attribute by attribute (values quoted, <c>&gt;</c> escaped in them), and
-    /// <c>xmlns='jabber:client'</c> is added after its name unless it declares a default namespace of its own.</summary>
-    internal static ReadOnlyMemory<byte> WithStreamNamespace(ReadOnlyMemory<byte> element)
-    {
-        var span = element.Span;
-        if (span.Length < 2 || span[0] != (byte)'<') return element;
-        var nameEnd = 1;
-        while (nameEnd < span.Length && span[nameEnd] is not ((byte)' ' or (byte)'>' or (byte)'/')) nameEnd++;
-        var i = nameEnd;
-        while (i < span.Length)
-        {
-            while (i < span.Length && span[i] == (byte)' ') i++;
-            if (i >= span.Length || span[i] is (byte)'>' or (byte)'/') break;
-            var attributeStart = i;
-            while (i < span.Length && span[i] != (byte)'=') i++;
-            if (span[attributeStart..i].SequenceEqual("xmlns"u8)) return element;
-            if (i + 1 >= span.Length) break;
-            var quote = span[i + 1];
-            i = span[(i + 2)..].IndexOf(quote) is var end and >= 0 ? i + 2 + end + 1 : span.Length;
-        }
-        var framed = new byte[span.Length + DefaultNamespace.Length];
-        span[..nameEnd].CopyTo(framed);
-        DefaultNamespace.CopyTo(framed.AsSpan(nameEnd));
-        span[nameEnd..].CopyTo(framed.AsSpan(nameEnd + DefaultNamespace.Length));
-        return framed;
     }
 
     private async Task SendMessageAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)

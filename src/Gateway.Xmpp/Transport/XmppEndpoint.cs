@@ -5,7 +5,8 @@ namespace Gateway.Xmpp.Transport;
 /// <item><c>xmpp://host:port</c> — TCP to that host and port (STARTTLS);</item>
 /// <item><c>xmpp://domain</c> — TCP to the servers the domain's <c>_xmpp-client._tcp</c> SRV records name (RFC 6120 §3.2),
 /// or the domain itself on 5222 when it has none;</item>
-/// <item><c>wss://host:port/path</c> (or <c>ws://</c>) — XMPP over WebSocket (RFC 7395).</item>
+/// <item><c>wss://host:port/path</c> (or <c>ws://</c>) — XMPP over WebSocket (RFC 7395);</item>
+/// <item><c>https://host:port/path</c> (or <c>http://</c>) — BOSH (XEP-0124, XEP-0206).</item>
 /// </list></summary>
 public sealed record XmppEndpoint
 {
@@ -25,7 +26,7 @@ public sealed record XmppEndpoint
     /// <summary>The TCP port; null when it is to be found by SRV.</summary>
     public int? Port { get; }
 
-    /// <summary>The WebSocket URL.</summary>
+    /// <summary>The WebSocket or BOSH URL.</summary>
     public Uri? Uri { get; }
 
     public static XmppEndpoint Tcp(string host, int port) => new(XmppTransportKind.Tcp, host, port, null);
@@ -34,14 +35,14 @@ public sealed record XmppEndpoint
     public static XmppEndpoint Parse(string value)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
-            throw new ArgumentException($"XMPP endpoint '{value}' is not an absolute URL (xmpp://host[:port], wss://host[:port]/path).");
+            throw new ArgumentException($"XMPP endpoint '{value}' is not an absolute URL (xmpp://host[:port], wss://host[:port]/path, https://host[:port]/path).");
         return uri.Scheme switch
         {
             "xmpp" when uri.AbsolutePath is "" or "/" => new(XmppTransportKind.Tcp, uri.IdnHost, uri.IsDefaultPort ? null : uri.Port, null),
             "xmpp" => throw new ArgumentException($"XMPP endpoint '{value}': an xmpp:// endpoint names a host and port only."),
             "ws" or "wss" => new(XmppTransportKind.WebSocket, uri.IdnHost, uri.Port, uri),
-            "http" or "https" => throw new ArgumentException($"XMPP endpoint '{value}': BOSH (http/https) is not supported yet; use xmpp:// or wss://."),
-            _ => throw new ArgumentException($"XMPP endpoint '{value}': unknown scheme '{uri.Scheme}' (xmpp, ws or wss)."),
+            "http" or "https" => new(XmppTransportKind.Bosh, uri.IdnHost, uri.Port, uri),
+            _ => throw new ArgumentException($"XMPP endpoint '{value}': unknown scheme '{uri.Scheme}' (xmpp, ws, wss, http or https)."),
         };
     }
 
@@ -52,4 +53,5 @@ public enum XmppTransportKind
 {
     Tcp,
     WebSocket,
+    Bosh,
 }

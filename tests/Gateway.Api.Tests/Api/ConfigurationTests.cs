@@ -21,7 +21,7 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:Xmpp:IqTimeout", "00:00:20", "must exceed Gateway:Xmpp:IqTimeout")]
     [InlineData("Gateway:Xmpp:TrustedCertificatePath", "/nonexistent/ca.crt", "does not exist")]
     [InlineData("Gateway:Xmpp:Endpoint", "ftp://xmpp.example.com", "Gateway:Xmpp:Endpoint: XMPP endpoint 'ftp://xmpp.example.com': unknown scheme")]
-    [InlineData("Gateway:Xmpp:Endpoint", "https://xmpp.example.com/http-bind", "BOSH (http/https) is not supported yet")]
+    [InlineData("Gateway:Xmpp:Endpoint", "xmpp://xmpp.example.com/path", "an xmpp:// endpoint names a host and port only")]
     [InlineData("Gateway:Components:Commands", "user@commands.example.com", "is not a component JID")]
     [InlineData("Gateway:ApiKeys:0:Hash", "alice-key-0123456789", "not the key itself")]
     [InlineData("Gateway:ApiKeys:0:Scopes:0", "alice@*", "is not \"user@domain\"")]

@@ -45,11 +45,15 @@ public sealed class ProsodyFixture : IAsyncLifetime
 
     public int ComponentPort { get; private set; }
 
-    /// <summary>Prosody's HTTPS port, which serves XMPP over WebSocket (<see cref="WebSocketEndpoint"/>).</summary>
+    /// <summary>Prosody's HTTPS port, which serves XMPP over WebSocket (<see cref="WebSocketEndpoint"/>) and BOSH
+    /// (<see cref="BoshEndpoint"/>).</summary>
     public int HttpsPort { get; private set; }
 
     /// <summary>The RFC 7395 endpoint (mod_websocket). Its certificate names <see cref="Domain"/>, which clients ask for.</summary>
     public string WebSocketEndpoint => $"wss://{Host}:{HttpsPort}/xmpp-websocket";
+
+    /// <summary>The XEP-0206 endpoint (mod_bosh), with the same certificate.</summary>
+    public string BoshEndpoint => $"https://{Host}:{HttpsPort}/http-bind";
 
     /// <summary>The secret of all three components.</summary>
     public string ComponentSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));

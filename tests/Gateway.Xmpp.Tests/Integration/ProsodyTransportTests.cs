@@ -12,15 +12,17 @@ using Gateway.Xmpp.PubSub;
 namespace Gateway.Xmpp.Tests.Integration;
 
 /// <summary>
-/// Each transport against Prosody's own listeners: TCP with STARTTLS (c2s), and XMPP over WebSocket (RFC 7395,
-/// Prosody's mod_websocket behind HTTPS, <see cref="ProsodyFixture.WebSocketEndpoint"/>). The same client, chosen by
-/// its endpoint setting alone: login with SCRAM, an ad-hoc command round trip to a component, a PubSub event, a killed
-/// connection recovered (XEP-0198 resumption) and a restarted server reconnected to, and the pool.
+/// Each transport against Prosody's own listeners: TCP with STARTTLS (c2s), XMPP over WebSocket (RFC 7395, mod_websocket,
+/// <see cref="ProsodyFixture.WebSocketEndpoint"/>) and BOSH (XEP-0206, mod_bosh, <see cref="ProsodyFixture.BoshEndpoint"/>),
+/// both behind Prosody's HTTPS. The same client, chosen by its endpoint setting alone: login with SCRAM, an ad-hoc
+/// command round trip to a component, a PubSub event, a killed connection recovered (XEP-0198 resumption on TCP and
+/// WebSocket; a new session on BOSH, whose lost requests are re-sent within the session, see BoshProtocolTests), a
+/// restarted server reconnected to, and the pool.
 /// </summary>
 [Collection(ProsodyCollection.Name)]
 public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifetime
 {
-    public static TheoryData<string> Transports => ["tcp", "websocket"];
+    public static TheoryData<string> Transports => ["tcp", "websocket", "bosh"];
 
     private readonly List<IAsyncDisposable> _owned = [];
 
@@ -56,6 +58,9 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
                 break;
             case "websocket":
                 options.Endpoint = prosody.WebSocketEndpoint;
+                break;
+            case "bosh":
+                options.Endpoint = prosody.BoshEndpoint;
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(transport), transport, null);
@@ -106,6 +111,8 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
     [InlineData("tcp", true, "SCRAM-SHA-1")]
     [InlineData("websocket", false, "SCRAM-SHA-256")]
     [InlineData("websocket", true, "SCRAM-SHA-1")]
+    [InlineData("bosh", false, "SCRAM-SHA-256")]
+    [InlineData("bosh", true, "SCRAM-SHA-1")]
     public async Task LogsInWithScram(string transport, bool sha1Host, string expectedMechanism)
     {
         var options = await AccountAsync(transport, sha1Host ? prosody.Sha1Domain : null);
@@ -115,7 +122,8 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
         Assert.Equal(ConnectionState.Established, client.State);
         Assert.Equal(expectedMechanism, client.AuthenticationMechanism);
         Assert.Equal(options.Jid!.WithResource("transport"), client.LocalJid);
-        Assert.NotNull(client.StreamManagementStatistics);
+        // XEP-0198 on TCP and WebSocket; BOSH keeps its session by itself (rid and sid).
+        Assert.Equal(transport != "bosh", client.StreamManagementStatistics is not null);
     }
 
     [Theory]
@@ -187,7 +195,8 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
     }
 
     [Theory]
-    [MemberData(nameof(Transports))]
+    [InlineData("tcp")]
+    [InlineData("websocket")]
     public async Task AKilledConnectionIsResumedAndACommandPendingAcrossItIsAnswered(string transport)
     {
         var component = Component(prosody.ActiveCallsComponent);
@@ -214,6 +223,24 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
         Assert.Equal(CommandStatus.Completed, (await command).Status);
         Assert.DoesNotContain(LifecycleKind.Destroyed, lifecycle);
         Assert.Equal(jid, client.LocalJid);
+    }
+
+    [Fact]
+    public async Task AKilledBoshSessionIsReplacedByANewOneAndCommandsWorkAgain()
+    {
+        await CommandComponentAsync();
+        var client = Own(new XmppClient(await AccountAsync("bosh")));
+        var lifecycle = new ConcurrentQueue<LifecycleKind>();
+        client.Lifecycle += (_, e) => lifecycle.Enqueue(e.Kind);
+        await client.StartAsync(Ct);
+
+        // Every request of the session is dropped at once: the session is gone for us, and a new one is made.
+        client.AbortConnection("killed by the test");
+        await WaitUntilAsync(() => lifecycle.Contains(LifecycleKind.Destroyed) && client.State == ConnectionState.Established, "a new session is up");
+
+        var result = await new AdHocCommandClient(client).ExecuteAsync(Jid.Parse(prosody.ActiveCallsComponent), "create", ct: Ct);
+        Assert.Equal(CommandStatus.Completed, result.Status);
+        Assert.Equal(client.LocalJid!.ToString(), result.SessionId);
     }
 
     [Theory]

@@ -151,7 +151,7 @@ public sealed class WebSocketProtocolTests : IAsyncLifetime
     [InlineData("<enable resume=\"true\" xmlns=\"urn:xmpp:sm:3\"/>", "<enable resume=\"true\" xmlns=\"urn:xmpp:sm:3\"/>")]
     public void AStanzaWithoutItsOwnDefaultNamespaceGetsJabberClient(string serialized, string framed)
     {
-        var result = WebSocketTransport.WithStreamNamespace(Encoding.UTF8.GetBytes(serialized));
+        var result = StandaloneElement.WithClientNamespace(Encoding.UTF8.GetBytes(serialized));
 
         Assert.Equal(framed, Encoding.UTF8.GetString(result.Span));
     }

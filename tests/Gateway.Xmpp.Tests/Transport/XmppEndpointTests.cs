@@ -40,6 +40,18 @@ public sealed class XmppEndpointTests
     }
 
     [Theory]
+    [InlineData("https://chat.example.com/http-bind", 443)]
+    [InlineData("http://127.0.0.1:5280/http-bind", 5280)]
+    public void AnHttpUrlIsBosh(string value, int port)
+    {
+        var endpoint = XmppEndpoint.Parse(value);
+
+        Assert.Equal(XmppTransportKind.Bosh, endpoint.Kind);
+        Assert.Equal(port, endpoint.Port);
+        Assert.Equal(new Uri(value), endpoint.Uri);
+    }
+
+    [Theory]
     [InlineData("example.com", "not an absolute URL")]
     [InlineData("xmpp://example.com/path", "host and port only")]
     [InlineData("ftp://example.com", "unknown scheme")]
