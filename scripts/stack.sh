@@ -17,9 +17,10 @@ usage: scripts/stack.sh [options]
   --domain DOMAIN         XMPP domain                                            [activecalls.test]
   --c2s-port PORT         Prosody client port on 127.0.0.1                      [15222]
   --component-port PORT   Prosody XEP-0114 component port on 127.0.0.1          [15347]
-  --https-port PORT       Prosody HTTPS port (XMPP over WebSocket) on 127.0.0.1 [15281]
-  --xmpp-transport T      how the gateway reaches Prosody: tcp (c2s, STARTTLS) or
-                          websocket (wss://127.0.0.1:HTTPS-PORT/xmpp-websocket)  [tcp]
+  --https-port PORT       Prosody HTTPS port (WebSocket, BOSH) on 127.0.0.1     [15281]
+  --xmpp-transport T      how the gateway reaches Prosody: tcp (c2s, STARTTLS),
+                          websocket (wss://127.0.0.1:HTTPS-PORT/xmpp-websocket) or
+                          bosh (https://127.0.0.1:HTTPS-PORT/http-bind)                [tcp]
   --secret SECRET         component secret       [generated once, kept in DIR/prosody/component.secret]
   --sip-port PORT         the reference service's SIP (UDP) port               [15060]
   --http-port PORT        the gateway's HTTP port on 127.0.0.1                 [8080]
@@ -63,15 +64,16 @@ while [[ $# -gt 0 ]]; do
 done
 
 case "$XMPP_TRANSPORT" in
-  tcp | websocket) ;;
-  *) die "--xmpp-transport must be tcp or websocket (got '$XMPP_TRANSPORT')" ;;
+  tcp | websocket | bosh) ;;
+  *) die "--xmpp-transport must be tcp, websocket or bosh (got '$XMPP_TRANSPORT')" ;;
 esac
 WEBSOCKET_URL="wss://127.0.0.1:$HTTPS_PORT/xmpp-websocket"
-if [[ "$XMPP_TRANSPORT" == "websocket" ]]; then
-  GATEWAY_XMPP_ENDPOINT="$WEBSOCKET_URL"
-else
-  GATEWAY_XMPP_ENDPOINT="xmpp://127.0.0.1:$C2S_PORT"
-fi
+BOSH_URL="https://127.0.0.1:$HTTPS_PORT/http-bind"
+case "$XMPP_TRANSPORT" in
+  websocket) GATEWAY_XMPP_ENDPOINT="$WEBSOCKET_URL" ;;
+  bosh) GATEWAY_XMPP_ENDPOINT="$BOSH_URL" ;;
+  *) GATEWAY_XMPP_ENDPOINT="xmpp://127.0.0.1:$C2S_PORT" ;;
+esac
 
 mkdir -p "$STATE_DIR"
 STATE_DIR="$(cd "$STATE_DIR" && pwd)"
@@ -138,6 +140,7 @@ XMPP_HOST=127.0.0.1
 XMPP_C2S_PORT=$C2S_PORT
 XMPP_COMPONENT_PORT=$COMPONENT_PORT
 XMPP_WEBSOCKET_URL=$WEBSOCKET_URL
+XMPP_BOSH_URL=$BOSH_URL
 GATEWAY_XMPP_ENDPOINT=$GATEWAY_XMPP_ENDPOINT
 XMPP_CA_CERT=$PROSODY_DIR/ca/ca.crt
 COMPONENT_SECRET=$SECRET
@@ -225,7 +228,7 @@ cat <<EOF
 
 Local Active-Calls stack is up
   XMPP server:        Prosody, 127.0.0.1:$C2S_PORT (c2s, STARTTLS required), domain $DOMAIN
-                      XMPP over WebSocket: $WEBSOCKET_URL (TLS name $DOMAIN)
+                      XMPP over WebSocket: $WEBSOCKET_URL, BOSH: $BOSH_URL (TLS name $DOMAIN)
                       SCRAM-SHA-256 accounts on $DOMAIN, SCRAM-SHA-1 accounts on sha1.$DOMAIN
   dev account:        gateway@$DOMAIN   password: $PASSWORD
   components:         127.0.0.1:$COMPONENT_PORT (XEP-0114)   secret: $SECRET

@@ -24,7 +24,7 @@ usage: deploy/prosody/start.sh [options]
   --c2s-port PORT        client port (STARTTLS), on 127.0.0.1                 [15222]
   --component-port PORT  XEP-0114 component port, on 127.0.0.1                [15347]
   --https-port PORT      HTTPS port for XMPP over WebSocket (wss://…/xmpp-websocket)
-                         on 127.0.0.1                                        [none: no HTTPS]
+                         and BOSH (https://…/http-bind), on 127.0.0.1        [none: no HTTPS]
   --interface ADDR       IPv4 address the ports listen on; 0.0.0.0 = every
                          interface (inside a container network)              [127.0.0.1]
   --secret SECRET        component secret for the three components
@@ -227,6 +227,7 @@ Prosody is running (pid $pid) for $DOMAIN
 EOF
   [[ -z "$HTTPS_PORT" ]] || cat <<EOF
   WebSocket (RFC 7395):     wss://$INTERFACE:$HTTPS_PORT/xmpp-websocket   (certificate for $DOMAIN: connect with that TLS name)
+  BOSH (XEP-0206):          https://$INTERFACE:$HTTPS_PORT/http-bind
 EOF
   cat <<EOF
   component secret:         $SECRET

@@ -25,6 +25,7 @@ public sealed class TransportEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
     [Theory]
     [InlineData("xmpp")]
     [InlineData("websocket")]
+    [InlineData("bosh")]
     public async Task ACallIsPlacedFollowedAndHungUpOverTheTransport(string transport)
     {
         // Host and Port point nowhere: only the endpoint can lead the gateway to Prosody.
@@ -34,6 +35,7 @@ public sealed class TransportEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         {
             "xmpp" => $"xmpp://{prosody.Host}:{prosody.C2sPort}",
             "websocket" => prosody.WebSocketEndpoint,
+            "bosh" => prosody.BoshEndpoint,
             _ => throw new ArgumentOutOfRangeException(nameof(transport)),
         };
         var alice = await _stack.PhoneAsync("answer", "alice");
@@ -43,7 +45,8 @@ public sealed class TransportEndToEndTests(ProsodyFixture prosody) : IAsyncLifet
         var id = await CreateCallAsync(client, Alice, Bob);
         await WaitForCallAsync(client, id, State("connected"), "connected");
 
-        // The connection holding the subscription drops; XEP-0198 resumes it on the same transport.
+        // The connection holding the subscription drops: XEP-0198 resumes it (TCP, WebSocket), or a new BOSH session
+        // replaces it and the gateway subscribes again; either way the hang-up goes through and its events arrive.
         var pool = (XmppPool)_stack.Gateway.Services.GetRequiredService<IXmppPool>();
         ((XmppClient)pool.Clients.Receiver!).AbortConnection("killed by the test");
         var hangup = await client.DeleteAsync($"/calls/{id}", Ct);
