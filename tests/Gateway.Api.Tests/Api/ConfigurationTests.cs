@@ -54,6 +54,17 @@ public sealed class ConfigurationTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("wss://xmpp.example.com/ws", "xmpp.example.com", "wss://xmpp.example.com/ws")]
+    [InlineData(null, "xmpp.example.com", null)]
+    [InlineData(null, "", "xmpp://example.com")]
+    public void TheEndpointSettingWinsHostAndPortComeNextAndWithNeitherTheJidsDomainIsLookedUpBySrv(string? endpoint, string host, string? expected)
+    {
+        var options = new Gateway.Api.Configuration.XmppOptions { Jid = "gateway@example.com", Endpoint = endpoint, Host = host };
+
+        Assert.Equal(expected, XmppPool.EndpointOf(options, Gateway.Xmpp.Core.Jid.Parse(options.Jid)));
+    }
+
     [Fact]
     public async Task AWebhookDatabaseThatCannotBeOpenedStopsTheGatewayAtStart()
     {
