@@ -17,6 +17,10 @@ usage: scripts/stack.sh [options]
   --domain DOMAIN         XMPP domain                                            [activecalls.test]
   --c2s-port PORT         Prosody client port on 127.0.0.1                      [15222]
   --component-port PORT   Prosody XEP-0114 component port on 127.0.0.1          [15347]
+  --https-port PORT       Prosody HTTPS port (WebSocket, BOSH) on 127.0.0.1     [15281]
+  --xmpp-transport T      how the gateway reaches Prosody: tcp (c2s, STARTTLS),
+                          websocket (wss://127.0.0.1:HTTPS-PORT/xmpp-websocket) or
+                          bosh (https://127.0.0.1:HTTPS-PORT/http-bind)                [tcp]
   --secret SECRET         component secret       [generated once, kept in DIR/prosody/component.secret]
   --sip-port PORT         the reference service's SIP (UDP) port               [15060]
   --http-port PORT        the gateway's HTTP port on 127.0.0.1                 [8080]
@@ -33,6 +37,8 @@ STATE_DIR="$REPO_ROOT/.stack"
 DOMAIN="activecalls.test"
 C2S_PORT=15222
 COMPONENT_PORT=15347
+HTTPS_PORT=15281
+XMPP_TRANSPORT=tcp
 SIP_PORT=15060
 HTTP_PORT=8080
 SECRET=""
@@ -44,6 +50,8 @@ while [[ $# -gt 0 ]]; do
     --domain) require_value "$@"; DOMAIN="${2,,}"; shift 2 ;;
     --c2s-port) require_value "$@"; C2S_PORT="$2"; shift 2 ;;
     --component-port) require_value "$@"; COMPONENT_PORT="$2"; shift 2 ;;
+    --https-port) require_value "$@"; HTTPS_PORT="$2"; shift 2 ;;
+    --xmpp-transport) require_value "$@"; XMPP_TRANSPORT="$2"; shift 2 ;;
     --sip-port) require_value "$@"; SIP_PORT="$2"; shift 2 ;;
     --http-port) require_value "$@"; HTTP_PORT="$2"; shift 2 ;;
     --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
@@ -54,6 +62,18 @@ while [[ $# -gt 0 ]]; do
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
+
+case "$XMPP_TRANSPORT" in
+  tcp | websocket | bosh) ;;
+  *) die "--xmpp-transport must be tcp, websocket or bosh (got '$XMPP_TRANSPORT')" ;;
+esac
+WEBSOCKET_URL="wss://127.0.0.1:$HTTPS_PORT/xmpp-websocket"
+BOSH_URL="https://127.0.0.1:$HTTPS_PORT/http-bind"
+case "$XMPP_TRANSPORT" in
+  websocket) GATEWAY_XMPP_ENDPOINT="$WEBSOCKET_URL" ;;
+  bosh) GATEWAY_XMPP_ENDPOINT="$BOSH_URL" ;;
+  *) GATEWAY_XMPP_ENDPOINT="xmpp://127.0.0.1:$C2S_PORT" ;;
+esac
 
 mkdir -p "$STATE_DIR"
 STATE_DIR="$(cd "$STATE_DIR" && pwd)"
@@ -107,7 +127,7 @@ if [[ "$MODE" == "foreground" ]]; then
 fi
 
 # --- XMPP server ---------------------------------------------------------------------------------
-prosody_args=(--dir "$PROSODY_DIR" --domain "$DOMAIN" --c2s-port "$C2S_PORT" --component-port "$COMPONENT_PORT")
+prosody_args=(--dir "$PROSODY_DIR" --domain "$DOMAIN" --c2s-port "$C2S_PORT" --component-port "$COMPONENT_PORT" --https-port "$HTTPS_PORT")
 if [[ -n "$SECRET" ]]; then prosody_args+=(--secret "$SECRET"); fi
 "$REPO_ROOT/deploy/prosody/start.sh" "${prosody_args[@]}" >/dev/null
 SECRET="$(<"$PROSODY_DIR/component.secret")"
@@ -119,6 +139,9 @@ XMPP_DOMAIN=$DOMAIN
 XMPP_HOST=127.0.0.1
 XMPP_C2S_PORT=$C2S_PORT
 XMPP_COMPONENT_PORT=$COMPONENT_PORT
+XMPP_WEBSOCKET_URL=$WEBSOCKET_URL
+XMPP_BOSH_URL=$BOSH_URL
+GATEWAY_XMPP_ENDPOINT=$GATEWAY_XMPP_ENDPOINT
 XMPP_CA_CERT=$PROSODY_DIR/ca/ca.crt
 COMPONENT_SECRET=$SECRET
 SIP_PORT=$SIP_PORT
@@ -192,8 +215,8 @@ dotnet build "$REPO_ROOT/src/Gateway.Api" -c Release -o "$GATEWAY_DIR/bin" -v qu
   die "the gateway did not build; see $GATEWAY_DIR/build.log"
 (cd "$GATEWAY_DIR/bin" && ASPNETCORE_ENVIRONMENT=Development exec setsid dotnet Gateway.Api.dll \
   --urls "http://127.0.0.1:$HTTP_PORT" \
-  "--Gateway:Xmpp:Jid=gateway@$DOMAIN" "--Gateway:Xmpp:Password=$PASSWORD" "--Gateway:Xmpp:Host=127.0.0.1" \
-  "--Gateway:Xmpp:Port=$C2S_PORT" "--Gateway:Xmpp:TrustedCertificatePath=$PROSODY_DIR/ca/ca.crt" \
+  "--Gateway:Xmpp:Jid=gateway@$DOMAIN" "--Gateway:Xmpp:Password=$PASSWORD" "--Gateway:Xmpp:Endpoint=$GATEWAY_XMPP_ENDPOINT" \
+  "--Gateway:Xmpp:TrustedCertificatePath=$PROSODY_DIR/ca/ca.crt" \
   "--Gateway:Components:Commands=commands.active-calls.$DOMAIN" "--Gateway:Events:AuthComponent=commands.auth.$DOMAIN" \
   "--Gateway:Events:PubSubService=pubsub.active-calls.$DOMAIN" "--Gateway:Events:SipAddress=alice@$DOMAIN" \
   "--Gateway:Events:Users:0:Address=dave@$SALES_DOMAIN" \
@@ -212,6 +235,7 @@ cat <<EOF
 
 Local Active-Calls stack is up
   XMPP server:        Prosody, 127.0.0.1:$C2S_PORT (c2s, STARTTLS required), domain $DOMAIN
+                      XMPP over WebSocket: $WEBSOCKET_URL, BOSH: $BOSH_URL (TLS name $DOMAIN)
                       SCRAM-SHA-256 accounts on $DOMAIN, SCRAM-SHA-1 accounts on sha1.$DOMAIN
   dev account:        gateway@$DOMAIN   password: $PASSWORD
   components:         127.0.0.1:$COMPONENT_PORT (XEP-0114)   secret: $SECRET
@@ -226,6 +250,7 @@ Local Active-Calls stack is up
                       (SIP users, owners and web passwords: src/ActiveCalls.Service/users.dev.json)
   followed users:     alice@$DOMAIN and dave@$SALES_DOMAIN (GET /followed-users); frank@$DOMAIN is not followed
   gateway:            http://127.0.0.1:$HTTP_PORT   API key: dev-gateway-key   log: $GATEWAY_DIR/gateway.log
+                      XMPP over $XMPP_TRANSPORT: $GATEWAY_XMPP_ENDPOINT
                       dashboard http://127.0.0.1:$HTTP_PORT/ (the dev key is filled in)
                       Swagger UI http://127.0.0.1:$HTTP_PORT/swagger   OpenAPI http://127.0.0.1:$HTTP_PORT/openapi/v1.json
 EOF

@@ -3,7 +3,7 @@
 #
 # Renders prosody.cfg.lua.template into the run directory, creates a dev CA and a server
 # certificate there, starts Prosody in the background with that config only (never the system
-# config, never a system Prosody), waits until the c2s and component ports accept connections and
+# config, never a system Prosody), waits until its ports (c2s, components, HTTPS if any) accept connections and
 # prints where everything is. Running it again with the same options is a no-op; with other
 # options it restarts the server with the new configuration.
 #
@@ -25,7 +25,9 @@ usage: deploy/prosody/start.sh [options]
   --domain DOMAIN        main XMPP domain                                     [activecalls.test]
   --c2s-port PORT        client port (STARTTLS), on 127.0.0.1                 [15222]
   --component-port PORT  XEP-0114 component port, on 127.0.0.1                [15347]
-  --interface ADDR       IPv4 address both ports listen on; 0.0.0.0 = every
+  --https-port PORT      HTTPS port for XMPP over WebSocket (wss://…/xmpp-websocket)
+                         and BOSH (https://…/http-bind), on 127.0.0.1        [none: no HTTPS]
+  --interface ADDR       IPv4 address the ports listen on; 0.0.0.0 = every
                          interface (inside a container network)              [127.0.0.1]
   --secret SECRET        component secret for the three components
                          [kept in DIR/component.secret; generated on first start]
@@ -45,6 +47,7 @@ DIR="$REPO_ROOT/.stack/prosody"
 DOMAIN="activecalls.test"
 C2S_PORT=15222
 COMPONENT_PORT=15347
+HTTPS_PORT=""
 SECRET=""
 LOG_LEVEL="info"
 SMACKS_MAX_UNACKED=10
@@ -59,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --domain) require_value "$@"; DOMAIN="$2"; shift 2 ;;
     --c2s-port) require_value "$@"; C2S_PORT="$2"; shift 2 ;;
     --component-port) require_value "$@"; COMPONENT_PORT="$2"; shift 2 ;;
+    --https-port) require_value "$@"; HTTPS_PORT="$2"; shift 2 ;;
     --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
     --log-level) require_value "$@"; LOG_LEVEL="$2"; shift 2 ;;
     --smacks-max-unacked) require_value "$@"; SMACKS_MAX_UNACKED="$2"; shift 2 ;;
@@ -77,7 +81,12 @@ DOMAIN="${DOMAIN,,}"
   die "--domain must be a plain DNS name (got '$DOMAIN')"
 valid_port "$C2S_PORT" || die "--c2s-port must be a port number (got '$C2S_PORT')"
 valid_port "$COMPONENT_PORT" || die "--component-port must be a port number (got '$COMPONENT_PORT')"
-[[ "$C2S_PORT" != "$COMPONENT_PORT" ]] || die "--c2s-port and --component-port must differ"
+[[ -z "$HTTPS_PORT" ]] || valid_port "$HTTPS_PORT" || die "--https-port must be a port number (got '$HTTPS_PORT')"
+[[ "$C2S_PORT" != "$COMPONENT_PORT" && "$HTTPS_PORT" != "$C2S_PORT" && "$HTTPS_PORT" != "$COMPONENT_PORT" ]] ||
+  die "--c2s-port, --component-port and --https-port must differ"
+# The ports this server listens on, which must be free before and open after the start.
+PORTS=("$C2S_PORT" "$COMPONENT_PORT")
+[[ -z "$HTTPS_PORT" ]] || PORTS+=("$HTTPS_PORT")
 [[ "$LOG_LEVEL" =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug, info, warn or error"
 if [[ ! "$SMACKS_MAX_UNACKED" =~ ^[0-9]{1,3}$ ]] || ((10#$SMACKS_MAX_UNACKED >= 400)); then
   die "--smacks-max-unacked must be a whole number below 400 (Prosody keeps at most 500 unacknowledged stanzas)"
@@ -126,12 +135,18 @@ NEW_CONFIG="$(sed \
   -e "s|@@DOMAIN@@|$(sed_escape "$DOMAIN")|g" \
   -e "s|@@C2S_PORT@@|$C2S_PORT|g" \
   -e "s|@@COMPONENT_PORT@@|$COMPONENT_PORT|g" \
+  -e "s|@@HTTPS_PORTS@@|$HTTPS_PORT|g" \
   -e "s|@@COMPONENT_SECRET@@|$(sed_escape "$SECRET")|g" \
   -e "s|@@LOG_LEVEL@@|$LOG_LEVEL|g" \
   -e "s|@@INTERFACE@@|$INTERFACE|g" \
   -e "s|@@LOG_TO@@|$([[ "$MODE" == "foreground" ]] && echo stdout || echo file)|g" \
   -e "s|@@SMACKS_MAX_UNACKED@@|$((10#$SMACKS_MAX_UNACKED))|g" \
   "$TEMPLATE")"
+
+ports_open() {
+  local port
+  for port in "${PORTS[@]}"; do port_open "$port" "$PROBE_HOST" || return 1; done
+}
 
 running_pid() {
   local pid
@@ -162,6 +177,12 @@ print_summary() {
 Prosody is running (pid $pid) for $DOMAIN
   c2s (STARTTLS required):  $INTERFACE:$C2S_PORT   hosts $DOMAIN (SCRAM-SHA-256), sha1.$DOMAIN (SCRAM-SHA-1)
   components (XEP-0114):    $INTERFACE:$COMPONENT_PORT   commands.active-calls.$DOMAIN, commands.auth.$DOMAIN, pubsub.active-calls.$DOMAIN
+EOF
+  [[ -z "$HTTPS_PORT" ]] || cat <<EOF
+  WebSocket (RFC 7395):     wss://$INTERFACE:$HTTPS_PORT/xmpp-websocket   (certificate for $DOMAIN: connect with that TLS name)
+  BOSH (XEP-0206):          https://$INTERFACE:$HTTPS_PORT/http-bind
+EOF
+  cat <<EOF
   component secret:         $SECRET
   dev CA certificate:       $DIR/ca/ca.crt
   config:                   $CONFIG
@@ -181,7 +202,7 @@ if [[ "$MODE" != "background" ]]; then
 fi
 
 if [[ "$MODE" == "background" ]] && pid="$(running_pid)"; then
-  if [[ -f "$CONFIG" && "$(<"$CONFIG")" == "$NEW_CONFIG" ]] && port_open "$C2S_PORT" "$PROBE_HOST" && port_open "$COMPONENT_PORT" "$PROBE_HOST"; then
+  if [[ -f "$CONFIG" && "$(<"$CONFIG")" == "$NEW_CONFIG" ]] && ports_open; then
     log "Prosody is already running with this configuration"
     start_watcher "$pid"
     print_summary "$pid"
@@ -191,14 +212,14 @@ if [[ "$MODE" == "background" ]] && pid="$(running_pid)"; then
   "$(dirname "${BASH_SOURCE[0]}")/stop.sh" --dir "$DIR"
 fi
 
-for port in "$C2S_PORT" "$COMPONENT_PORT"; do
+for port in "${PORTS[@]}"; do
   if port_open "$port" "$PROBE_HOST"; then
-    die "port $port on $PROBE_HOST is already in use by another process; choose other ports (--c2s-port/--component-port)"
+    die "port $port on $PROBE_HOST is already in use by another process; choose other ports (--c2s-port/--component-port/--https-port)"
   fi
 done
 
 if [[ "$MODE" == "foreground" ]]; then
-  log "starting Prosody in the foreground for $DOMAIN: c2s $INTERFACE:$C2S_PORT, components $INTERFACE:$COMPONENT_PORT, dev CA $DIR/ca/ca.crt"
+  log "starting Prosody in the foreground for $DOMAIN: c2s $INTERFACE:$C2S_PORT, components $INTERFACE:$COMPONENT_PORT, https ${HTTPS_PORT:-none}, dev CA $DIR/ca/ca.crt"
   exec prosody --config "$CONFIG" -F
 fi
 
@@ -231,15 +252,15 @@ while :; do
   if bind_error="$(tail -c "+$log_offset" "$DIR/prosody.log" 2>/dev/null | grep -m1 'Failed to open server port')"; then
     kill -TERM "$launched" 2>/dev/null || true
     log "${bind_error#*portmanager}"
-    die "a port is already in use by another process (c2s $C2S_PORT, component $COMPONENT_PORT); choose other ports"
+    die "a port is already in use by another process (${PORTS[*]}); choose other ports"
   fi
-  if pid="$(running_pid)" && port_open "$C2S_PORT" "$PROBE_HOST" && port_open "$COMPONENT_PORT" "$PROBE_HOST"; then
+  if pid="$(running_pid)" && ports_open; then
     break
   fi
   if ((SECONDS >= deadline)); then
     show_logs
     kill -TERM "$launched" 2>/dev/null || true
-    die "Prosody did not open ports $C2S_PORT and $COMPONENT_PORT within ${TIMEOUT}s"
+    die "Prosody did not open ports ${PORTS[*]} within ${TIMEOUT}s"
   fi
   sleep 0.1
 done

@@ -15,8 +15,13 @@ public sealed class XmppOptions
     [Required(ErrorMessage = "Gateway:Xmpp:Password is required (set it with the environment variable Gateway__Xmpp__Password, not in a committed file).")]
     public string Password { get; set; } = "";
 
-    /// <summary>XMPP server host name or address (c2s, STARTTLS).</summary>
-    [Required(ErrorMessage = "Gateway:Xmpp:Host is required: the XMPP server to connect to.")]
+    /// <summary>Where and how to reach the XMPP server, in one setting: <c>xmpp://host:port</c> (TCP, STARTTLS),
+    /// <c>xmpp://domain</c> (TCP to the domain's <c>_xmpp-client._tcp</c> SRV targets) or <c>wss://host:port/path</c>
+    /// (XMPP over WebSocket). Takes the place of <see cref="Host"/> and <see cref="Port"/>; with neither set, the JID's
+    /// domain is looked up by SRV.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>XMPP server host name or address (c2s, STARTTLS), when <see cref="Endpoint"/> is not set.</summary>
     public string Host { get; set; } = "";
 
     [Range(1, 65535, ErrorMessage = "Gateway:Xmpp:Port must be between 1 and 65535.")]

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Gateway.Xmpp.Core;
+using Gateway.Xmpp.Transport;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Configuration;
@@ -12,6 +13,11 @@ internal sealed class XmppOptionsValidator : IValidateOptions<XmppOptions>
         var failures = new List<string>();
         if (!string.IsNullOrEmpty(options.Jid) && (!Jid.TryParse(options.Jid, out var jid) || jid is null || jid.Local is null || jid.Resource is not null))
             failures.Add($"Gateway:Xmpp:Jid '{options.Jid}' is not a bare JID with a local part (user@domain, no resource).");
+        if (!string.IsNullOrEmpty(options.Endpoint))
+        {
+            try { XmppEndpoint.Parse(options.Endpoint); }
+            catch (ArgumentException e) { failures.Add("Gateway:Xmpp:Endpoint: " + e.Message); }
+        }
         if (!string.IsNullOrEmpty(options.TrustedCertificatePath) && !File.Exists(options.TrustedCertificatePath))
             failures.Add($"Gateway:Xmpp:TrustedCertificatePath '{options.TrustedCertificatePath}' does not exist (the dev stack writes its CA there: run scripts/stack.sh first).");
         if (options.IqTimeout <= TimeSpan.Zero) failures.Add("Gateway:Xmpp:IqTimeout must be positive.");

@@ -19,11 +19,13 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
     public XmppPool(IOptions<XmppOptions> options, ILoggerFactory loggerFactory, TimeProvider time)
     {
         var o = options.Value;
+        var jid = Jid.Parse(o.Jid);
         var template = new XmppClientOptions
         {
-            Jid = Jid.Parse(o.Jid),
+            Jid = jid,
             Password = o.Password,
-            Host = o.Host,
+            Endpoint = EndpointOf(o, jid),
+            Host = string.IsNullOrEmpty(o.Host) ? jid.Domain : o.Host,
             Port = o.Port,
             Tls = { TrustedCertificatePath = string.IsNullOrEmpty(o.TrustedCertificatePath) ? null : o.TrustedCertificatePath, ServerName = o.TlsServerName },
             ConnectTimeout = o.ConnectTimeout,
@@ -36,6 +38,13 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
         _pool = new XmppClientPool(template, poolOptions, loggerFactory, time);
         _pool.ReceiverChanged += (_, e) => ReceiverChanged?.Invoke(this, e);
     }
+
+    /// <summary>The client's endpoint: <c>Endpoint</c> when set; else none, so <c>Host</c> and <c>Port</c> are used as
+    /// they always were; with neither, the JID's domain, found by SRV.</summary>
+    internal static string? EndpointOf(XmppOptions options, Jid jid) =>
+        !string.IsNullOrEmpty(options.Endpoint) ? options.Endpoint
+        : string.IsNullOrEmpty(options.Host) ? $"xmpp://{jid.Domain}"
+        : null;
 
     public IEventConnection? Receiver => _pool.Receiver;
 

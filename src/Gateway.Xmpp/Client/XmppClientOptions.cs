@@ -13,6 +13,15 @@ public sealed class XmppClientOptions : XmppConnectionOptions
     /// <summary>The resource to bind. Keep it stable and unique per connection: a duplicate kicks the other session (<c>conflict</c>).</summary>
     public string Resource { get; set; } = "gateway";
 
+    /// <summary>Where and how to connect, instead of <see cref="XmppConnectionOptions.Host"/> and
+    /// <see cref="XmppConnectionOptions.Port"/>: <c>xmpp://host:port</c> (TCP), <c>xmpp://domain</c> (TCP to the domain's
+    /// <c>_xmpp-client._tcp</c> SRV targets), <c>wss://host:port/path</c> (WebSocket, RFC 7395) or <c>https://host:port/path</c>
+    /// (BOSH, XEP-0206). See <see cref="XmppEndpoint"/>.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>Where SRV records come from (DNS; tests put a fake here).</summary>
+    internal ISrvResolver SrvResolver { get; set; } = DnsSrvResolver.Shared;
+
     public TlsOptions Tls { get; set; } = new();
     /// <summary>Refuse to continue when the server offers no STARTTLS.</summary>
     public bool RequireTls { get; set; } = true;
@@ -46,5 +55,6 @@ public sealed class XmppClientOptions : XmppConnectionOptions
         if (string.IsNullOrEmpty(Password)) throw new ArgumentException("Password is required.");
         if (string.IsNullOrWhiteSpace(Resource)) throw new ArgumentException("Resource is required.");
         if (PresencePriority is < -128 or > 127) throw new ArgumentException("PresencePriority must be between -128 and 127.");
+        if (Endpoint is not null) XmppEndpoint.Parse(Endpoint);
     }
 }

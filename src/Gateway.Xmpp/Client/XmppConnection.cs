@@ -19,6 +19,7 @@ namespace Gateway.Xmpp.Client;
 public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyncDisposable
 {
     private static readonly Outbound WakeWriter = new([], null, null);
+    private static readonly byte[] AckRequest = StreamManagementWire.AckRequest.ToArray();
 
     private readonly XmppConnectionOptions _options;
     private readonly IqTracker _tracker;
@@ -93,7 +94,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
             catch (Exception e) when (!IsFatal(e) && attempt < _options.MaxInitialAttempts && !linked.IsCancellationRequested)
             {
                 var delay = backoff.Next();
-                Logger.LogWarning("Connection attempt {Attempt} to {Host}:{Port} failed ({Reason}); retrying in {Delay}", attempt, _options.Host, _options.Port, e.Message, delay);
+                Logger.LogWarning("Connection attempt {Attempt} to {Remote} failed ({Reason}); retrying in {Delay}", attempt, Remote, e.Message, delay);
                 await Task.Delay(delay, Time, linked.Token);
             }
             catch
@@ -161,7 +162,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
         if (session is not null && _state == ConnectionState.Established)
         {
             // A clean close ends the XEP-0198 session on the server too, so nothing waits for a resume that never comes.
-            session.Outbox.Writer.TryWrite(new Outbound(XmppStreamWriter.StreamFooter, null, null, EndsStream: true));
+            session.Outbox.Writer.TryWrite(new Outbound([], null, null, EndsStream: true));
             session.Outbox.Writer.TryComplete();
             await Task.WhenAny(session.WriterTask, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None));
         }
@@ -182,24 +183,31 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
 
     /// <summary>Negotiates a fresh transport up to the point where stanzas may flow. Bounded by the negotiation timeout;
     /// the transport is disposed by the caller when this throws.</summary>
-    protected abstract Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken cancellationToken);
+    protected abstract Task<NegotiatedStream> NegotiateAsync(IXmppTransport transport, CancellationToken cancellationToken);
+
+    /// <summary>Opens a fresh transport to the server: TCP to <see cref="XmppConnectionOptions.Host"/> and
+    /// <see cref="XmppConnectionOptions.Port"/> unless the subclass knows better.</summary>
+    protected virtual async Task<IXmppTransport> ConnectTransportAsync(CancellationToken cancellationToken) =>
+        await TcpTransport.ConnectAsync(_options.Host, _options.Port, _options.Limits, _options.ConnectTimeout, cancellationToken);
+
+    /// <summary>Where the connection goes, for log messages.</summary>
+    protected virtual string Remote => $"{_options.Host}:{_options.Port}";
 
     private async Task<NegotiatedStream> NegotiateAsync(CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.NegotiationTimeout);
-        var transport = await XmppTransport.ConnectAsync(_options.Host, _options.Port, _options.ConnectTimeout, timeout.Token);
-        var reader = new XmlElementReader(transport.Stream, _options.Limits);
+        IXmppTransport? transport = null;
         try
         {
-            return await NegotiateAsync(transport, reader, timeout.Token);
+            transport = await ConnectTransportAsync(timeout.Token);
+            return await NegotiateAsync(transport, timeout.Token);
         }
         catch (Exception e)
         {
-            reader.Dispose();
-            await transport.DisposeAsync();
+            if (transport is not null) await transport.DisposeAsync();
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                throw new XmppConnectionLostException($"Stream negotiation with {_options.Host}:{_options.Port} timed out after {_options.NegotiationTimeout.TotalSeconds:0.#} s.");
+                throw new XmppConnectionLostException($"Stream negotiation with {Remote} timed out after {_options.NegotiationTimeout.TotalSeconds:0.#} s.");
             throw;
         }
     }
@@ -273,7 +281,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
             // A stream we could not parse is never resumed: the server would hand the same bytes on again.
             var resumable = StreamManagement is { Resumable: true } && reason is not XmppProtocolException;
             _state = ConnectionState.Reconnecting;
-            Logger.LogWarning("XMPP stream to {Host}:{Port} lost: {Reason}", _options.Host, _options.Port, reason.Message);
+            Logger.LogWarning("XMPP stream to {Remote} lost: {Reason}", Remote, reason.Message);
             if (resumable) Raise(new XmppLifecycleEvent(LifecycleKind.Suspended, reason));
             else
             {
@@ -301,7 +309,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
                 }
                 catch (Exception e)
                 {
-                    Logger.LogWarning("Reconnecting to {Host}:{Port} failed: {Reason}", _options.Host, _options.Port, e.Message);
+                    Logger.LogWarning("Reconnecting to {Remote} failed: {Reason}", Remote, e.Message);
                 }
             }
             if (next is null) return;
@@ -309,14 +317,14 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
             if (next.Resumed)
             {
                 Activate(next);
-                Logger.LogInformation("XMPP stream to {Host}:{Port} resumed; {Count} stanzas re-sent", _options.Host, _options.Port, next.SendFirst.Count);
+                Logger.LogInformation("XMPP stream to {Remote} resumed; {Count} stanzas re-sent", Remote, next.SendFirst.Count);
                 Raise(new XmppLifecycleEvent(LifecycleKind.Resumed));
             }
             else
             {
                 if (resumable) Destroy(reason, next.Lost);
                 Activate(next);
-                Logger.LogInformation("XMPP stream to {Host}:{Port} re-established as {Jid}", _options.Host, _options.Port, next.LocalJid);
+                Logger.LogInformation("XMPP stream to {Remote} re-established as {Jid}", Remote, next.LocalJid);
                 Raise(new XmppLifecycleEvent(LifecycleKind.Established));
             }
         }
@@ -331,7 +339,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
     private void Fail(Exception reason)
     {
         _state = ConnectionState.Failed;
-        Logger.LogError("XMPP connection to {Host}:{Port} stopped for good: {Reason}", _options.Host, _options.Port, reason.Message);
+        Logger.LogError("XMPP connection to {Remote} stopped for good: {Reason}", Remote, reason.Message);
         Destroy(reason, StreamManagement?.TakeUnacked());
         StreamManagement = null;
         Raise(new XmppLifecycleEvent(LifecycleKind.Failed, reason));
@@ -350,7 +358,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
         {
             while (true)
             {
-                var next = await session.Negotiated.Reader.ReadAsync(session.Token);
+                var next = await session.Negotiated.Transport.ReadAsync(session.Token);
                 session.LastReceived = Time.GetUtcNow();
                 if (next is XmlStreamEvent.StreamClosed)
                     throw new XmppConnectionLostException("The server closed the stream.");
@@ -571,41 +579,43 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
         lock (_subscriptionGate) _subscriptions = _subscriptions.Where(s => s != subscription).ToArray();
     }
 
-    /// <summary>One write per batch of queued stanzas, so a burst costs the server one read. XEP-0198 elements ride in the
-    /// same write: the answer to the server's <c>&lt;r/&gt;</c> and our own request, after the stanzas they cover.</summary>
+    /// <summary>One send per batch of queued stanzas, so a burst costs the server one read. XEP-0198 elements ride in the
+    /// same batch: the answer to the server's <c>&lt;r/&gt;</c> and our own request, after the stanzas they cover.</summary>
     private async Task WriteLoopAsync(LiveSession session)
     {
         var sm = session.Negotiated.StreamManagement;
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        var batch = new List<ReadOnlyMemory<byte>>();
+        var wire = new ArrayBufferWriter<byte>(128);
         var reader = session.Outbox.Reader;
         try
         {
             var ended = false;
             while (!ended && await reader.WaitToReadAsync(session.Token))
             {
-                buffer.ResetWrittenCount();
-                while (buffer.WrittenCount < 64 * 1024 && reader.TryRead(out var item))
+                batch.Clear();
+                wire.ResetWrittenCount();
+                var size = 0;
+                while (size < 64 * 1024 && reader.TryRead(out var item))
                 {
                     if (item.EndsStream)
                     {
                         // XEP-0198 §4: an ack right before a clean close, so the server does not bounce or re-send what we had.
-                        if (sm is not null) StreamManagementWire.WriteAck(buffer, sm.Inbound);
-                        buffer.Write(item.Bytes);
+                        if (sm is not null) batch.Add(Ack(wire, sm.Inbound));
                         ended = true;
                         break;
                     }
-                    buffer.Write(item.Bytes);
+                    if (item.Bytes.Length == 0) continue;
+                    batch.Add(item.Bytes);
+                    size += item.Bytes.Length;
                     if (sm is not null && item.Stanza is not null && StreamManagementState.Counts(item.Stanza)) sm.OnSent(item.Stanza);
                 }
                 if (sm is not null && !ended)
                 {
-                    if (sm.TryTakeOwedAck(out var h)) StreamManagementWire.WriteAck(buffer, h);
-                    if (sm.TryBeginAckRequest()) buffer.Write(StreamManagementWire.AckRequest);
+                    if (sm.TryTakeOwedAck(out var h)) batch.Add(Ack(wire, h));
+                    if (sm.TryBeginAckRequest()) batch.Add(AckRequest);
                 }
-                if (buffer.WrittenCount == 0) continue;
-                var stream = session.Negotiated.Transport.Stream;
-                await stream.WriteAsync(buffer.WrittenMemory, session.Token);
-                await stream.FlushAsync(session.Token);
+                if (batch.Count == 0 && !ended) continue;
+                await session.Negotiated.Transport.SendAsync(batch, closeStream: ended, session.Token);
             }
         }
         catch (Exception e)
@@ -614,6 +624,14 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
                 ? new XmppConnectionLostException("Writing to the XMPP stream failed: " + e.Message, e)
                 : e);
         }
+    }
+
+    /// <summary>An ack written into the batch's small scratch buffer (an earlier slice stays valid if it grows).</summary>
+    private static ReadOnlyMemory<byte> Ack(ArrayBufferWriter<byte> wire, uint h)
+    {
+        var start = wire.WrittenCount;
+        StreamManagementWire.WriteAck(wire, h);
+        return wire.WrittenMemory[start..];
     }
 
     private async Task WatchdogAsync(LiveSession session)
@@ -651,8 +669,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
     /// before anything else and is counted by XEP-0198 (re-sent stanzas after a resume, or the initial presence);
     /// <c>Lost</c> lists what a failed resume could not deliver.</summary>
     protected sealed record NegotiatedStream(
-        XmppTransport Transport,
-        XmlElementReader Reader,
+        IXmppTransport Transport,
         Jid LocalJid,
         StreamManagementState? StreamManagement,
         bool Resumed,
@@ -691,7 +708,6 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
             // Whatever never reached the socket is reported as never sent, so callers may retry it safely.
             while (Outbox.Reader.TryRead(out var item))
                 item.OnDropped?.Invoke(new XmppConnectionLostException("The XMPP stream was lost before the stanza was sent.") { NeverSent = true });
-            Negotiated.Reader.Dispose();
             await Negotiated.Transport.DisposeAsync();
             Dispose();
         }

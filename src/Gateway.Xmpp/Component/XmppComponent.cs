@@ -42,18 +42,16 @@ public sealed class XmppComponent : XmppConnection
         if (stanza.Attribute("from") is null) stanza.SetAttributeValue("from", _jid.ToString());
     }
 
-    protected override async Task<NegotiatedStream> NegotiateAsync(XmppTransport transport, XmlElementReader reader, CancellationToken cancellationToken)
+    protected override async Task<NegotiatedStream> NegotiateAsync(IXmppTransport transport, CancellationToken cancellationToken)
     {
-        await transport.Stream.WriteAsync(XmppStreamWriter.StreamHeader(Ns.Component.NamespaceName, _jid.ToString(), lang: null, version: false), cancellationToken);
-        await transport.Stream.FlushAsync(cancellationToken);
-        var header = await reader.ReadStreamHeaderAsync(cancellationToken);
+        await transport.OpenStreamAsync(new StreamOpening(Ns.Component.NamespaceName, _jid.ToString(), Lang: null, Version: false), cancellationToken);
+        var header = await transport.ReadStreamHeaderAsync(cancellationToken);
         var streamId = (string?)header.Attribute("id") ?? throw new XmppProtocolException("The server's stream header has no id.");
-        await transport.Stream.WriteAsync(XmppStreamWriter.Serialize(new XElement("handshake", Handshake(streamId, _options.Secret))), cancellationToken);
-        await transport.Stream.FlushAsync(cancellationToken);
-        var answer = await reader.ReadElementAsync(cancellationToken);
+        await transport.SendAsync(new XElement("handshake", Handshake(streamId, _options.Secret)), cancellationToken);
+        var answer = await transport.ReadElementAsync(cancellationToken);
         if (answer.Name.LocalName != "handshake") throw new XmppProtocolException($"Expected <handshake/>, got <{answer.Name.LocalName}/>.");
         Logger.LogInformation("Component {Jid} connected to {Host}:{Port}", _jid, _options.Host, _options.Port);
-        return new NegotiatedStream(transport, reader, _jid, null, Resumed: false, [], []);
+        return new NegotiatedStream(transport, _jid, null, Resumed: false, [], []);
     }
 
     /// <summary>XEP-0114 §3: lower-case hex SHA-1 of the stream id followed by the secret.</summary>

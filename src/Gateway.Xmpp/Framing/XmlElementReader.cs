@@ -25,10 +25,16 @@ public sealed class XmlElementReader : IDisposable
     /// <summary>Total bytes read from the network by this reader.</summary>
     public long BytesRead { get; private set; }
 
-    public void Restart()
+    /// <summary>Begins a new XML stream with a fresh parser. A framed transport, whose server never sends a
+    /// <c>&lt;stream:stream&gt;</c> header (RFC 7395), passes a stand-in header as <paramref name="prologue"/>: it is parsed
+    /// first and its event dropped, so the elements that follow are read as first-level children of a stream.</summary>
+    public void Restart(ReadOnlySpan<byte> prologue = default)
     {
         _ready.Clear();
         _parser = new XmppStreamParser(_limits);
+        if (prologue.IsEmpty) return;
+        _parser.Feed(prologue, _batch);
+        _batch.Clear();
     }
 
     public async ValueTask<XmlStreamEvent> ReadAsync(CancellationToken cancellationToken)
@@ -51,37 +57,6 @@ public sealed class XmlElementReader : IDisposable
             _batch.Clear();
         }
         return _ready.Dequeue();
-    }
-
-    /// <summary>Reads the next first-level element, failing on a stream close or stream error.</summary>
-    public async ValueTask<System.Xml.Linq.XElement> ReadElementAsync(CancellationToken cancellationToken)
-    {
-        var next = await ReadAsync(cancellationToken);
-        switch (next)
-        {
-            case XmlStreamEvent.Element { Value: var element } when element.Name == Ns.Stream + "error":
-                throw XmppStreamErrorException.Parse(element);
-            case XmlStreamEvent.Element { Value: var element }:
-                return element;
-            case XmlStreamEvent.StreamClosed:
-                throw new XmppConnectionLostException("The peer closed the stream.");
-            case XmlStreamEvent.StanzaSkipped skipped:
-                // During negotiation every element matters: one we could not read fails the attempt.
-                throw new XmppProtocolException($"The peer sent <{skipped.Stub?.Name.LocalName ?? "?"}> {skipped.Reason}.");
-            default:
-                throw new XmppProtocolException("A second stream header arrived on an open stream.");
-        }
-    }
-
-    public async ValueTask<System.Xml.Linq.XElement> ReadStreamHeaderAsync(CancellationToken cancellationToken)
-    {
-        var next = await ReadAsync(cancellationToken);
-        return next switch
-        {
-            XmlStreamEvent.StreamOpened opened => opened.Header,
-            XmlStreamEvent.Element { Value: var e } when e.Name == Ns.Stream + "error" => throw XmppStreamErrorException.Parse(e),
-            _ => throw new XmppProtocolException("Expected a stream header."),
-        };
     }
 
     public void Dispose()

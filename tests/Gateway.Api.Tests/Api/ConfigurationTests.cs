@@ -20,6 +20,8 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:Xmpp:Jid", "gateway@example.com/res", "is not a bare JID")]
     [InlineData("Gateway:Xmpp:IqTimeout", "00:00:20", "must exceed Gateway:Xmpp:IqTimeout")]
     [InlineData("Gateway:Xmpp:TrustedCertificatePath", "/nonexistent/ca.crt", "does not exist")]
+    [InlineData("Gateway:Xmpp:Endpoint", "ftp://xmpp.example.com", "Gateway:Xmpp:Endpoint: XMPP endpoint 'ftp://xmpp.example.com': unknown scheme")]
+    [InlineData("Gateway:Xmpp:Endpoint", "xmpp://xmpp.example.com/path", "an xmpp:// endpoint names a host and port only")]
     [InlineData("Gateway:Components:Commands", "user@commands.example.com", "is not a component JID")]
     [InlineData("Gateway:ApiKeys:0:Hash", "alice-key-0123456789", "not the key itself")]
     [InlineData("Gateway:ApiKeys:0:Scopes:0", "alice@*", "is not \"user@domain\"")]
@@ -50,6 +52,17 @@ public sealed class ConfigurationTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(app));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("wss://xmpp.example.com/ws", "xmpp.example.com", "wss://xmpp.example.com/ws")]
+    [InlineData(null, "xmpp.example.com", null)]
+    [InlineData(null, "", "xmpp://example.com")]
+    public void TheEndpointSettingWinsHostAndPortComeNextAndWithNeitherTheJidsDomainIsLookedUpBySrv(string? endpoint, string host, string? expected)
+    {
+        var options = new Gateway.Api.Configuration.XmppOptions { Jid = "gateway@example.com", Endpoint = endpoint, Host = host };
+
+        Assert.Equal(expected, XmppPool.EndpointOf(options, Gateway.Xmpp.Core.Jid.Parse(options.Jid)));
     }
 
     [Fact]

@@ -46,6 +46,16 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
 
     public int ComponentPort { get; private set; }
 
+    /// <summary>Prosody's HTTPS port, which serves XMPP over WebSocket (<see cref="WebSocketEndpoint"/>) and BOSH
+    /// (<see cref="BoshEndpoint"/>).</summary>
+    public int HttpsPort { get; private set; }
+
+    /// <summary>The RFC 7395 endpoint (mod_websocket). Its certificate names <see cref="Domain"/>, which clients ask for.</summary>
+    public string WebSocketEndpoint => $"wss://{Host}:{HttpsPort}/xmpp-websocket";
+
+    /// <summary>The XEP-0206 endpoint (mod_bosh), with the same certificate.</summary>
+    public string BoshEndpoint => $"https://{Host}:{HttpsPort}/http-bind";
+
     /// <summary>The secret of all three components.</summary>
     public string ComponentSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
@@ -77,6 +87,7 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
             for (var attempt = 1; ; attempt++)
             {
                 (C2sPort, ComponentPort) = ReserveFreePorts();
+                HttpsPort = ReserveFreePort();
                 try
                 {
                     await StartCoreAsync();
@@ -201,6 +212,7 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
             "--domain", Domain,
             "--c2s-port", C2sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--component-port", ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--https-port", HttpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--secret", ComponentSecret,
             "--watch-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ]);
@@ -211,6 +223,21 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
     {
         await DeployScript.RunAsync("deploy/prosody/stop.sh", ["--dir", RunDirectory]);
         IsRunning = false;
+    }
+
+    /// <summary>A free loopback TCP port (free when this returns: another process may take it before it is used).</summary>
+    public static int ReserveFreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
     }
 
     /// <summary>Two free loopback TCP ports (free when this returns: another process may take one before it is used).</summary>

@@ -1,29 +1,37 @@
+using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Gateway.Xmpp.Core;
+using Gateway.Xmpp.Framing;
 
 namespace Gateway.Xmpp.Transport;
 
-/// <summary>A TCP connection whose byte stream may be upgraded to TLS once (STARTTLS) as an explicit step.</summary>
-public sealed class XmppTransport : IAsyncDisposable
+/// <summary>RFC 6120 over TCP: one XML stream on the socket, which may be upgraded to TLS once (STARTTLS) as an
+/// explicit step. A batch of elements goes out in one write.</summary>
+public sealed class TcpTransport : IXmppTransport
 {
     private readonly Socket _socket;
     private readonly NetworkStream _network;
+    private readonly XmlElementReader _reader;
+    private readonly ArrayBufferWriter<byte> _batch = new(16 * 1024);
+    private Stream _stream;
 
-    private XmppTransport(Socket socket)
+    private TcpTransport(Socket socket, StanzaLimits limits)
     {
         _socket = socket;
         _network = new NetworkStream(socket, ownsSocket: true);
-        Stream = _network;
+        _stream = _network;
+        _reader = new XmlElementReader(_network, limits);
     }
 
-    /// <summary>The stream of the current generation: the plain network stream, then the TLS stream after <see cref="UpgradeToTlsAsync"/>.</summary>
-    public Stream Stream { get; private set; }
+    public bool IsEncrypted => _stream is SslStream;
 
-    public bool IsEncrypted => Stream is SslStream;
+    public bool RecoversLostRequests => false;
 
-    public static async Task<XmppTransport> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken cancellationToken)
+    public bool CanStartTls => !IsEncrypted;
+
+    public static async Task<TcpTransport> ConnectAsync(string host, int port, StanzaLimits limits, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -32,7 +40,7 @@ public sealed class XmppTransport : IAsyncDisposable
         {
             await socket.ConnectAsync(host, port, cts.Token);
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            return new XmppTransport(socket);
+            return new TcpTransport(socket, limits);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -66,7 +74,28 @@ public sealed class XmppTransport : IAsyncDisposable
             await ssl.DisposeAsync();
             throw new XmppAuthenticationException("tls-certificate-rejected", e.Message);
         }
-        Stream = ssl;
+        _stream = ssl;
+        _reader.Stream = ssl;
+    }
+
+    public async Task OpenStreamAsync(StreamOpening opening, CancellationToken cancellationToken)
+    {
+        _reader.Restart();
+        await _stream.WriteAsync(XmppStreamWriter.StreamHeader(opening.DefaultNamespace, opening.To, opening.From, opening.Lang, opening.Version), cancellationToken);
+        await _stream.FlushAsync(cancellationToken);
+    }
+
+    public ValueTask<XmlStreamEvent> ReadAsync(CancellationToken cancellationToken) => _reader.ReadAsync(cancellationToken);
+
+    /// <summary>One write per batch, so a burst costs the server one read.</summary>
+    public async Task SendAsync(IReadOnlyList<ReadOnlyMemory<byte>> elements, bool closeStream, CancellationToken cancellationToken)
+    {
+        _batch.ResetWrittenCount();
+        foreach (var element in elements) _batch.Write(element.Span);
+        if (closeStream) _batch.Write(XmppStreamWriter.StreamFooter);
+        if (_batch.WrittenCount == 0) return;
+        await _stream.WriteAsync(_batch.WrittenMemory, cancellationToken);
+        await _stream.FlushAsync(cancellationToken);
     }
 
     /// <summary>Tears the socket down at once, without a TLS close_notify or stream footer (used to kill a half-open link).</summary>
@@ -78,7 +107,8 @@ public sealed class XmppTransport : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Stream.DisposeAsync();
+        _reader.Dispose();
+        await _stream.DisposeAsync();
         _socket.Dispose();
     }
 }
