@@ -14,7 +14,7 @@ public sealed class XmppTransport : IAsyncDisposable
     private XmppTransport(Socket socket)
     {
         _socket = socket;
-        _network = new NetworkStream(socket, ownsSocket: true);
+        _network = new QuickAckNetworkStream(socket);
         Stream = _network;
     }
 
