@@ -2,7 +2,8 @@
 # Builds the gateway, the reference service and the load generator in Release, then runs
 # benchmarks/Gateway.Api.Benchmarks: POST /calls through the gateway vs the same create commands
 # sent straight over one XMPP connection (see docs/benchmarks.md). The markdown tables go to stdout,
-# progress to stderr. Extra arguments go to the harness, e.g. --requests 2000 --concurrency 1,16,64.
+# progress to stderr. Extra arguments go to the harness, e.g. --requests 2000 --concurrency 1,16,64, or
+# --prosody-nagle off (Prosody with network_settings.nagle = false; on, its default, unless said).
 # Needs prosody, openssl and sipp (Debian packages prosody, openssl, sip-tester).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

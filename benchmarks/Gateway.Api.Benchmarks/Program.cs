@@ -46,6 +46,8 @@ internal sealed class BenchOptions
     public int Rounds { get; private set; } = 3;
     public IReadOnlyList<int> Concurrency { get; private set; } = [1, 16, 64];
     public int PoolSize { get; private set; } = 2;
+    /// <summary>Prosody's Nagle's algorithm on client sockets: on is its default (and the deploy configuration's).</summary>
+    public string ProsodyNagle { get; private set; } = "on";
     public string GatewayDll { get; private set; } = "";
     public string ServiceDll { get; private set; } = "";
     public string RepositoryRoot { get; private set; } = "";
@@ -64,12 +66,13 @@ internal sealed class BenchOptions
                 case "--rounds": o.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--concurrency": o.Concurrency = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
                 case "--pool-size": o.PoolSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--prosody-nagle" when args.Length > i + 1 && args[i + 1] is "on" or "off": o.ProsodyNagle = Next(); break;
                 case "--gateway-dll": o.GatewayDll = Path.GetFullPath(Next()); break;
                 case "--service-dll": o.ServiceDll = Path.GetFullPath(Next()); break;
                 case "--keep": o.Keep = true; break;
                 default:
                     Console.Error.WriteLine("usage: Gateway.Api.Benchmarks --gateway-dll PATH --service-dll PATH [--requests N] [--warmup N] " +
-                                            "[--rounds R] [--concurrency 1,16,64] [--pool-size P] [--keep]");
+                                            "[--rounds R] [--concurrency 1,16,64] [--pool-size P] [--prosody-nagle on|off] [--keep]");
                     return null;
             }
         }
@@ -92,7 +95,7 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
     public const string ApiKey = BenchmarkStack.ApiKey;
     public const string Caller = "sip:carol@activecalls.test";
     public const string Callee = "sip:bob@activecalls.test";
-    private readonly BenchmarkStack _stack = new(o.RepositoryRoot, "gwbench", o.Keep);
+    private readonly BenchmarkStack _stack = new(o.RepositoryRoot, "gwbench", o.Keep) { ProsodyOptions = ["--nagle", o.ProsodyNagle] };
 
     public string Directory => _stack.Directory;
     public bool KeepDirectory { get => _stack.KeepDirectory; set => _stack.KeepDirectory = value; }
@@ -312,10 +315,10 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         sb.AppendLine(inv, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, Prosody {stack.ProsodyVersion}; " +
                            $"load average before {loadBefore}, after {loadAfter}");
         sb.AppendLine(inv, $"N = {o.Requests} requests per run, warm-up {o.Warmup} per arm and concurrency, {o.Rounds} interleaved rounds, " +
-                           $"gateway pool size {o.PoolSize}; values are the median of the rounds.");
+                           $"gateway pool size {o.PoolSize}, Prosody's Nagle {o.ProsodyNagle}; values are the median of the rounds.");
         sb.AppendLine();
-        sb.AppendLine("| C | direct req/s | gateway req/s | throughput ratio (≥ 0.80) | direct p50 ms | gateway p50 ms | direct p99 ms | gateway p99 ms | p99 ratio (≤ 2.0) | errors d/g | target |");
-        sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        sb.AppendLine("| C | direct req/s | gateway req/s | throughput ratio (≥ 0.80) | direct p50 ms | gateway p50 ms | p50 ratio (≤ 1.5 at C = 1) | direct p99 ms | gateway p99 ms | p99 ratio (≤ 2.0) | errors d/g | target |");
+        sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var c in o.Concurrency)
         {
             var d = _results.Where(r => r.Arm == "direct" && r.Concurrency == c).ToList();
@@ -323,8 +326,9 @@ internal sealed class Bench(BenchOptions o, Stack stack)
             double dt = Median(d.Select(r => r.Throughput)), gt = Median(g.Select(r => r.Throughput));
             double d50 = Median(d.Select(r => r.P50Ms)), g50 = Median(g.Select(r => r.P50Ms));
             double d99 = Median(d.Select(r => r.P99Ms)), g99 = Median(g.Select(r => r.P99Ms));
-            var met = gt / dt >= 0.8 && g99 / d99 <= 2.0;
-            sb.AppendLine(inv, $"| {c} | {dt:F0} | {gt:F0} | {gt / dt:F2} | {d50:F2} | {g50:F2} | {d99:F2} | {g99:F2} | {g99 / d99:F2} | " +
+            // At C = 1 the p50 shows a latency floor (issue 15: a result waiting for the server's Nagle) that throughput hides.
+            var met = gt / dt >= 0.8 && g99 / d99 <= 2.0 && (c != 1 || g50 / d50 <= 1.5);
+            sb.AppendLine(inv, $"| {c} | {dt:F0} | {gt:F0} | {gt / dt:F2} | {d50:F2} | {g50:F2} | {g50 / d50:F2} | {d99:F2} | {g99:F2} | {g99 / d99:F2} | " +
                                $"{d.Sum(r => r.Errors)}/{g.Sum(r => r.Errors)} | {(met ? "met" : "**not met**")} |");
         }
         sb.AppendLine();

@@ -32,6 +32,9 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
     /// <summary>Process ids by role, for CPU and memory readings (/proc/PID/…).</summary>
     public Dictionary<string, int> Pids { get; } = [];
 
+    /// <summary>More <c>deploy/prosody/start.sh</c> options, e.g. <c>--nagle off</c>.</summary>
+    public IReadOnlyList<string> ProsodyOptions { get; set; } = [];
+
     public static string FindRepositoryRoot()
     {
         foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
@@ -48,7 +51,7 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
         (C2sPort, ComponentPort) = (FreeTcpPort(), FreeTcpPort());
         var prosodyDir = Path.Combine(Directory, "prosody");
         await RunAsync("bash", [Script("prosody/start.sh"), "--dir", prosodyDir, "--domain", Domain, "--c2s-port", Inv(C2sPort),
-            "--component-port", Inv(ComponentPort), "--secret", ComponentSecret, "--log-level", "warn", "--watch-pid", Inv(Environment.ProcessId)]);
+            "--component-port", Inv(ComponentPort), "--secret", ComponentSecret, "--log-level", "warn", "--watch-pid", Inv(Environment.ProcessId), .. ProsodyOptions]);
         Pids["prosody"] = int.Parse(File.ReadAllText(Path.Combine(prosodyDir, "prosody.pid")).Trim(), CultureInfo.InvariantCulture);
         foreach (var user in users)
             await RunAsync("bash", [Script("prosody/register.sh"), user, Domain, Password, "--dir", prosodyDir]);

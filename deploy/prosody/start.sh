@@ -34,6 +34,8 @@ usage: deploy/prosody/start.sh [options]
   --log-level LEVEL      debug | info | warn | error                          [info]
   --smacks-max-unacked N XEP-0198: stanzas sent to a client before Prosody asks it for an ack
                          (smacks_max_unacked_stanzas; Prosody's own default is 0)  [10]
+  --nagle on|off         Nagle's algorithm on client sockets (network_settings.nagle;
+                         on is Prosody's own default, kept so clients are tested against it)  [on]
   --watch-pid PID        stop Prosody when process PID exits (used by test fixtures)
   --timeout SECONDS      how long to wait for the ports                       [30]
   --configure-only       write the config, certificates and secret, then exit without starting
@@ -51,6 +53,7 @@ HTTPS_PORT=""
 SECRET=""
 LOG_LEVEL="info"
 SMACKS_MAX_UNACKED=10
+NAGLE="on"
 WATCH_PID=""
 TIMEOUT=30
 INTERFACE="127.0.0.1"
@@ -66,6 +69,7 @@ while [[ $# -gt 0 ]]; do
     --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
     --log-level) require_value "$@"; LOG_LEVEL="$2"; shift 2 ;;
     --smacks-max-unacked) require_value "$@"; SMACKS_MAX_UNACKED="$2"; shift 2 ;;
+    --nagle) require_value "$@"; NAGLE="$2"; shift 2 ;;
     --watch-pid) require_value "$@"; WATCH_PID="$2"; shift 2 ;;
     --timeout) require_value "$@"; TIMEOUT="$2"; shift 2 ;;
     --interface) require_value "$@"; INTERFACE="$2"; shift 2 ;;
@@ -88,6 +92,7 @@ valid_port "$COMPONENT_PORT" || die "--component-port must be a port number (got
 PORTS=("$C2S_PORT" "$COMPONENT_PORT")
 [[ -z "$HTTPS_PORT" ]] || PORTS+=("$HTTPS_PORT")
 [[ "$LOG_LEVEL" =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug, info, warn or error"
+[[ "$NAGLE" =~ ^(on|off)$ ]] || die "--nagle must be on or off"
 if [[ ! "$SMACKS_MAX_UNACKED" =~ ^[0-9]{1,3}$ ]] || ((10#$SMACKS_MAX_UNACKED >= 400)); then
   die "--smacks-max-unacked must be a whole number below 400 (Prosody keeps at most 500 unacknowledged stanzas)"
 fi
@@ -141,6 +146,7 @@ NEW_CONFIG="$(sed \
   -e "s|@@INTERFACE@@|$INTERFACE|g" \
   -e "s|@@LOG_TO@@|$([[ "$MODE" == "foreground" ]] && echo stdout || echo file)|g" \
   -e "s|@@SMACKS_MAX_UNACKED@@|$((10#$SMACKS_MAX_UNACKED))|g" \
+  -e "s|@@NAGLE@@|$([[ "$NAGLE" == "on" ]] && echo true || echo false)|g" \
   "$TEMPLATE")"
 
 ports_open() {

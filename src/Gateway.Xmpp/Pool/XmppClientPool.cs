@@ -24,9 +24,10 @@ public enum PoolHealth
 public sealed record EventReceiverChanged(IEventConnection? Receiver, string Reason);
 
 /// <summary>
-/// N client connections of one account with stable unique resources. Requests lease the established connection with the
-/// fewest outstanding IQs; a request that never reached a socket is tried on another (the only layer that retries it).
-/// One connection is designated to receive events, with fail-over.
+/// N client connections of one account with stable unique resources. One connection is designated to receive events,
+/// with fail-over; requests lease the established connection with the fewest outstanding IQs among the others (the event
+/// connection only when no other is up, see <see cref="LeaseForCommand{TConnection}"/>); a request that never reached a
+/// socket is tried on another (the only layer that retries it).
 /// </summary>
 public sealed class XmppClientPool : IIqSender, IAsyncDisposable
 {
@@ -115,20 +116,38 @@ public sealed class XmppClientPool : IIqSender, IAsyncDisposable
         }
     }
 
-    /// <summary>The established connection with the fewest outstanding IQs, among those not <paramref name="tried"/>.</summary>
-    private XmppClient? Lease(IReadOnlyList<XmppClient> tried)
+    private XmppClient? Lease(IReadOnlyList<XmppClient> tried) =>
+        LeaseForCommand(_clients, CurrentReceiver, tried, c => c.State == ConnectionState.Established ? c.OutstandingIqs : null);
+
+    /// <summary>
+    /// The established connection with the fewest outstanding IQs among those not <paramref name="tried"/>, leaving the
+    /// <paramref name="eventReceiver"/> out while any other is available. <paramref name="load"/> is a connection's
+    /// outstanding IQs, or null when it is not established.
+    /// </summary>
+    /// <remarks>
+    /// Commands stay off the event connection because of Nagle's algorithm, which servers leave on by default (Prosody
+    /// 0.12 does): a notification the server has just written to a connection is unacknowledged until the client's
+    /// delayed ACK (40 ms on Linux), and an IQ result the server writes to that same connection meanwhile waits for that
+    /// ACK. A command connection receives little but its own results, so nothing is in flight ahead of them. The
+    /// receiver still carries commands when it is the only connection left, late rather than not at all.
+    /// </remarks>
+    internal static TConnection? LeaseForCommand<TConnection>(IReadOnlyList<TConnection> connections, TConnection? eventReceiver,
+        IReadOnlyList<TConnection> tried, Func<TConnection, int?> load)
+        where TConnection : class
     {
-        XmppClient? best = null;
-        foreach (var client in _clients)
+        TConnection? best = null;
+        var bestLoad = 0;
+        foreach (var connection in connections)
         {
-            if (client.State != ConnectionState.Established || tried.Contains(client)) continue;
-            if (best is null || client.OutstandingIqs < best.OutstandingIqs) best = client;
+            if (connection == eventReceiver || tried.Contains(connection) || load(connection) is not { } outstanding) continue;
+            if (best is null || outstanding < bestLoad) (best, bestLoad) = (connection, outstanding);
         }
-        return best;
+        if (best is not null || eventReceiver is null || tried.Contains(eventReceiver)) return best;
+        return load(eventReceiver) is null ? null : eventReceiver;
     }
 
     /// <summary>
-    /// Sends on the established connection with the fewest outstanding IQs. This is the one retry layer for an IQ that
+    /// Sends on the connection <see cref="LeaseForCommand{TConnection}"/> picks. This is the one retry layer for an IQ that
     /// never reached a socket: it is moved at once to another established connection, each tried at most once. An IQ
     /// that may have been sent (the stream died after the write, a timeout, an error answer) is never retried here:
     /// the peer may have carried it out.

@@ -20,7 +20,7 @@ public sealed class TcpTransport : IXmppTransport
     private TcpTransport(Socket socket, StanzaLimits limits)
     {
         _socket = socket;
-        _network = new NetworkStream(socket, ownsSocket: true);
+        _network = new QuickAckNetworkStream(socket);
         _stream = _network;
         _reader = new XmlElementReader(_network, limits);
     }
