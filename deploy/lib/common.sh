@@ -72,3 +72,39 @@ require_value() {
 valid_port() {
   [[ "$1" =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535))
 }
+
+# stop_server NAME DIR PIDFILE MARKER WATCHER TIMEOUT
+# Stops a private server started in run directory DIR (deploy/prosody or deploy/ejabberd): ends the --watch-pid watcher
+# (its command line names WATCHER), then sends SIGTERM to the pid in PIDFILE if that process is still the one started
+# there (its command line contains MARKER), and SIGKILL after TIMEOUT seconds. Succeeds when nothing runs.
+stop_server() {
+  local name="$1" dir="$2" pidfile="$3" marker="$4" watcher_name="$5" timeout="$6" watcher pid="" deadline
+  if [[ -s "$dir/watch.pid" ]]; then
+    watcher="$(<"$dir/watch.pid")"
+    if pid_alive "$watcher" && pid_cmdline_contains "$watcher" "$watcher_name"; then
+      kill "$watcher" 2>/dev/null || true
+    fi
+    rm -f "$dir/watch.pid"
+  fi
+  if [[ -s "$pidfile" ]]; then
+    pid="$(<"$pidfile")"
+  fi
+  if [[ -z "$pid" ]] || ! pid_alive "$pid" || ! pid_cmdline_contains "$pid" "$marker"; then
+    rm -f "$pidfile"
+    log "$name is not running (run directory $dir)"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + timeout))
+  while pid_alive "$pid"; do
+    if ((SECONDS >= deadline)); then
+      log "$name (pid $pid) did not stop within ${timeout}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.2
+      break
+    fi
+    sleep 0.1
+  done
+  rm -f "$pidfile"
+  log "$name stopped (pid $pid)"
+}

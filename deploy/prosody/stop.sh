@@ -33,38 +33,4 @@ if [[ ! -d "$DIR" ]]; then
   exit 0
 fi
 DIR="$(cd "$DIR" && pwd)"
-CONFIG="$DIR/prosody.cfg.lua"
-PIDFILE="$DIR/prosody.pid"
-
-# The watcher (start.sh --watch-pid) has nothing left to do.
-if [[ -s "$DIR/watch.pid" ]]; then
-  watcher="$(<"$DIR/watch.pid")"
-  if pid_alive "$watcher" && pid_cmdline_contains "$watcher" "prosody-watch"; then
-    kill "$watcher" 2>/dev/null || true
-  fi
-  rm -f "$DIR/watch.pid"
-fi
-
-pid=""
-if [[ -s "$PIDFILE" ]]; then
-  pid="$(<"$PIDFILE")"
-fi
-if [[ -z "$pid" ]] || ! pid_alive "$pid" || ! pid_cmdline_contains "$pid" "$CONFIG"; then
-  rm -f "$PIDFILE"
-  log "Prosody is not running (run directory $DIR)"
-  exit 0
-fi
-
-kill -TERM "$pid" 2>/dev/null || true
-deadline=$((SECONDS + TIMEOUT))
-while pid_alive "$pid"; do
-  if ((SECONDS >= deadline)); then
-    log "Prosody (pid $pid) did not stop within ${TIMEOUT}s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.2
-    break
-  fi
-  sleep 0.1
-done
-rm -f "$PIDFILE"
-log "Prosody stopped (pid $pid)"
+stop_server Prosody "$DIR" "$DIR/prosody.pid" "$DIR/prosody.cfg.lua" prosody-watch "$TIMEOUT"
