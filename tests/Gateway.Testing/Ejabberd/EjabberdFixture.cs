@@ -16,10 +16,9 @@ namespace Gateway.Testing.Ejabberd;
 /// fails (it never skips). Set <c>GATEWAY_TESTS_KEEP_EJABBERD=1</c> to keep the run directory (config, logs) after the
 /// tests.
 /// </remarks>
-public sealed class EjabberdFixture : IXmppServerFixture, IAsyncLifetime
+public sealed class EjabberdFixture : XmppServerLifecycle, IXmppServerFixture
 {
     private static readonly string[] RequiredCommands = ["erl", "openssl"];
-    private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private int _distributionPort;
 
     public string ServerName => "ejabberd";
@@ -43,39 +42,12 @@ public sealed class EjabberdFixture : IXmppServerFixture, IAsyncLifetime
     public string ComponentSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     /// <summary>Config, certificates, spool (Mnesia), node cookie and logs of this instance.</summary>
-    public string RunDirectory { get; } =
+    public override string RunDirectory { get; } =
         Path.Combine(Path.GetTempPath(), "gateway-ejabberd-" + Guid.NewGuid().ToString("N")[..12]);
 
     public string CaCertificatePath => Path.Combine(RunDirectory, "ca", "ca.crt");
 
     public string LogPath => Path.Combine(RunDirectory, "log", "ejabberd.log");
-
-    public async ValueTask InitializeAsync()
-    {
-        EnsureEjabberdInstalled();
-        await _lifecycle.WaitAsync();
-        try
-        {
-            // Free ports are found by binding to port 0 and releasing them; another process could
-            // take one in between, so a start that finds its port in use is retried on new ports.
-            for (var attempt = 1; ; attempt++)
-            {
-                (C2sPort, ComponentPort, _distributionPort) = ReserveFreePorts();
-                try
-                {
-                    await StartCoreAsync();
-                    return;
-                }
-                catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("already in use", StringComparison.Ordinal))
-                {
-                }
-            }
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
 
     /// <summary>Creates the account (or resets its password); unlike Prosody's, ejabberd's accounts can only be created
     /// while it runs.</summary>
@@ -84,76 +56,13 @@ public sealed class EjabberdFixture : IXmppServerFixture, IAsyncLifetime
         await DeployScript.RunAsync("deploy/ejabberd/register.sh", [user, host ?? Domain, password, "--dir", RunDirectory]);
     }
 
-    public async Task RestartAsync()
-    {
-        await _lifecycle.WaitAsync();
-        try
-        {
-            await StopCoreAsync();
-            await StartCoreAsync();
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+    protected override string KeepVariable => "GATEWAY_TESTS_KEEP_EJABBERD";
 
-    public async Task StartAsync()
-    {
-        await _lifecycle.WaitAsync();
-        try
-        {
-            await StartCoreAsync();
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+    protected override void EnsureInstalled() => EnsureEjabberdInstalled();
 
-    public async Task StopAsync()
-    {
-        await _lifecycle.WaitAsync();
-        try
-        {
-            await StopCoreAsync();
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+    protected override void ReservePorts() => (C2sPort, ComponentPort, _distributionPort) = ReserveFreePorts();
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (Directory.Exists(RunDirectory))
-            {
-                await StopAsync();
-            }
-        }
-        finally
-        {
-            if (Environment.GetEnvironmentVariable("GATEWAY_TESTS_KEEP_EJABBERD") != "1")
-            {
-                try
-                {
-                    Directory.Delete(RunDirectory, recursive: true);
-                }
-                catch (DirectoryNotFoundException)
-                {
-                }
-                catch (IOException)
-                {
-                }
-            }
-
-            _lifecycle.Dispose();
-        }
-    }
-
-    private Task StartCoreAsync() => DeployScript.RunAsync("deploy/ejabberd/start.sh",
+    protected override Task StartCoreAsync() => DeployScript.RunAsync("deploy/ejabberd/start.sh",
     [
         "--dir", RunDirectory,
         "--domain", Domain,
@@ -164,7 +73,7 @@ public sealed class EjabberdFixture : IXmppServerFixture, IAsyncLifetime
         "--watch-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
     ]);
 
-    private Task StopCoreAsync() => DeployScript.RunAsync("deploy/ejabberd/stop.sh", ["--dir", RunDirectory]);
+    protected override Task StopCoreAsync() => DeployScript.RunAsync("deploy/ejabberd/stop.sh", ["--dir", RunDirectory]);
 
     /// <summary>Three free loopback TCP ports: c2s, components and the node's distribution port.</summary>
     private static (int C2s, int Component, int Distribution) ReserveFreePorts()

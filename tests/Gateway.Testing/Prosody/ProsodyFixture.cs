@@ -18,9 +18,8 @@ namespace Gateway.Testing.Prosody;
 /// If Prosody is not installed the fixture fails (it never skips). Set
 /// <c>GATEWAY_TESTS_KEEP_PROSODY=1</c> to keep the run directory (config, logs) after the tests.
 /// </remarks>
-public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
+public sealed class ProsodyFixture : XmppServerLifecycle, IXmppServerFixture
 {
-    private readonly SemaphoreSlim _lifecycle = new(1, 1);
 
     public string ServerName => "Prosody";
 
@@ -60,7 +59,7 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
     public string ComponentSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     /// <summary>Config, certificates, data and logs of this instance.</summary>
-    public string RunDirectory { get; } =
+    public override string RunDirectory { get; } =
         Path.Combine(Path.GetTempPath(), "gateway-prosody-" + Guid.NewGuid().ToString("N")[..12]);
 
     /// <summary>The dev CA that signed the server certificate: trust it to validate the server.</summary>
@@ -75,34 +74,6 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
 
     /// <summary>Loads <see cref="CaCertificatePath"/>.</summary>
     public X509Certificate2 LoadCaCertificate() => X509CertificateLoader.LoadCertificateFromFile(CaCertificatePath);
-
-    public async ValueTask InitializeAsync()
-    {
-        EnsureProsodyInstalled();
-        await _lifecycle.WaitAsync();
-        try
-        {
-            // Free ports are found by binding to port 0 and releasing them; another process could
-            // take one in between, so a start that finds its port in use is retried on new ports.
-            for (var attempt = 1; ; attempt++)
-            {
-                (C2sPort, ComponentPort) = ReserveFreePorts();
-                HttpsPort = ReserveFreePort();
-                try
-                {
-                    await StartCoreAsync();
-                    return;
-                }
-                catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("already in use", StringComparison.Ordinal))
-                {
-                }
-            }
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
 
     /// <summary>Creates the account (or resets its password) on <paramref name="host"/>, by default <see cref="Domain"/>.</summary>
     public async Task RegisterAsync(string user, string password, string? host = null)
@@ -132,79 +103,17 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
         public async ValueTask DisposeAsync() => await SignalAsync(pid, "CONT");
     }
 
-    /// <summary>Stops Prosody and starts it again on the same ports with the same data (accounts survive).</summary>
-    public async Task RestartAsync()
+    protected override string KeepVariable => "GATEWAY_TESTS_KEEP_PROSODY";
+
+    protected override void EnsureInstalled() => EnsureProsodyInstalled();
+
+    protected override void ReservePorts()
     {
-        await _lifecycle.WaitAsync();
-        try
-        {
-            await StopCoreAsync();
-            await StartCoreAsync();
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
+        (C2sPort, ComponentPort) = ReserveFreePorts();
+        HttpsPort = ReserveFreePort();
     }
 
-    /// <summary>Starts Prosody again after <see cref="StopAsync"/> (a no-op when it is running).</summary>
-    public async Task StartAsync()
-    {
-        await _lifecycle.WaitAsync();
-        try
-        {
-            await StartCoreAsync();
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
-
-    /// <summary>Stops Prosody (a no-op when it is stopped); every connection to it is closed.</summary>
-    public async Task StopAsync()
-    {
-        await _lifecycle.WaitAsync();
-        try
-        {
-            await StopCoreAsync();
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (Directory.Exists(RunDirectory))
-            {
-                await StopAsync();
-            }
-        }
-        finally
-        {
-            if (Environment.GetEnvironmentVariable("GATEWAY_TESTS_KEEP_PROSODY") != "1")
-            {
-                try
-                {
-                    Directory.Delete(RunDirectory, recursive: true);
-                }
-                catch (DirectoryNotFoundException)
-                {
-                }
-                catch (IOException)
-                {
-                }
-            }
-
-            _lifecycle.Dispose();
-        }
-    }
-
-    private async Task StartCoreAsync()
+    protected override async Task StartCoreAsync()
     {
         await DeployScript.RunAsync("deploy/prosody/start.sh",
         [
@@ -219,7 +128,7 @@ public sealed class ProsodyFixture : IXmppServerFixture, IAsyncLifetime
         IsRunning = true;
     }
 
-    private async Task StopCoreAsync()
+    protected override async Task StopCoreAsync()
     {
         await DeployScript.RunAsync("deploy/prosody/stop.sh", ["--dir", RunDirectory]);
         IsRunning = false;
