@@ -357,13 +357,18 @@ public sealed class CallTracker : IHostedService, IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var present = current.Select(c => c.Item.CallSetupId).OfType<string>().ToHashSet(StringComparer.Ordinal);
-        var forgotten = _live.Values
-            .Where(call => call.OutcomeUnknownSince is not null && CallStateMachine.ResolveUnknownCreate(call, present, fetchedAt, _timings) is null)
-            .Select(call => call.Id)
-            .ToList();
-        if (forgotten.Count == 0) return;
-        _logger.LogInformation("Reconciliation: creates of unknown outcome {CallIds} placed no call; their call-setup-ids are free again", forgotten);
-        await CommitAsync(new CallCommit { RemovedCalls = forgotten }, cancellationToken);
+        var forgotten = new List<string>();
+        var missed = new List<TrackedCall>();
+        foreach (var call in _live.Values.Where(c => c.OutcomeUnknownSince is not null))
+        {
+            var resolved = CallStateMachine.ResolveUnknownCreate(call, present, fetchedAt, _timings);
+            if (resolved is null) forgotten.Add(call.Id);
+            else if (resolved.Changed(call)) missed.Add(resolved.Call);
+        }
+        if (forgotten.Count == 0 && missed.Count == 0) return;
+        if (forgotten.Count > 0)
+            _logger.LogInformation("Reconciliation: creates of unknown outcome {CallIds} placed no call; their call-setup-ids are free again", forgotten);
+        await CommitAsync(new CallCommit { RemovedCalls = forgotten, Calls = missed }, cancellationToken);
     }
 
     private async Task ApplyAsync(TrackedCall before, CallTransition transition, CancellationToken cancellationToken)

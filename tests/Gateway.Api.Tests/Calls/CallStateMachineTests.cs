@@ -83,7 +83,7 @@ public sealed class CallStateMachineTests
     }
 
     [Fact]
-    public void ACreateOfUnknownOutcomeIsKeptWhateverTheTimeUntilAReconciliationFindsNoneOfItsItems()
+    public void ACreateOfUnknownOutcomeIsKeptWhateverTheTimeUntilTwoReconciliationsInARowFindNoneOfItsItems()
     {
         var pending = CallStateMachine.BeginCreate(null, Id, "sip:alice@example.com", "sip:bob@example.com", "key", T0);
         var unknown = CallStateMachine.AbandonCreate(pending, outcomeUnknown: true, T0, Timings)!.Call;
@@ -95,7 +95,10 @@ public sealed class CallStateMachineTests
         // Fetched too soon after the create to prove anything, or its item is there: kept.
         Assert.Same(unknown, CallStateMachine.ResolveUnknownCreate(unknown, new HashSet<string>(), T0 + Timings.EarlyEventHoldTime / 2, Timings)!.Call);
         Assert.Same(unknown, CallStateMachine.ResolveUnknownCreate(unknown, new HashSet<string> { Id }, later, Timings)!.Call);
-        Assert.Null(CallStateMachine.ResolveUnknownCreate(unknown, new HashSet<string> { "other001" }, later, Timings));
+        // The first miss may be a fetch answered before a late create's leg was published: one more is needed.
+        var missedOnce = CallStateMachine.ResolveUnknownCreate(unknown, new HashSet<string> { "other001" }, later, Timings)!.Call;
+        Assert.Equal(1, missedOnce.OutcomeUnknownMisses);
+        Assert.Null(CallStateMachine.ResolveUnknownCreate(missedOnce, new HashSet<string> { "other001" }, later + TimeSpan.FromMinutes(1), Timings));
     }
 
     [Fact]

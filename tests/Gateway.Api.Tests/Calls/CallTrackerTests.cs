@@ -260,7 +260,7 @@ public sealed class CallTrackerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ACreateOfUnknownOutcomeKeepsItsCallSetupIdUntilAReconciliationFindsNoneOfItsItems()
+    public async Task ACreateOfUnknownOutcomeKeepsItsCallSetupIdUntilTwoReconciliationsFindNoneOfItsItems()
     {
         await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct);
         await _calls.AbandonCreateAsync("lost0001", outcomeUnknown: true);
@@ -269,6 +269,9 @@ public sealed class CallTrackerTests : IAsyncLifetime
         await AdvanceAsync(TimeSpan.FromMinutes(5));
         await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct));
 
+        await _calls.ReconcileAsync([], _time.GetUtcNow(), Ct);
+        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct));
+        await AdvanceAsync(TimeSpan.FromMinutes(1));
         await _calls.ReconcileAsync([], _time.GetUtcNow(), Ct);
 
         await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct);

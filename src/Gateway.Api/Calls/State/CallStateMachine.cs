@@ -77,17 +77,24 @@ public static class CallStateMachine
         return outcomeUnknown ? CallTransition.Unchanged(next with { HoldUntil = null, OutcomeUnknownSince = now }) : null;
     }
 
+    /// <summary>How many reconciliations in a row must find none of its items before a create of unknown outcome is
+    /// taken as having placed no call. One is not enough: a server that was frozen delivers the create late, right when
+    /// it resumes, and the first reconciliation after that may be answered before the call's first leg is published.</summary>
+    public const int UnknownCreateMissesToForget = 2;
+
     /// <summary>
     /// A reconciliation fetched the service's items at <paramref name="fetchedAt"/> and none carries the call's
-    /// call-setup-id: a create whose outcome was unknown since at least <see cref="CallTimings.EarlyEventHoldTime"/> before
-    /// the fetch surely placed no call that is still up (a placed call publishes its first leg at once), so it is
-    /// forgotten (null) and its call-setup-id is free again. Anything else is left as it is.
+    /// call-setup-id. For a create whose outcome was unknown since at least <see cref="CallTimings.EarlyEventHoldTime"/>
+    /// before the fetch, that is one miss; after <see cref="UnknownCreateMissesToForget"/> misses in a row the create
+    /// surely placed no call that is still up, so it is forgotten (null) and its call-setup-id is free again. Anything
+    /// else is left as it is.
     /// </summary>
     public static CallTransition? ResolveUnknownCreate(TrackedCall call, IReadOnlySet<string> presentCallSetupIds, DateTimeOffset fetchedAt, CallTimings timings)
     {
         if (call is not { OutcomeUnknownSince: { } since, Visible: false, CreateInFlight: false } || !call.Legs.IsEmpty) return CallTransition.Unchanged(call);
         if (fetchedAt - since < timings.EarlyEventHoldTime || presentCallSetupIds.Contains(call.CallSetupId ?? call.Id)) return CallTransition.Unchanged(call);
-        return null;
+        var misses = call.OutcomeUnknownMisses + 1;
+        return misses >= UnknownCreateMissesToForget ? null : CallTransition.Unchanged(call with { OutcomeUnknownMisses = misses });
     }
 
     /// <summary>What hanging the call up sends now: per live dialog, <c>terminate</c> when answered, <c>cancel</c> when still
@@ -299,7 +306,7 @@ public static class CallStateMachine
     private static CallTransition Release(TrackedCall call, DateTimeOffset now, CallTimings timings)
     {
         if (call.Visible) return CallTransition.Unchanged(call);
-        var emitter = new Emitter(call with { Visible = true, HoldUntil = null, OutcomeUnknownSince = null, Held = [] });
+        var emitter = new Emitter(call with { Visible = true, HoldUntil = null, OutcomeUnknownSince = null, OutcomeUnknownMisses = 0, Held = [] });
         if (call.RequestedByApi)
         {
             var requested = call.ToResource() with { State = CallState.Requested, EndReason = null, EndedAt = null, Legs = [], UpdatedAt = call.CreatedAt };

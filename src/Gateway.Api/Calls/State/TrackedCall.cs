@@ -28,6 +28,8 @@ public sealed record TrackedCall
     /// sending, the process stopped) while no leg has shown up. The call-setup-id stays taken, so the create is never
     /// sent twice, until a leg shows up (the call becomes visible) or a reconciliation finds none of its items.</summary>
     public DateTimeOffset? OutcomeUnknownSince { get; init; }
+    /// <summary>Reconciliations since <see cref="OutcomeUnknownSince"/> that found none of its items.</summary>
+    public int OutcomeUnknownMisses { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; init; }
     public CallState State { get; init; } = CallState.Requested;
