@@ -125,28 +125,9 @@ NEW_CONFIG="$(sed \
 # The distribution port is part of the node's identity: register.sh and stop.sh read it here.
 NEW_NODE_SETTINGS="$(printf 'DIST_PORT=%s\n' "$DIST_PORT")"
 
-running_pid() {
-  local pid
-  [[ -s "$PIDFILE" ]] || return 1
-  pid="$(<"$PIDFILE")"
-  pid_alive "$pid" && pid_cmdline_contains "$pid" "$DIR/spool" || return 1
-  printf '%s\n' "$pid"
-}
+running_pid() { server_pid "$PIDFILE" "$DIR/spool"; }
 
-start_watcher() {
-  local pid="$1" old
-  [[ -n "$WATCH_PID" ]] || return 0
-  if [[ -s "$DIR/watch.pid" ]]; then
-    old="$(<"$DIR/watch.pid")"
-    if pid_alive "$old" && pid_cmdline_contains "$old" "ejabberd-watch"; then kill "$old" 2>/dev/null || true; fi
-  fi
-  # Stops this ejabberd once WATCH_PID has gone (a test host that crashed or was killed).
-  # shellcheck disable=SC2016 # $1/$2 are the inner script's arguments
-  setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
-    if kill -0 "$2" 2>/dev/null; then kill -TERM "$2"; fi' ejabberd-watch "$WATCH_PID" "$pid" \
-    </dev/null >/dev/null 2>&1 &
-  printf '%s\n' "$!" >"$DIR/watch.pid"
-}
+start_watcher() { start_server_watcher "$DIR" "$WATCH_PID" "$1" ejabberd-watch; }
 
 print_summary() {
   local pid="$1"

@@ -78,7 +78,7 @@ valid_port() {
 # (its command line names WATCHER), then sends SIGTERM to the pid in PIDFILE if that process is still the one started
 # there (its command line contains MARKER), and SIGKILL after TIMEOUT seconds. Succeeds when nothing runs.
 stop_server() {
-  local name="$1" dir="$2" pidfile="$3" marker="$4" watcher_name="$5" timeout="$6" watcher pid="" deadline
+  local name="$1" dir="$2" pidfile="$3" marker="$4" watcher_name="$5" timeout="$6" watcher pid deadline
   if [[ -s "$dir/watch.pid" ]]; then
     watcher="$(<"$dir/watch.pid")"
     if pid_alive "$watcher" && pid_cmdline_contains "$watcher" "$watcher_name"; then
@@ -86,10 +86,7 @@ stop_server() {
     fi
     rm -f "$dir/watch.pid"
   fi
-  if [[ -s "$pidfile" ]]; then
-    pid="$(<"$pidfile")"
-  fi
-  if [[ -z "$pid" ]] || ! pid_alive "$pid" || ! pid_cmdline_contains "$pid" "$marker"; then
+  if ! pid="$(server_pid "$pidfile" "$marker")"; then
     rm -f "$pidfile"
     log "$name is not running (run directory $dir)"
     return 0
@@ -107,4 +104,32 @@ stop_server() {
   done
   rm -f "$pidfile"
   log "$name stopped (pid $pid)"
+}
+
+# server_pid PIDFILE MARKER
+# Prints the pid in PIDFILE when that process is alive and still the server started there (its command line contains
+# MARKER); fails otherwise.
+server_pid() {
+  local pidfile="$1" marker="$2" pid
+  [[ -s "$pidfile" ]] || return 1
+  pid="$(<"$pidfile")"
+  pid_alive "$pid" && pid_cmdline_contains "$pid" "$marker" || return 1
+  printf '%s\n' "$pid"
+}
+
+# start_server_watcher DIR WATCH_PID PID NAME
+# With a WATCH_PID (start.sh --watch-pid), starts a watcher (command line NAME, its pid in DIR/watch.pid) that stops
+# server PID with SIGTERM once WATCH_PID has gone (a test host that crashed or was killed), replacing an older watcher.
+start_server_watcher() {
+  local dir="$1" watch_pid="$2" pid="$3" name="$4" old
+  [[ -n "$watch_pid" ]] || return 0
+  if [[ -s "$dir/watch.pid" ]]; then
+    old="$(<"$dir/watch.pid")"
+    if pid_alive "$old" && pid_cmdline_contains "$old" "$name"; then kill "$old" 2>/dev/null || true; fi
+  fi
+  # shellcheck disable=SC2016 # $1/$2 are the inner script's arguments
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+    if kill -0 "$2" 2>/dev/null; then kill -TERM "$2"; fi' "$name" "$watch_pid" "$pid" \
+    </dev/null >/dev/null 2>&1 &
+  printf '%s\n' "$!" >"$dir/watch.pid"
 }
