@@ -17,6 +17,9 @@ public sealed class SignalRObserver : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _needsSubscription = new(0);
     private Task? _running;
+    // The connection (server-side id) the current subscription lives on: a new connection needs a new subscription,
+    // the same one needs none (a second would double every event).
+    private string? _subscribedOn;
 
     public SignalRObserver(Uri gateway, string apiKey)
     {
@@ -30,6 +33,7 @@ public sealed class SignalRObserver : IAsyncDisposable
         _connection.On<JsonObject>("EventsDropped", m =>
         {
             Ledger.Dropped(m);
+            _subscribedOn = null;
             _needsSubscription.Release();
         });
         // A reconnect is a new connection on the server: the subscriptions went with the old one.
@@ -68,18 +72,15 @@ public sealed class SignalRObserver : IAsyncDisposable
     {
         try
         {
-            switch (_connection.State)
-            {
-                case HubConnectionState.Disconnected:
-                    await _connection.StartAsync(cancellationToken);
-                    break;
-                case HubConnectionState.Reconnecting or HubConnectionState.Connecting:
-                    // The automatic reconnect is at work; Reconnected asks again.
-                    return true;
-            }
+            if (_connection.State == HubConnectionState.Disconnected) await _connection.StartAsync(cancellationToken);
+            // Reconnecting or connecting: try again shortly (the state may change before Reconnected is raised).
+            if (_connection.State != HubConnectionState.Connected) return false;
+            var connection = _connection.ConnectionId;
+            if (connection is not null && connection == _subscribedOn) return true;
             var afterCursor = Ledger.Cursor;
             var subscription = await _connection.InvokeAsync<JsonObject>("Subscribe", new { scope = "all", afterCursor }, cancellationToken);
             Ledger.Subscribed((string)subscription["subscriptionId"]!, afterCursor);
+            _subscribedOn = connection;
             return true;
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
