@@ -5,8 +5,9 @@
 #
 # The real-server tests start their own Prosody and ejabberd (see tests/Gateway.Testing/Prosody and
 # tests/Gateway.Testing/Ejabberd), so both must be installed; as root this script installs them (and
-# sipp, for the SIP tests, Chromium, for the dashboard's browser tests, and npm, for the dashboard's
-# build) with apt-get when missing, otherwise it prints the command to run.
+# sipp, for the SIP tests, redis-server, for the replica tests, Chromium, for the dashboard's browser
+# tests, and npm, for the dashboard's build) with apt-get when missing, otherwise it prints the command
+# to run.
 #
 #   scripts/test.sh [--results DIR] [-- extra dotnet test arguments, e.g. --filter ...]
 set -euo pipefail
@@ -19,7 +20,7 @@ extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --results) require_value "$@"; RESULTS="$2"; shift 2 ;;
-    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) die "unknown argument: $1 (pass dotnet test arguments after --)" ;;
   esac
@@ -29,7 +30,7 @@ command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is required (dotnet not f
 
 # ejabberdctl is in /usr/sbin, which not every user's PATH has; it only tells that the package is there.
 if ! PATH="$PATH:/usr/sbin" ensure_packages prosody:prosody prosodyctl:prosody ejabberdctl:ejabberd sipp:sip-tester \
-  openssl:openssl chromium:chromium npm:npm; then
+  redis-server:redis-server openssl:openssl chromium:chromium npm:npm; then
   log "warning: continuing without them; the tests that need them will fail"
 fi
 

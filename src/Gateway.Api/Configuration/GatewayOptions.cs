@@ -121,7 +121,8 @@ public sealed class CallsOptions
     public const string SectionName = "Gateway:Calls";
 
     /// <summary><c>Sqlite</c> (the default: calls, events, the stream log, idempotency keys and command intents survive a
-    /// restart) or <c>Memory</c> (bounded by <see cref="MaxCalls"/>, forgotten on restart).</summary>
+    /// restart), <c>Memory</c> (bounded by <see cref="MaxCalls"/>, forgotten on restart) or <c>Redis</c> (shared by
+    /// several replicas, see <c>Gateway:Redis</c>).</summary>
     public CallStoreKind Store { get; set; } = CallStoreKind.Sqlite;
 
     /// <summary>The SQLite file of the <c>Sqlite</c> store (relative to the content root), beside the webhook queue.</summary>
@@ -166,6 +167,8 @@ public enum CallStoreKind
 {
     Sqlite,
     Memory,
+    /// <summary>Shared by every replica on one Redis (<c>Gateway:Redis</c>).</summary>
+    Redis,
 }
 
 /// <summary>One API key: a name (for logs and partitions), the SHA-256 of the key, the SIP addresses it acts for and the

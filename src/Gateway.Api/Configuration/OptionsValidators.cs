@@ -84,7 +84,7 @@ internal sealed class CallsOptionsValidator : IValidateOptions<CallsOptions>
         var failures = new List<string>();
         if (options.Store == CallStoreKind.Sqlite && string.IsNullOrWhiteSpace(options.DatabasePath))
             failures.Add("Gateway:Calls:DatabasePath is required with the Sqlite store: the SQLite file of calls and their events.");
-        if (!Enum.IsDefined(options.Store)) failures.Add("Gateway:Calls:Store must be Sqlite or Memory.");
+        if (!Enum.IsDefined(options.Store)) failures.Add("Gateway:Calls:Store must be Sqlite, Memory or Redis.");
         foreach (var (setting, value) in new[]
                  {
                      ("EndedRetention", options.EndedRetention), ("EarlyEventHoldTime", options.EarlyEventHoldTime),
@@ -96,6 +96,21 @@ internal sealed class CallsOptionsValidator : IValidateOptions<CallsOptions>
             if (value <= TimeSpan.Zero) failures.Add($"Gateway:Calls:{setting} must be positive.");
         }
         if (options.IntentMaxRetryDelay < options.IntentRetryDelay) failures.Add("Gateway:Calls:IntentMaxRetryDelay must be at least IntentRetryDelay.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+/// <summary>With the Redis store, Redis must be named and the lease long enough to be renewed over a slow network.</summary>
+internal sealed class RedisOptionsValidator(IOptions<CallsOptions> calls) : IValidateOptions<Replicas.RedisOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Replicas.RedisOptions options)
+    {
+        if (calls.Value.Store != CallStoreKind.Redis) return ValidateOptionsResult.Success;
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.Configuration))
+            failures.Add("Gateway:Redis:Configuration is required with the Redis store, e.g. redis:6379 (a StackExchange.Redis configuration string).");
+        if (options.LeaseTime < TimeSpan.FromSeconds(1) || options.LeaseTime > TimeSpan.FromMinutes(5))
+            failures.Add("Gateway:Redis:LeaseTime must be between 1 second and 5 minutes.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

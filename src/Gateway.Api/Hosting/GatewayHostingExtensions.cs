@@ -16,6 +16,7 @@ using Gateway.Api.Health;
 using Gateway.Api.Idempotency;
 using Gateway.Api.Json;
 using Gateway.Api.OpenApi;
+using Gateway.Api.Replicas;
 using Gateway.Api.Streaming;
 using Gateway.Api.Webhooks;
 using Gateway.Api.Xmpp;
@@ -47,6 +48,7 @@ public static class GatewayHostingExtensions
     {
         builder.AddGatewayOptions();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.AddReplicas();
         builder.AddXmppPool();
         builder.Services.AddActiveCallsCommands();
         builder.AddCalls();
@@ -59,7 +61,8 @@ public static class GatewayHostingExtensions
         builder.Services.AddGatewayProblemDetails();
         builder.Services.AddHealthChecks().AddCheck<XmppPoolHealthCheck>("xmpp-pool", tags: ["ready"])
             .AddCheck<EventsSubscriptionHealthCheck>("call-events", tags: ["ready"])
-            .AddCheck<WebhooksHealthCheck>("webhooks", tags: ["ready"]);
+            .AddCheck<WebhooksHealthCheck>("webhooks", tags: ["ready"])
+            .AddCheck<ReplicaHealthCheck>("replica", tags: ["ready"]);
         builder.Services.AddOpenApi(OpenApiTransformers.DocumentName, o => o.AddGatewayTransformers().AddWebhookDescription());
         // Request bodies are read by JsonBody<T> with these options: unknown and duplicate members are refused.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.ApplyClientRules());
@@ -99,6 +102,7 @@ public static class GatewayHostingExtensions
             if (!string.IsNullOrEmpty(o.DatabasePath) && !Path.IsPathRooted(o.DatabasePath))
                 o.DatabasePath = Path.GetFullPath(Path.Combine(builder.Environment.ContentRootPath, o.DatabasePath));
         });
+        Bind<RedisOptions>(RedisOptions.SectionName).Services.AddSingleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>();
         Bind<DashboardOptions>(DashboardOptions.SectionName).Services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         return builder;
 
@@ -108,6 +112,32 @@ public static class GatewayHostingExtensions
             // Build-time OpenAPI generation starts the host without any deployment configuration.
             return builder.Environment.IsOpenApiGeneration() ? options : options.ValidateOnStart();
         }
+    }
+
+    /// <summary>Who holds the subscription: this process alone with the embedded stores; with the Redis store, the replica
+    /// holding the Redis lease (elected by a hosted service that starts before everything that waits for it).</summary>
+    public static IHostApplicationBuilder AddReplicas(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton<ReplicaIdentity>();
+        services.AddSingleton<RedisConnection>();
+        services.AddSingleton<RedisLeaseLeadership>();
+        services.AddSingleton<IReplicaLeadership>(sp => IsShared(sp)
+            ? sp.GetRequiredService<RedisLeaseLeadership>()
+            : new SingleReplicaLeadership(sp.GetRequiredService<ReplicaIdentity>().Id));
+        if (!builder.Environment.IsOpenApiGeneration())
+            services.AddHostedService<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<RedisLeaseLeadership>() : new NoHostedService());
+        return builder;
+    }
+
+    /// <summary>True when call state lives in Redis, shared with other replicas.</summary>
+    public static bool IsShared(IServiceProvider services) => services.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Redis;
+
+    private sealed class NoHostedService : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>The pool is a singleton and its starter a hosted service; tests replace <see cref="IXmppPool"/>.</summary>
