@@ -232,17 +232,21 @@ public static class GatewayHostingExtensions
         return services;
     }
 
-    /// <summary>Call state: the store chosen by <c>Gateway:Calls:Store</c> (SQLite by default), the tracker (the single
-    /// writer, started before anything feeds it), the event publisher and its consumers, and the command workflows with
+    /// <summary>Call state: the store chosen by <c>Gateway:Calls:Store</c> (SQLite by default; Redis for replicas), the
+    /// tracker (this process's writer, started before anything feeds it), the event publisher and its consumers, and the command workflows with
     /// their intent runner.</summary>
     public static IHostApplicationBuilder AddCalls(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddSingleton<InMemoryCallStore>();
         services.AddSingleton<SqliteCallStore>();
-        services.AddSingleton<ICallStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Memory
-            ? sp.GetRequiredService<InMemoryCallStore>()
-            : sp.GetRequiredService<SqliteCallStore>());
+        services.AddSingleton<RedisCallStore>();
+        services.AddSingleton<ICallStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store switch
+        {
+            CallStoreKind.Memory => sp.GetRequiredService<InMemoryCallStore>(),
+            CallStoreKind.Redis => sp.GetRequiredService<RedisCallStore>(),
+            _ => sp.GetRequiredService<SqliteCallStore>(),
+        });
         services.AddSingleton<PublishedHead>();
         services.AddSingleton<CallEventPublisher>();
         services.AddSingleton<CallTracker>();

@@ -44,6 +44,9 @@ public sealed class CallEventPublisher : IAsyncDisposable
     /// <summary>The position of the last event published.</summary>
     public long Head => _head.Position;
 
+    /// <summary>Completes once the events up to <paramref name="position"/> are published.</summary>
+    public Task WaitForAsync(long position, CancellationToken cancellationToken) => _head.WaitForAsync(position, cancellationToken);
+
     /// <summary>Events published and not yet handled, per consumer.</summary>
     public IReadOnlyDictionary<string, int> Backlogs => _pumps.ToDictionary(p => p.Consumer.Name, p => p.Queue.Reader.Count);
 

@@ -47,6 +47,8 @@ public static class CallStateMachine
             RequestedByApi = true,
             CreateInFlight = true,
             HoldUntil = null,
+            // When the create began: a sweep tells a create still in flight from one its replica never finished by it.
+            UpdatedAt = now,
         };
         return call with { Legs = [.. call.Legs.Select(l => l with { Role = RoleOf(call, l.Item) })] };
     }

@@ -48,6 +48,9 @@ public sealed record TrackedCall
     public ImmutableArray<PendingEvent> Held { get; init; } = [];
     /// <summary>The sequence number of the call's last published event (0 before the first).</summary>
     public long LastSequence { get; init; }
+    /// <summary>The revision a shared store had of this call when it was read (it counts every write); 0 for a value no
+    /// shared store gave. Not part of the call's state: values derived from this one carry it as "worked out from".</summary>
+    public long Version { get; init; }
 
     public bool IsEnded => State == CallState.Ended;
 

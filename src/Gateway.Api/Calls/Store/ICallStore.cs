@@ -37,11 +37,24 @@ public sealed record CommandIntent
     public string? LastError { get; init; }
 }
 
+/// <summary>A call's revision a commit was worked out from (0: the call did not exist).</summary>
+public sealed record CallVersion(string Id, long Version);
+
+/// <summary>Another writer changed a call since it was read: nothing of the commit was applied; read again and redo.</summary>
+public sealed class CallCommitConflictException(string callId)
+    : Exception($"Call '{callId}' was changed by another writer since it was read.")
+{
+    public string CallId { get; } = callId;
+}
+
 /// <summary>One atomic change: calls written (inserted or replaced, found again by id, by SIP Call-ID of any leg and by
 /// item id of any leg), calls removed, events appended to their calls and to the log (in this order), intents written
-/// and intents removed.</summary>
+/// and intents removed; applied only while every call named in <see cref="Expected"/> is still at that revision.</summary>
 public sealed record CallCommit
 {
+    /// <summary>Optimistic concurrency between writers that share a store: the revisions the commit was worked out from.
+    /// A store with one writer (in memory, SQLite) has nothing to compare with and may ignore them.</summary>
+    public IReadOnlyList<CallVersion> Expected { get; init; } = [];
     public IReadOnlyList<TrackedCall> Calls { get; init; } = [];
     public IReadOnlyList<string> RemovedCalls { get; init; } = [];
     public IReadOnlyList<CallEvent> Events { get; init; } = [];
@@ -78,6 +91,7 @@ public sealed record CallPageResult(IReadOnlyList<CallResource> Items, long? Nex
 /// </summary>
 public interface ICallStore
 {
+
     /// <summary>Prepares the store (schema, migrations); returns the log's epoch and last position.</summary>
     ValueTask<CallLogHead> OpenAsync(CancellationToken cancellationToken);
 
@@ -114,4 +128,16 @@ public interface ICallStore
 
     /// <summary>Forgets calls that ended before <paramref name="endedBefore"/>, with their events; returns how many.</summary>
     ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken);
+}
+
+/// <summary>A store several replicas write at once: calls carry revisions (<see cref="TrackedCall.Version"/>), commits are
+/// checked against <see cref="CallCommit.Expected"/>, and every replica reads the one event log back in position order.</summary>
+public interface ISharedCallStore : ICallStore
+{
+    /// <summary>The live visible-or-held calls and the log position they are as of, read in one atomic step.</summary>
+    ValueTask<(IReadOnlyList<TrackedCall> Live, long Position)> SnapshotAsync(CancellationToken cancellationToken);
+
+    /// <summary>Every event after <paramref name="afterPosition"/>, in position order, in batches, as they are committed by
+    /// any replica; ends only when cancelled.</summary>
+    IAsyncEnumerable<IReadOnlyList<StoredCallEvent>> TailAsync(long afterPosition, CancellationToken cancellationToken);
 }
