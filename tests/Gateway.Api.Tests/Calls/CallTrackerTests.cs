@@ -3,6 +3,7 @@ using Gateway.Api.Calls.Events;
 using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Configuration;
+using Gateway.Api.Replicas;
 using Gateway.Xmpp.ActiveCalls;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -31,7 +32,8 @@ public sealed class CallTrackerTests : IAsyncLifetime
     {
         _store = new InMemoryCallStore(Options.Create(_options), NullLogger<InMemoryCallStore>.Instance);
         _publisher = new CallEventPublisher([], new PublishedHead(), NullLogger<CallEventPublisher>.Instance);
-        _calls = new CallTracker(_store, _publisher, Options.Create(_options), _time, NullLogger<CallTracker>.Instance);
+        _calls = new CallTracker(_store, _publisher, new SingleReplicaLeadership("test"), Options.Create(_options), Options.Create(new HttpApiOptions()), _time,
+            NullLogger<CallTracker>.Instance);
     }
 
     public async ValueTask InitializeAsync() => await _calls.StartAsync(CancellationToken.None);

@@ -2,6 +2,7 @@ using Gateway.Api.Calls;
 using Gateway.Api.Calls.Events;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Configuration;
+using Gateway.Api.Replicas;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -20,6 +21,8 @@ public static class TestCalls
         services.AddSingleton<ICallStore>(sp => sp.GetRequiredService<InMemoryCallStore>());
         services.AddSingleton<PublishedHead>();
         services.AddSingleton<CallEventPublisher>();
+        services.TryAddSingleton<IReplicaLeadership>(new SingleReplicaLeadership("test"));
+        services.TryAddSingleton(Options.Create(new HttpApiOptions()));
         services.AddSingleton<CallTracker>();
         return services;
     }
