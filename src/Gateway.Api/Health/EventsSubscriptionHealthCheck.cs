@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gateway.Api.CallEventsSubscription;
+using Gateway.Api.Replicas;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Gateway.Api.Health;
@@ -7,7 +8,7 @@ namespace Gateway.Api.Health;
 /// <summary>Readiness of the call events: healthy when the PubSub subscription is active and every followed user is
 /// authorised (or the feature is off), degraded otherwise: commands still work, but call states (of the users whose
 /// authorisation failed, or all) are not updated from events. The description names each followed user's state.</summary>
-internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager, FollowedUsers followed) : IHealthCheck
+internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager, FollowedUsers followed, IReplicaLeadership leadership) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -26,6 +27,8 @@ internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManag
         return Task.FromResult(s.State switch
         {
             EventsState.Disabled => HealthCheckResult.Healthy("call events are off (no followed user in Gateway:Events)", data),
+            // Events still reach this replica, through the shared log, from the replica that holds the subscription.
+            EventsState.Standby => HealthCheckResult.Healthy($"replica {leadership.LeaderId ?? "(being elected)"} holds the subscription; this one stands by", data),
             EventsState.Active when refused.Count == 0 => HealthCheckResult.Healthy($"subscribed to {s.Node} as {s.Receiver} until {s.ExpiresAt:O}" + team, data),
             EventsState.Active => HealthCheckResult.Degraded(
                 $"subscribed to {s.Node} as {s.Receiver} until {s.ExpiresAt:O}, but {refused.Count} followed user(s) not authorised" + team, data: data),
