@@ -250,6 +250,9 @@ public static class GatewayHostingExtensions
         services.AddSingleton<PublishedHead>();
         services.AddSingleton<CallEventPublisher>();
         services.AddSingleton<CallTracker>();
+        services.AddSingleton<ICommandIntentClaims>(sp => IsShared(sp)
+            ? ActivatorUtilities.CreateInstance<RedisIntentClaims>(sp)
+            : new LocalIntentClaims());
         services.AddSingleton<CommandIntentRunner>();
         services.AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<CommandIntentRunner>());
         services.AddSingleton<CallCommandService>();
