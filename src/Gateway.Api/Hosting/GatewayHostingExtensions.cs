@@ -126,7 +126,9 @@ public static class GatewayHostingExtensions
             ? sp.GetRequiredService<RedisLeaseLeadership>()
             : new SingleReplicaLeadership(sp.GetRequiredService<ReplicaIdentity>().Id));
         if (!builder.Environment.IsOpenApiGeneration())
-            services.AddHostedService<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<RedisLeaseLeadership>() : new NoHostedService());
+            // AddSingleton rather than AddHostedService<IHostedService>: the latter's TryAddEnumerable refuses an implementation
+            // type that is the service type itself, and every host failed to build.
+            services.AddSingleton<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<RedisLeaseLeadership>() : new NoHostedService());
         return builder;
     }
 
