@@ -24,16 +24,15 @@ internal sealed class RedisClaimWatcher : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Watch> _watches = new(StringComparer.Ordinal);
+    // Cancelled on dispose, never disposed itself (it has no timer): polls still running then read its token, and a
+    // second dispose cancels it again harmlessly.
     private readonly CancellationTokenSource _stopping = new();
-    // Taken once: a poll still running while the watcher is disposed reads the token, not the disposed source.
-    private readonly CancellationToken _stoppingToken;
     private Task? _subscribed;
 
     public RedisClaimWatcher(RedisConnection redis, TimeProvider time)
     {
         _redis = redis;
         _time = time;
-        _stoppingToken = _stopping.Token;
         Channel = RedisChannel.Literal(redis.Prefix + "idem:ended");
     }
 
@@ -86,11 +85,11 @@ internal sealed class RedisClaimWatcher : IAsyncDisposable
         {
             while (!watch.Ended.Task.IsCompleted && _time.GetUtcNow() < watch.GiveUpAt)
             {
-                await Task.Delay(PollInterval, _time, _stoppingToken);
+                await Task.Delay(PollInterval, _time, _stopping.Token);
                 if (await IsHeldAsync(watch) is false) break;
             }
         }
-        catch (OperationCanceledException) when (_stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
             // Shutting down: the waiter is woken below and finds the replica stopping.
         }
@@ -128,11 +127,11 @@ internal sealed class RedisClaimWatcher : IAsyncDisposable
             watches = [.. _watches.Values];
             _watches.Clear();
             subscribed = _subscribed;
+            _subscribed = null;
         }
         foreach (var watch in watches) watch.Ended.TrySetResult();
         if (subscribed is { IsCompletedSuccessfully: true })
             await (await _redis.MultiplexerAsync()).GetSubscriber().UnsubscribeAsync(Channel, OnEnded, CommandFlags.FireAndForget);
-        _stopping.Dispose();
     }
 
     private sealed class Watch(RedisKey key, string token, DateTimeOffset giveUpAt)
