@@ -1,10 +1,11 @@
 using Gateway.Api.Configuration;
+using Gateway.Api.Hosting;
 using Gateway.Api.Idempotency;
 using Gateway.Api.Replicas;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using StackExchange.Redis;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Idempotency;
@@ -151,6 +152,18 @@ public sealed class RedisIdempotencyStoreTests(RedisFixture redis) : Idempotency
         await redis.RestartAsync();
 
         AssertCompleted(await NewReplica().Store.TryBeginAsync("k", "fp", Ct), "fp", "a");
+    }
+
+    [Fact]
+    public async Task TheRedisCallStoreSettingChoosesThisStore()
+    {
+        var services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System).AddSingleton<RedisConnection>()
+            .Configure<CallsOptions>(o => o.Store = CallStoreKind.Redis)
+            .Configure<RedisOptions>(o => (o.Configuration, o.KeyPrefix) = (redis.Configuration, _prefix))
+            .AddIdempotency();
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.IsType<RedisIdempotencyStore>(provider.GetRequiredService<IIdempotencyStore>());
     }
 
     private Replica NewReplica(TimeSpan? requestTimeout = null)
