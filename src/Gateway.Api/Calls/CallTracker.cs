@@ -284,7 +284,8 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopClockAsync();
-        _stopping.Dispose();
+        // Cancelled, not disposed: a host may still call StopAsync after disposing its services.
+        await _stopping.CancelAsync();
         _gate.Dispose();
     }
 }
