@@ -47,6 +47,7 @@ public sealed record CallUpdate(CallTransition Transition)
 public sealed partial class CallTracker : IHostedService, IAsyncDisposable
 {
     private const int MaxConflictRetries = 32;
+    private static readonly TimeSpan CatchUpLimit = TimeSpan.FromSeconds(5);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Embedded store only: the live calls as committed (immutable values). A snapshot copies the references under the
@@ -181,6 +182,23 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
         // The values are immutable: what they say is exactly as of the head, however long this takes.
         var calls = candidates.Where(c => c.Visible).Select(c => c.ToResource()).Where(include).OrderBy(c => c.CreatedAt).ToList();
         return atHead(calls, head);
+    }
+
+    /// <summary>With a shared store: waits (a few seconds at most) until this replica has published the shared log up to
+    /// <paramref name="position"/>, e.g. a cursor another replica handed out. The embedded store's log is this process's
+    /// own, so a position past its head was never handed out and waiting would not help.</summary>
+    public async Task CatchUpAsync(long position, CancellationToken cancellationToken)
+    {
+        await Started;
+        if (_shared is null || _publisher.Head >= position) return;
+        try
+        {
+            await _publisher.WaitForAsync(position, cancellationToken).WaitAsync(CatchUpLimit, _time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Not a position of the shared log after all: the caller refuses it as ahead of the log.
+        }
     }
 
     private async Task<(IReadOnlyList<TrackedCall>, long)> EmbeddedSnapshotAsync(string? callId, CancellationToken cancellationToken)
