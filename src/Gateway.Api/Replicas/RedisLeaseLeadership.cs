@@ -65,8 +65,9 @@ public sealed class RedisLeaseLeadership : BackgroundService, IReplicaLeadership
             {
                 await RoundAsync();
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
+                // Whatever went wrong, the loop goes on: a holder that cannot renew steps down below, in time.
                 _logger.LogWarning("Could not reach Redis for the subscription lease: {Message}", e.Message);
                 _leaderId = null;
             }
@@ -151,7 +152,7 @@ public sealed class RedisLeaseLeadership : BackgroundService, IReplicaLeadership
             await db.ScriptEvaluateAsync(ReleaseScript, [LeaseKey], [_token]);
             _logger.LogInformation("Replica {Replica} released the subscription lease", ReplicaId);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e)
         {
             _logger.LogWarning("Could not release the subscription lease (it expires by itself): {Message}", e.Message);
         }
