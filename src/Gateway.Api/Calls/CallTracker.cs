@@ -83,7 +83,36 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
     /// <summary>Completes once the store is open and the consumers started: inputs wait for it.</summary>
     public Task Started => _started.Task;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Opens the store, starts the consumers and the clock. The embedded store opens before the host goes on (a
+    /// broken database stops the start); a shared store is opened in the background, again and again until Redis
+    /// answers, so a replica starts while Redis is down and is simply not ready (<see cref="Started"/>) until then.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_shared is null) return OpenAsync(cancellationToken);
+        _ = Task.Run(() => OpenSharedAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task OpenSharedAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await OpenAsync(cancellationToken);
+                return;
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogWarning("Could not open the shared call store ({Message}); trying again in {Delay}", e.Message, delay);
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    private async Task OpenAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -95,7 +124,7 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
             StartClock();
             _started.TrySetResult();
         }
-        catch (Exception e)
+        catch (Exception e) when (_shared is null)
         {
             _started.TrySetException(e);
             throw;

@@ -1,3 +1,4 @@
+using Gateway.Api.Calls;
 using Gateway.Api.Configuration;
 using Gateway.Api.Replicas;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -8,7 +9,7 @@ namespace Gateway.Api.Health;
 
 /// <summary>Readiness of this replica's share: which replica holds the subscription (this one or which other) and, with
 /// the Redis store, whether Redis answers. A replica without Redis is not ready: it could neither read nor write calls.</summary>
-internal sealed class ReplicaHealthCheck(IReplicaLeadership leadership, IOptions<CallsOptions> calls, RedisConnection redis) : IHealthCheck
+internal sealed class ReplicaHealthCheck(IReplicaLeadership leadership, IOptions<CallsOptions> calls, RedisConnection redis, CallTracker tracker) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -28,6 +29,8 @@ internal sealed class ReplicaHealthCheck(IReplicaLeadership leadership, IOptions
             var db = await redis.DatabaseAsync();
             var latency = await db.PingAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
             data["redisLatencyMs"] = Math.Round(latency.TotalMilliseconds, 2);
+            if (!tracker.Started.IsCompletedSuccessfully)
+                return HealthCheckResult.Unhealthy($"replica {leadership.ReplicaId}: the shared call store is not open yet; {holder}", data: data);
             return HealthCheckResult.Healthy($"replica {leadership.ReplicaId} on Redis; {holder}", data);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
