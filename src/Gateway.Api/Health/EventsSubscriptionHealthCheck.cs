@@ -1,13 +1,16 @@
 using System.Globalization;
 using Gateway.Api.CallEventsSubscription;
+using Gateway.Api.Replicas;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Gateway.Api.Health;
 
 /// <summary>Readiness of the call events: healthy when the PubSub subscription is active and every followed user is
 /// authorised (or the feature is off), degraded otherwise: commands still work, but call states (of the users whose
-/// authorisation failed, or all) are not updated from events. The description names each followed user's state.</summary>
-internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager, FollowedUsers followed) : IHealthCheck
+/// authorisation failed, or all) are not updated from events. The description names each followed user's state (on a
+/// replica that does not hold the subscription: as the holder reported it, and which replica that is).</summary>
+internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager, FollowedUsers followed, IReplicaLeadership leadership)
+    : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -22,7 +25,7 @@ internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManag
         if (s.ExpiresAt is { } expires) data["expiresAt"] = expires;
         var users = followed.Statuses;
         var refused = users.Where(u => u.LastError is not null).ToList();
-        var team = "; followed users: " + string.Join(", ", users.Select(Describe));
+        var team = "; followed users" + AuthorisedBy() + ": " + string.Join(", ", users.Select(Describe));
         return Task.FromResult(s.State switch
         {
             EventsState.Disabled => HealthCheckResult.Healthy("call events are off (no followed user in Gateway:Events)", data),
@@ -33,6 +36,13 @@ internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManag
                 $"call events subscription not active ({s.State})" + (s.LastError is { } e ? $"; last error: {e}" : "") + team, data: data),
         });
     }
+
+    private string AuthorisedBy() => leadership switch
+    {
+        { IsLeader: true } => "",
+        { LeaderId: { } holder } => $" (as replica {holder}, which holds the subscription, authorised them)",
+        _ => " (no replica holds the subscription to authorise them)",
+    };
 
     private static string Describe(FollowedUserStatus user) => user switch
     {
