@@ -127,7 +127,8 @@ public static class GatewayHostingExtensions
             ? sp.GetRequiredService<RedisLeaseLeadership>()
             : new SingleReplicaLeadership(sp.GetRequiredService<ReplicaIdentity>().Id));
         if (!builder.Environment.IsOpenApiGeneration())
-            services.AddHostedService<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<RedisLeaseLeadership>() : new NoHostedService());
+            // Not AddHostedService<IHostedService>: it refuses an implementation type that is the service type itself.
+            services.AddSingleton<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<RedisLeaseLeadership>() : new NoHostedService());
         return builder;
     }
 
