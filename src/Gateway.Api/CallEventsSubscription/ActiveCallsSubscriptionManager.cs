@@ -1,4 +1,6 @@
 using Gateway.Api.Calls;
+using Gateway.Api.Configuration;
+using Gateway.Api.Replicas;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.ActiveCalls;
 using Gateway.Xmpp.Client;
@@ -22,6 +24,8 @@ public enum EventsState
     Active,
     /// <summary>The last attempt failed; waiting before the next one.</summary>
     Retrying,
+    /// <summary>Another replica holds the subscription (replicas on Redis); this one takes over if that one goes.</summary>
+    Standby,
     Stopped,
 }
 
@@ -54,6 +58,8 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     private const int SubscriptionLimitPerNode = 10;
 
     private readonly IXmppPool _pool;
+    private readonly IReplicaLeadership _leadership;
+    private readonly bool _replicated;
     private readonly CallTracker _calls;
     private readonly FollowedUsers _followed;
     private readonly FollowedUsersAuthorizer _authorizer;
@@ -70,11 +76,13 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
     private EventsStatus _status;
 
     public ActiveCallsSubscriptionManager(
-        IXmppPool pool, CallTracker calls, FollowedUsers followed, IOptions<EventsOptions> options, TimeProvider time,
-        ILogger<ActiveCallsSubscriptionManager> logger)
+        IXmppPool pool, IReplicaLeadership leadership, IOptions<CallsOptions> calls, CallTracker tracker, FollowedUsers followed,
+        IOptions<EventsOptions> options, TimeProvider time, ILogger<ActiveCallsSubscriptionManager> logger)
     {
         _pool = pool;
-        _calls = calls;
+        _leadership = leadership;
+        _replicated = calls.Value.Store == CallStoreKind.Redis;
+        _calls = tracker;
         _followed = followed;
         _options = options.Value;
         _time = time;
@@ -108,6 +116,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                var term = await HoldLeaseAsync(stoppingToken);
                 var (generation, changed) = Observe();
                 var receiver = _pool.Receiver;
                 if (receiver?.LocalJid is null)
@@ -116,7 +125,7 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                     await WaitAsync(changed, null, stoppingToken);
                     continue;
                 }
-                using var session = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                using var session = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, term);
                 lock (_gate)
                 {
                     _session = session;
@@ -129,6 +138,10 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
                     return;
+                }
+                catch (OperationCanceledException) when (term.IsCancellationRequested)
+                {
+                    _logger.LogWarning("This replica lost the subscription lease; another replica takes the call events over");
                 }
                 catch (OperationCanceledException) when (session.IsCancellationRequested)
                 {
@@ -155,6 +168,18 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             _pool.ReceiverChanged -= OnReceiverChanged;
             SetState(EventsState.Stopped, null, null, null);
         }
+    }
+
+    /// <summary>Waits until this replica holds the subscription lease (at once when it runs alone); the token ends the
+    /// term. While another replica holds it, the state says so.</summary>
+    private async Task<CancellationToken> HoldLeaseAsync(CancellationToken stoppingToken)
+    {
+        if (_leadership.IsLeader) return await _leadership.WhenLeaderAsync(stoppingToken);
+        SetState(EventsState.Standby, null, null, null);
+        _logger.LogInformation("Call events: replica {Holder} holds the subscription; standing by", _leadership.LeaderId ?? "(none yet)");
+        var term = await _leadership.WhenLeaderAsync(stoppingToken);
+        _logger.LogInformation("Replica {Replica} took the call events subscription over", _leadership.ReplicaId);
+        return term;
     }
 
     private void OnReceiverChanged(object? sender, EventReceiverChanged e)
@@ -270,20 +295,19 @@ public sealed class ActiveCallsSubscriptionManager : BackgroundService
             _logger.LogWarning("{Count} subscriptions on {Node} (the service allows {Limit}); stale ones of other resources should be removed",
                 existing.Count, node, SubscriptionLimitPerNode);
 
-        // After a fail-over the previous receiver's subscription is ours to clean up.
-        if (_previousSubscriber is { } previous && previous != subscriber)
+        // After a fail-over the previous receiver's subscription is ours to clean up; with replicas, so is every other
+        // resource's of this account (a replica that held the lease before, and may be gone).
+        foreach (var stale in existing.Where(s => s.Jid != subscriber &&
+                                                  (s.Jid == _previousSubscriber || (_replicated && s.Jid.Bare == subscriber.Bare))))
         {
-            foreach (var stale in existing.Where(s => s.Jid == previous))
+            try
             {
-                try
-                {
-                    await pubSub.UnsubscribeAsync(Service, stale.Node, stale.Jid, stale.SubId, cancellationToken);
-                    _logger.LogInformation("Removed the subscription of the previous event receiver {Previous}", previous);
-                }
-                catch (XmppStanzaErrorException e)
-                {
-                    _logger.LogWarning("Could not remove the subscription of the previous event receiver {Previous}: {Reason}", previous, e.Message);
-                }
+                await pubSub.UnsubscribeAsync(Service, stale.Node, stale.Jid, stale.SubId, cancellationToken);
+                _logger.LogInformation("Removed the subscription of the previous event receiver {Previous}", stale.Jid);
+            }
+            catch (XmppStanzaErrorException e)
+            {
+                _logger.LogWarning("Could not remove the subscription of the previous event receiver {Previous}: {Reason}", stale.Jid, e.Message);
             }
         }
 

@@ -9,8 +9,7 @@ namespace Gateway.Api.Health;
 /// authorised (or the feature is off), degraded otherwise: commands still work, but call states (of the users whose
 /// authorisation failed, or all) are not updated from events. The description names each followed user's state (on a
 /// replica that does not hold the subscription: as the holder reported it, and which replica that is).</summary>
-internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager, FollowedUsers followed, IReplicaLeadership leadership)
-    : IHealthCheck
+internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManager manager, FollowedUsers followed, IReplicaLeadership leadership) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -29,6 +28,8 @@ internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManag
         return Task.FromResult(s.State switch
         {
             EventsState.Disabled => HealthCheckResult.Healthy("call events are off (no followed user in Gateway:Events)", data),
+            // Events still reach this replica, through the shared log, from the replica that holds the subscription.
+            EventsState.Standby => HealthCheckResult.Healthy($"replica {leadership.LeaderId ?? "(being elected)"} holds the subscription; this one stands by" + team, data),
             EventsState.Active when refused.Count == 0 => HealthCheckResult.Healthy($"subscribed to {s.Node} as {s.Receiver} until {s.ExpiresAt:O}" + team, data),
             EventsState.Active => HealthCheckResult.Degraded(
                 $"subscribed to {s.Node} as {s.Receiver} until {s.ExpiresAt:O}, but {refused.Count} followed user(s) not authorised" + team, data: data),
@@ -37,11 +38,12 @@ internal sealed class EventsSubscriptionHealthCheck(ActiveCallsSubscriptionManag
         });
     }
 
+    /// <summary>Only the subscription holder authorises: elsewhere the statuses are the holder's, as it reported them.</summary>
     private string AuthorisedBy() => leadership switch
     {
         { IsLeader: true } => "",
-        { LeaderId: { } holder } => $" (as replica {holder}, which holds the subscription, authorised them)",
-        _ => " (no replica holds the subscription to authorise them)",
+        { LeaderId: { } holder } => $" (as replica {holder} authorised them)",
+        _ => " (as last reported; no replica holds the subscription)",
     };
 
     private static string Describe(FollowedUserStatus user) => user switch

@@ -41,6 +41,8 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         MaxRetryDelay = TimeSpan.FromMilliseconds(200),
     };
     private ActiveCallsSubscriptionManager? _manager;
+    private FakeLeadership Leadership { get; set; } = new(leader: true);
+    private CallStoreKind _store = CallStoreKind.Memory;
     private FollowedUsers? _followed;
 
     private CallTracker Calls => _tracker ?? throw new InvalidOperationException("Not started.");
@@ -61,7 +63,8 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
     {
         _tracker = await _calls.StartCallsAsync();
         _followed = new FollowedUsers(Options.Create(_options), new InMemoryFollowedUserStore(), _time, NullLogger<FollowedUsers>.Instance);
-        _manager = new ActiveCallsSubscriptionManager(_pool, Calls, _followed, Options.Create(_options), _time, NullLogger<ActiveCallsSubscriptionManager>.Instance);
+        _manager = new ActiveCallsSubscriptionManager(_pool, Leadership, Options.Create(new CallsOptions { Store = _store }), Calls, _followed,
+            Options.Create(_options), _time, NullLogger<ActiveCallsSubscriptionManager>.Instance);
         await _manager.StartAsync(Ct);
         return _manager;
     }
@@ -128,6 +131,41 @@ public sealed class SubscriptionManagerTests : IAsyncDisposable
         Assert.Equal(["call.callee-ringing", "call.connected", "call.ended"], await DrainAsync());
         Assert.Equal(2, manager.Status.ItemsApplied);
         Assert.Equal(1, manager.Status.RetractsApplied);
+    }
+
+    [Fact]
+    public async Task AReplicaWithoutTheLeaseStandsBySendingNothingUntilItGetsTheLease()
+    {
+        Leadership = new FakeLeadership(leader: false);
+        _pool.Receiver = _peer.Connect(Gw0);
+        var manager = await StartAsync();
+
+        await EventuallyAsync(() => manager.Status.State == EventsState.Standby, "standing by");
+        Assert.Empty(_peer.Operations());
+
+        Leadership.Grant();
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription after taking the lease");
+        Assert.Equal(["command authorize-plain", "subscriptions ", "subscribe " + Gw0], _peer.Operations().Take(3));
+    }
+
+    [Fact]
+    public async Task LosingTheLeaseEndsTheSessionAndATakeOverRemovesTheOtherReplicasSubscriptions()
+    {
+        _store = CallStoreKind.Redis;
+        const string otherReplica = "gateway@example.com/gw-other-0";
+        _peer.Subscriptions.Add((Jid.Parse(otherReplica), "other-1", "subscribed"));
+        _pool.Receiver = _peer.Connect(Gw0);
+        var manager = await StartAsync();
+        await EventuallyAsync(() => manager.Status.IsActive, "an active subscription");
+        Assert.Contains("unsubscribe " + otherReplica, _peer.Operations());
+
+        Leadership.Revoke();
+        await EventuallyAsync(() => manager.Status.State == EventsState.Standby, "standing by after losing the lease");
+        var before = _peer.Operations().Count;
+
+        Leadership.Grant();
+        await EventuallyAsync(() => manager.Status.IsActive, "active again after taking the lease back");
+        Assert.Contains("command authorize-plain", _peer.Operations().Skip(before));
     }
 
     [Fact]

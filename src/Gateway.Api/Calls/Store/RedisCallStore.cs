@@ -68,14 +68,18 @@ public sealed class RedisCallStore(RedisConnection redis, ILogger<RedisCallStore
     {
         var db = await redis.DatabaseAsync();
         var ids = await db.SetMembersAsync(redis.Key("calls:live"));
-        var calls = new List<TrackedCall>(ids.Length);
+        var calls = new List<(long Order, TrackedCall Call)>(ids.Length);
         foreach (var chunk in ids.Chunk(ListBatch))
         {
-            var reads = chunk.Select(id => db.HashGetAsync(CallKey((string)id!), ["j", "v"])).ToArray();
+            var reads = chunk.Select(id => db.HashGetAsync(CallKey((string)id!), ["j", "v", "o"])).ToArray();
             foreach (var read in reads)
-                if (Read(await read) is { IsEnded: false } call) calls.Add(call);
+            {
+                var values = await read;
+                if (Read(values) is { IsEnded: false } call) calls.Add(((long)values[2], call));
+            }
         }
-        return calls;
+        // Oldest first, as every store lists them.
+        return [.. calls.OrderBy(c => c.Order).Select(c => c.Call)];
     }
 
     public async ValueTask<(IReadOnlyList<TrackedCall> Live, long Position)> SnapshotAsync(CancellationToken cancellationToken)

@@ -57,7 +57,8 @@ internal static class CallFixtures
     {
         Assert.NotNull(expected);
         Assert.NotNull(actual);
-        Assert.Equal(AsJson(expected), AsJson(actual));
+        // The revision is the store's bookkeeping, not the call: a shared store counts writes, the others give 0.
+        Assert.Equal(AsJson(expected with { Version = 0 }), AsJson(actual with { Version = 0 }));
     }
 
     public static CommandIntent Intent(string id, string callId, DateTimeOffset at) => new()
