@@ -1,13 +1,17 @@
 using Gateway.Api.CallEventsSubscription;
 using Gateway.Api.CallEventsSubscription.Store;
 using Gateway.Api.Configuration;
+using Gateway.Api.Health;
 using Gateway.Api.Hosting;
 using Gateway.Api.Replicas;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Testing.Redis;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.CallEventsSubscription;
@@ -26,8 +30,8 @@ public sealed class FollowedUsersOnReplicasTests(RedisFixture redis) : IAsyncLif
 
     public async ValueTask InitializeAsync()
     {
-        _a = await FollowedUsersReplica.StartAsync(redis, _prefix, new FixedLeadership("a", leaderId: "a"));
-        _b = await FollowedUsersReplica.StartAsync(redis, _prefix, new FixedLeadership("b", leaderId: "a"));
+        _a = await FollowedUsersReplica.StartAsync(redis, _prefix, new FakeLeadership(leader: true, replicaId: "a"));
+        _b = await FollowedUsersReplica.StartAsync(redis, _prefix, new FakeLeadership(leader: false, replicaId: "b") { LeaderId = "a" });
     }
 
     public async ValueTask DisposeAsync()
@@ -111,6 +115,31 @@ public sealed class FollowedUsersOnReplicasTests(RedisFixture redis) : IAsyncLif
         Assert.True(_b.Followed.Follows("sip:bob@example.com"));
     }
 
+    [Fact]
+    public async Task ANonLeadersReadinessNamesTheHolderWithTheStatusesItReported()
+    {
+        _a.Followed.Authorized(_a.Followed.Users[0], new DateTimeOffset(2026, 12, 7, 14, 0, 0, TimeSpan.Zero), ["sip:alice@example.com", "sip:bob@example.com"]);
+        await UntilAsync(_b.Followed, f => f.Statuses[0].IsAuthorized);
+        await using var calls = new ServiceCollection().AddLogging().AddInMemoryCalls().BuildServiceProvider();
+        using var manager = new ActiveCallsSubscriptionManager(new FakeXmppPool(), _b.Leadership, Options.Create(new CallsOptions { Store = CallStoreKind.Redis }),
+            await calls.StartCallsAsync(), _b.Followed, _b.Services.GetRequiredService<IOptions<EventsOptions>>(), TimeProvider.System,
+            NullLogger<ActiveCallsSubscriptionManager>.Instance);
+        await manager.StartAsync(Ct);
+        try
+        {
+            await EventuallyAsync(() => Task.FromResult(manager.Status.State), state => state == EventsState.Standby, "standing by");
+
+            var health = await new EventsSubscriptionHealthCheck(manager, _b.Followed, _b.Leadership).CheckHealthAsync(new HealthCheckContext(), Ct);
+
+            Assert.Equal("replica a holds the subscription; this one stands by; followed users (as replica a authorised them): " +
+                         "alice@example.com (authorised until 2026-12-07T14:00:00.0000000+00:00, covering alice@example.com bob@example.com)", health.Description);
+        }
+        finally
+        {
+            await manager.StopAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>Waits (at most 30 s) for each status change on <paramref name="followed"/> until <paramref name="condition"/> holds.</summary>
     private static async Task UntilAsync(FollowedUsers followed, Func<FollowedUsers, bool> condition)
     {
@@ -122,19 +151,6 @@ public sealed class FollowedUsersOnReplicasTests(RedisFixture redis) : IAsyncLif
             if (condition(followed)) return;
             await changed.WaitAsync(timeout.Token);
         }
-    }
-
-    /// <summary>A leadership that does not change: <paramref name="leaderId"/> holds the subscription.</summary>
-    private sealed class FixedLeadership(string replicaId, string leaderId) : IReplicaLeadership
-    {
-        public string ReplicaId { get; } = replicaId;
-
-        public string? LeaderId { get; } = leaderId;
-
-        public bool IsLeader => ReplicaId == LeaderId;
-
-        public Task<CancellationToken> WhenLeaderAsync(CancellationToken cancellationToken) =>
-            IsLeader ? Task.FromResult(CancellationToken.None) : new TaskCompletionSource<CancellationToken>().Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>One replica's followed users: the services <c>AddCallEvents</c> registers on the Redis store, with
