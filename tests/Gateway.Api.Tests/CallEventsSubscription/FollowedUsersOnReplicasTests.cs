@@ -12,6 +12,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.CallEventsSubscription;
@@ -19,19 +20,20 @@ namespace Gateway.Api.Tests.CallEventsSubscription;
 /// <summary>
 /// Two replicas' followed users on one Redis (a per-test key prefix), wired as <c>AddCallEvents</c> wires them with
 /// <c>Gateway:Calls:Store=Redis</c>, without XMPP: replica a holds the subscription, b does not. alice is configured on
-/// both.
+/// both. Their clock stands still unless a test moves it: rounds come from the bell alone.
 /// </summary>
 [Collection(RedisCollection.Name)]
 public sealed class FollowedUsersOnReplicasTests(RedisFixture redis) : IAsyncLifetime
 {
     private readonly string _prefix = RedisCollection.NewPrefix();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 7, 13, 0, 0, TimeSpan.Zero));
     private FollowedUsersReplica _a = null!;
     private FollowedUsersReplica _b = null!;
 
     public async ValueTask InitializeAsync()
     {
-        _a = await FollowedUsersReplica.StartAsync(redis, _prefix, new FakeLeadership(leader: true, replicaId: "a"));
-        _b = await FollowedUsersReplica.StartAsync(redis, _prefix, new FakeLeadership(leader: false, replicaId: "b") { LeaderId = "a" });
+        _a = await FollowedUsersReplica.StartAsync(redis, _prefix, new FakeLeadership(leader: true, replicaId: "a"), _time);
+        _b = await FollowedUsersReplica.StartAsync(redis, _prefix, new FakeLeadership(leader: false, replicaId: "b") { LeaderId = "a" }, _time);
     }
 
     public async ValueTask DisposeAsync()
@@ -78,6 +80,28 @@ public sealed class FollowedUsersOnReplicasTests(RedisFixture redis) : IAsyncLif
         await changed.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         Assert.Equal(["alice@example.com"], _b.Followed.Users.Select(u => u.Address));
         Assert.False(_b.Followed.Follows("sip:grace@support.example.com"));
+    }
+
+    [Fact]
+    public async Task AChangeWhoseRingWasLostIsTakenInByTheNextPeriodicRound()
+    {
+        await _a.Followed.AddAsync("grace@support.example.com", "grace-web-password", Ct);
+        await UntilAsync(_b.Followed, f => f.Users.Count == 2);
+        var changed = _b.Followed.Changed;
+        var redisOfB = _b.Services.GetRequiredService<RedisConnection>();
+
+        // Removed behind the replicas' backs: no ring.
+        Assert.True(await (await redisOfB.DatabaseAsync()).HashDeleteAsync(redisOfB.Key("followed-users"), "grace@support.example.com"));
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!changed.IsCompleted)
+        {
+            _time.Advance(TimeSpan.FromSeconds(5));
+            await Task.WhenAny(changed, Task.Delay(20, timeout.Token));
+            timeout.Token.ThrowIfCancellationRequested();
+        }
+        Assert.Equal(["alice@example.com"], _b.Followed.Users.Select(u => u.Address));
     }
 
     [Fact]
@@ -167,12 +191,12 @@ public sealed class FollowedUsersOnReplicasTests(RedisFixture redis) : IAsyncLif
 
         public IReplicaLeadership Leadership => _services.GetRequiredService<IReplicaLeadership>();
 
-        public static async Task<FollowedUsersReplica> StartAsync(RedisFixture redis, string prefix, IReplicaLeadership leadership)
+        public static async Task<FollowedUsersReplica> StartAsync(RedisFixture redis, string prefix, IReplicaLeadership leadership, TimeProvider time)
         {
             var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
             var services = builder.Services;
             services.AddLogging();
-            services.AddSingleton(TimeProvider.System);
+            services.AddSingleton(time);
             services.Configure<CallsOptions>(o => o.Store = CallStoreKind.Redis);
             services.Configure<RedisOptions>(o =>
             {
