@@ -47,6 +47,7 @@ public sealed record CallUpdate(CallTransition Transition)
 public sealed partial class CallTracker : IHostedService, IAsyncDisposable
 {
     private const int MaxConflictRetries = 32;
+    private static readonly TimeSpan CatchUpLimit = TimeSpan.FromSeconds(5);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Embedded store only: the live calls as committed (immutable values). A snapshot copies the references under the
@@ -183,6 +184,23 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
         return atHead(calls, head);
     }
 
+    /// <summary>With a shared store: waits (a few seconds at most) until this replica has published the shared log up to
+    /// <paramref name="position"/>, e.g. a cursor another replica handed out. The embedded store's log is this process's
+    /// own, so a position past its head was never handed out and waiting would not help.</summary>
+    public async Task CatchUpAsync(long position, CancellationToken cancellationToken)
+    {
+        await Started;
+        if (_shared is null || _publisher.Head >= position) return;
+        try
+        {
+            await _publisher.WaitForAsync(position, cancellationToken).WaitAsync(CatchUpLimit, _time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Not a position of the shared log after all: the caller refuses it as ahead of the log.
+        }
+    }
+
     private async Task<(IReadOnlyList<TrackedCall>, long)> EmbeddedSnapshotAsync(string? callId, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
@@ -284,7 +302,8 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopClockAsync();
-        _stopping.Dispose();
+        // Cancelled, not disposed: a host may still call StopAsync after disposing its services.
+        await _stopping.CancelAsync();
         _gate.Dispose();
     }
 }

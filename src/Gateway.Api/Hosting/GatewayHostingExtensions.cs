@@ -127,7 +127,8 @@ public static class GatewayHostingExtensions
             ? sp.GetRequiredService<RedisLeaseLeadership>()
             : new SingleReplicaLeadership(sp.GetRequiredService<ReplicaIdentity>().Id));
         if (!builder.Environment.IsOpenApiGeneration())
-            // Not AddHostedService<IHostedService>: it refuses an implementation type that is the service type itself.
+            // AddSingleton rather than AddHostedService<IHostedService>: the latter's TryAddEnumerable refuses an implementation
+            // type that is the service type itself, and every host failed to build.
             services.AddSingleton<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<RedisLeaseLeadership>() : new NoHostedService());
         return builder;
     }
@@ -265,6 +266,9 @@ public static class GatewayHostingExtensions
         services.AddSingleton<PublishedHead>();
         services.AddSingleton<CallEventPublisher>();
         services.AddSingleton<CallTracker>();
+        services.AddSingleton<ICommandIntentClaims>(sp => IsShared(sp)
+            ? ActivatorUtilities.CreateInstance<RedisIntentClaims>(sp)
+            : new LocalIntentClaims());
         services.AddSingleton<CommandIntentRunner>();
         services.AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<CommandIntentRunner>());
         services.AddSingleton<CallCommandService>();
@@ -351,14 +355,19 @@ public static class GatewayHostingExtensions
     }
 
     /// <summary>Idempotency-Key outcomes live with the calls: in the calls database with the SQLite store (so a retry
-    /// after a restart replays the first answer), in memory with the memory store.</summary>
+    /// after a restart replays the first answer), in memory with the memory store, in Redis with the Redis store (so every
+    /// replica sees every key).</summary>
     public static IServiceCollection AddIdempotency(this IServiceCollection services)
     {
         services.AddSingleton<InMemoryIdempotencyStore>();
         services.AddSingleton<SqliteIdempotencyStore>();
-        services.AddSingleton<IIdempotencyStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Memory
-            ? sp.GetRequiredService<InMemoryIdempotencyStore>()
-            : sp.GetRequiredService<SqliteIdempotencyStore>());
+        services.AddSingleton<RedisIdempotencyStore>();
+        services.AddSingleton<IIdempotencyStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store switch
+        {
+            CallStoreKind.Memory => sp.GetRequiredService<InMemoryIdempotencyStore>(),
+            CallStoreKind.Redis => sp.GetRequiredService<RedisIdempotencyStore>(),
+            _ => sp.GetRequiredService<SqliteIdempotencyStore>(),
+        });
         return services;
     }
 

@@ -20,9 +20,9 @@ public abstract record IdempotencyBegin
 }
 
 /// <summary>
-/// Where Idempotency-Key outcomes live for their TTL. Keys arrive already scoped to the API key. The in-memory store
-/// serves one replica; a shared store (Redis: SET NX with a TTL for the lease, the response stored under the same key,
-/// waiters polling or subscribing) can replace it behind this interface.
+/// Where Idempotency-Key outcomes live for their TTL. Keys arrive already scoped to the API key. The in-memory and the
+/// SQLite store serve one replica; <see cref="RedisIdempotencyStore"/> is shared by several (a claim with a lease, the
+/// response under the same key, waiters woken by pub/sub and polling). The store follows <c>Gateway:Calls:Store</c>.
 /// </summary>
 public interface IIdempotencyStore
 {

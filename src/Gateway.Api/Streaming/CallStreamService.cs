@@ -72,6 +72,8 @@ public sealed class CallStreamService(
             var reset = after is not null;
             if (after is { } cursor && cursor.Epoch == log.Epoch)
             {
+                // A cursor another replica handed out may be a moment ahead of this replica's copy of the shared log.
+                await calls.CatchUpAsync(cursor.Position, cancellationToken);
                 switch (log.Attach(subscription, cursor.Position))
                 {
                     case AttachOutcome.Attached:

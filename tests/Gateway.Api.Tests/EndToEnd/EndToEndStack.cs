@@ -32,6 +32,7 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
     public const string Erin = "sip:erin@" + SalesDomain;
     public const string Frank = "sip:frank@activecalls.test";
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<GatewayFactory> _replicas = [];
     private IHost? _service;
     private GatewayFactory? _gateway;
     private string _gatewayUser = "";
@@ -51,6 +52,7 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var replica in _replicas) await replica.DisposeAsync();
         if (_gateway is not null) await _gateway.DisposeAsync();
         if (_service is not null)
         {
@@ -111,17 +113,39 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
         return await StartGatewayAsync();
     }
 
+    /// <summary>Starts another replica of the gateway (with <see cref="GatewaySettings"/> naming a shared Redis store) under
+    /// <paramref name="instance"/>, and waits until it is ready: standing by while the first one holds the subscription.</summary>
+    public async Task<(GatewayFactory Replica, HttpClient Client)> StartReplicaAsync(string instance)
+    {
+        var replica = new GatewayFactory { RealXmpp = true };
+        _replicas.Add(replica);
+        var client = await StartGatewayAsync(replica, instance, holdsSubscription: false);
+        return (replica, client);
+    }
+
+    /// <summary>Stops a replica started with <see cref="StartReplicaAsync"/> (it releases the lease if it holds it).</summary>
+    public async Task StopReplicaAsync(GatewayFactory replica)
+    {
+        _replicas.Remove(replica);
+        await replica.DisposeAsync();
+    }
+
     private async Task<HttpClient> StartGatewayAsync()
     {
         _gateway = new GatewayFactory { RealXmpp = true };
-        var s = _gateway.Settings;
+        return await StartGatewayAsync(_gateway, "e2e", holdsSubscription: true);
+    }
+
+    private async Task<HttpClient> StartGatewayAsync(GatewayFactory gateway, string instance, bool holdsSubscription)
+    {
+        var s = gateway.Settings;
         s["Gateway:Xmpp:Jid"] = $"{_gatewayUser}@{server.Domain}";
         s["Gateway:Xmpp:Password"] = "gateway-password-1";
         s["Gateway:Xmpp:Host"] = server.Host;
         s["Gateway:Xmpp:Port"] = server.C2sPort.ToString(CultureInfo.InvariantCulture);
         s["Gateway:Xmpp:TrustedCertificatePath"] = server.CaCertificatePath;
         s["Gateway:Xmpp:PoolSize"] = "2";
-        s["Gateway:Xmpp:InstanceName"] = "e2e";
+        s["Gateway:Xmpp:InstanceName"] = instance;
         s["Gateway:Xmpp:IqTimeout"] = "00:00:05";
         s["Gateway:Components:Commands"] = server.ActiveCallsComponent;
         s["Gateway:Events:SipAddress"] = "alice@activecalls.test";
@@ -134,8 +158,8 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
         s["Gateway:Events:MaxRetryDelay"] = "00:00:02";
         s["Gateway:Calls:IntentAnswerWait"] = "00:00:02"; // the production default (the in-memory tests wait longer)
         foreach (var (key, value) in GatewaySettings) s[key] = value;
-        if (OnKestrel) _gateway.StartOnKestrel();
-        var client = _gateway.Client();
+        if (OnKestrel) gateway.StartOnKestrel();
+        var client = gateway.Client();
 
         var waited = System.Diagnostics.Stopwatch.StartNew();
         JsonObject health;
@@ -144,7 +168,9 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
             Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "gateway not ready: " + health);
             await Task.Delay(200, Ct);
         }
-        Assert.StartsWith("subscribed to /me/" + _gatewayUser + "@", (string?)health["checks"]!["call-events"]!["description"], StringComparison.Ordinal);
+        var events = (string?)health["checks"]!["call-events"]!["description"];
+        if (holdsSubscription) Assert.StartsWith("subscribed to /me/" + _gatewayUser + "@", events, StringComparison.Ordinal);
+        else Assert.EndsWith("holds the subscription; this one stands by", events, StringComparison.Ordinal);
         return client;
     }
 

@@ -7,16 +7,13 @@ using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Idempotency;
 
-/// <summary>What every <see cref="IIdempotencyStore"/> does; each implementation's test class runs it.</summary>
+/// <summary>What every <see cref="IIdempotencyStore"/> does; each implementation's test class runs it (the stores of one
+/// replica through <see cref="SingleReplicaIdempotencyStoreContract"/>).</summary>
 public abstract class IdempotencyStoreContract : IAsyncLifetime
 {
     protected static readonly TimeSpan Ttl = TimeSpan.FromHours(1);
 
     private IIdempotencyStore? _store;
-
-    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
-
-    protected IdempotencyOptions Options { get; } = new();
 
     protected IIdempotencyStore Store => _store ??= CreateStore();
 
@@ -86,6 +83,18 @@ public abstract class IdempotencyStoreContract : IAsyncLifetime
         AssertCompleted(await Store.TryBeginAsync("k", "fp", Ct), "fp", "a");
         Assert.IsType<IdempotencyBegin.Acquired>(await Store.TryBeginAsync("unknown", "fp", Ct));
     }
+}
+
+/// <summary>
+/// What the stores of one replica do besides: their clock is the <see cref="TimeProvider"/> (here a fake the tests move)
+/// and they hold at most <see cref="IdempotencyOptions.MaxEntries"/> keys. The Redis store leaves both to Redis (TTLs in
+/// its real time, its memory limit); <see cref="RedisIdempotencyStoreTests"/> states its expiry on its own.
+/// </summary>
+public abstract class SingleReplicaIdempotencyStoreContract : IdempotencyStoreContract
+{
+    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+
+    protected IdempotencyOptions Options { get; } = new();
 
     [Fact]
     public async Task AResponseExpiresAfterItsTtl()
@@ -127,12 +136,12 @@ public abstract class IdempotencyStoreContract : IAsyncLifetime
     }
 }
 
-public sealed class InMemoryIdempotencyStoreTests : IdempotencyStoreContract
+public sealed class InMemoryIdempotencyStoreTests : SingleReplicaIdempotencyStoreContract
 {
     protected override IIdempotencyStore CreateStore() => new InMemoryIdempotencyStore(Microsoft.Extensions.Options.Options.Create(Options), Time);
 }
 
-public sealed class SqliteIdempotencyStoreTests : IdempotencyStoreContract
+public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreContract
 {
     private readonly TempSqliteFile _file = new("idempotency");
 

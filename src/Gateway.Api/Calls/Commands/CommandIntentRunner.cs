@@ -4,6 +4,7 @@ using Gateway.Api.Calls.Store;
 using Gateway.Api.Commands;
 using Gateway.Api.Configuration;
 using Gateway.Api.Errors;
+using Gateway.Api.Replicas;
 using Gateway.Xmpp.Core;
 using Microsoft.Extensions.Options;
 
@@ -24,6 +25,8 @@ public abstract record IntentOutcome
     public sealed record Retrying(DateTimeOffset At, CommandFailedException Error) : IntentOutcome;
     /// <summary>The component refused for good; a <c>…-failed</c> event says why and the intent is gone.</summary>
     public sealed record Failed(CommandFailedException Error) : IntentOutcome;
+    /// <summary>Another replica is attempting it right now (replicas on Redis).</summary>
+    public sealed record Elsewhere : IntentOutcome;
 }
 
 /// <summary>
@@ -31,6 +34,10 @@ public abstract record IntentOutcome
 /// upstream outages: at start every stored intent is due; a new intent is tried at once; one that waits for a dialog is
 /// tried again when its call changes (it reads the event stream); one that failed for a reason that may pass is retried
 /// with exponential backoff and jitter. Only one attempt per intent runs at a time.
+/// <para>Replicas on Redis share the intents: each attempt first claims its intent (<see cref="ICommandIntentClaims"/>),
+/// so only one replica attempts it at a time and none after it was carried out. The replica that wrote an intent makes
+/// the first attempt (the answer to the request waits for it); the replica holding the subscription lease carries on
+/// every intent that is still stored, reading them from the store every <see cref="CallsOptions.IntentRetryDelay"/>.</para>
 /// </summary>
 public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
 {
@@ -44,17 +51,25 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
     private TaskCompletionSource _wake = NewSignal();
     private readonly IServiceProvider _services;
     private readonly IActiveCallsCommands _commands;
+    private readonly ICommandIntentClaims _claims;
+    private readonly IReplicaLeadership _leadership;
+    private readonly ICallStore _store;
+    private readonly bool _shared;
     private readonly CallsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<CommandIntentRunner> _logger;
     private CallTracker? _tracker;
 
     // The tracker publishes to this runner, so it is resolved lazily rather than injected (a cycle otherwise).
-    public CommandIntentRunner(IServiceProvider services, IActiveCallsCommands commands, IOptions<CallsOptions> options, TimeProvider time,
-        ILogger<CommandIntentRunner> logger)
+    public CommandIntentRunner(IServiceProvider services, IActiveCallsCommands commands, ICommandIntentClaims claims, IReplicaLeadership leadership,
+        ICallStore store, IOptions<CallsOptions> options, TimeProvider time, ILogger<CommandIntentRunner> logger)
     {
         _services = services;
         _commands = commands;
+        _claims = claims;
+        _leadership = leadership;
+        _store = store;
+        _shared = store is ISharedCallStore;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -66,6 +81,8 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
 
     async ValueTask ICallEventConsumer.StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)
     {
+        // Shared: the intents left by any replica are the lease holder's, which reads them from the store as it goes.
+        if (_shared) return;
         var stored = await store.IntentsAsync(cancellationToken);
         lock (_gate)
             foreach (var intent in stored) _intents[intent.Id] = intent with { NextAttemptAt = DateTimeOffset.MinValue };
@@ -118,12 +135,22 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Tracker.Started.WaitAsync(stoppingToken);
+        var nextRefresh = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
             // Taken before the scan: a wake-up during the scan completes this signal, so it is never missed.
             var signal = Volatile.Read(ref _wake).Task;
             var now = _time.GetUtcNow();
             DateTimeOffset? next = null;
+            if (_shared && _leadership.IsLeader)
+            {
+                if (now >= nextRefresh)
+                {
+                    nextRefresh = now + _options.IntentRetryDelay;
+                    await RefreshFromStoreAsync(stoppingToken);
+                }
+                next = nextRefresh;
+            }
             var due = new List<string>();
             lock (_gate)
                 foreach (var intent in _intents.Values)
@@ -147,16 +174,49 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
         }
     }
 
+    /// <summary>Shared store, lease holder: takes on every stored intent it does not know yet (written, or left, by
+    /// another replica) and forgets the ones no longer stored (carried out elsewhere).</summary>
+    private async Task RefreshFromStoreAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<CommandIntent> stored;
+        try
+        {
+            stored = await _store.IntentsAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("Could not read the shared command intents: {Message}", e.Message);
+            return;
+        }
+        var ids = stored.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            foreach (var intent in stored) _intents.TryAdd(intent.Id, intent);
+            foreach (var id in _intents.Keys.Where(id => !ids.Contains(id) && !_running.ContainsKey(id)).ToList()) _intents.Remove(id);
+        }
+    }
+
     private async Task<IntentOutcome> RunAttemptAsync(CommandIntent intent)
     {
         // What the intent becomes after this attempt (null: it is gone); applied with the end of the attempt, in one step.
         CommandIntent? after = null;
         IntentOutcome outcome;
+        var claimed = false;
         try
         {
-            outcome = await AttemptOnceAsync(intent);
+            var claim = await _claims.TryClaimAsync(intent.Id, CancellationToken.None);
+            claimed = claim == IntentClaim.Claimed;
+            outcome = claim switch
+            {
+                IntentClaim.Claimed => await AttemptOnceAsync(intent),
+                IntentClaim.Gone => new IntentOutcome.Done(),
+                _ => new IntentOutcome.Elsewhere(),
+            };
             switch (outcome)
             {
+                case IntentOutcome.Elsewhere:
+                    after = intent with { NextAttemptAt = _time.GetUtcNow() + _options.IntentRetryDelay };
+                    break;
                 case IntentOutcome.Waiting:
                     after = intent with { NextAttemptAt = DateTimeOffset.MaxValue };
                     break;
@@ -170,12 +230,15 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
         }
         catch (Exception e)
         {
-            // The store failed: keep the intent and try again later.
+            // The store failed (or Redis, claiming): keep the intent and try again later.
             var at = _time.GetUtcNow() + _options.IntentMaxRetryDelay;
             after = intent with { NextAttemptAt = at };
             _logger.LogError(e, "{Kind} of call {CallId} could not be recorded; tried again at {At:O}", intent.Kind, intent.CallId, at);
             outcome = new IntentOutcome.Waiting();
         }
+        if (claimed) await ReleaseClaimAsync(intent);
+        // Shared: after the first attempt the lease holder carries the intent on (it is in the store); it only keeps it.
+        if (_shared && !_leadership.IsLeader) after = null;
         lock (_gate)
         {
             _running.Remove(intent.Id);
@@ -187,6 +250,19 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
         }
         Wake();
         return outcome;
+    }
+
+    private async Task ReleaseClaimAsync(CommandIntent intent)
+    {
+        try
+        {
+            await _claims.ReleaseAsync(intent.Id, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The claim's lease ends it anyway.
+            _logger.LogWarning("Could not release the claim on intent {IntentId}: {Message}", intent.Id, e.Message);
+        }
     }
 
     private async Task<IntentOutcome> AttemptOnceAsync(CommandIntent intent)
