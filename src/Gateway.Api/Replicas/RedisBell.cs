@@ -36,7 +36,15 @@ public sealed class RedisBell(RedisConnection redis, string name) : IAsyncDispos
 
     public async ValueTask DisposeAsync()
     {
-        if (_subscriber is { } subscriber) await subscriber.UnsubscribeAsync(_channel, OnRing);
+        if (_subscriber is not { } subscriber) return;
+        try
+        {
+            await subscriber.UnsubscribeAsync(_channel, OnRing);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Redis is unreachable: the subscription ends with the connection anyway.
+        }
     }
 
     private void OnRing(RedisChannel channel, RedisValue message)
