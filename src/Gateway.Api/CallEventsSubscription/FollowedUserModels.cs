@@ -18,7 +18,11 @@ public sealed record FollowedUserResource(
         status.Source == FollowedUserSource.Api ? "api" : "configuration", status.IsAuthorized, status.AuthorizedUntil, status.Covers, status.LastError);
 }
 
-public sealed record FollowedUserList([property: Description("The followed users: the configured ones, then the added ones.")] IReadOnlyList<FollowedUserResource> Items);
+public sealed record FollowedUserList(
+    [property: Description("The followed users: the configured ones, then the added ones.")] IReadOnlyList<FollowedUserResource> Items,
+    [property: Description("The replica that holds the PubSub subscription and authorises the followed users: their statuses are as it reported them. " +
+                           "null while none holds it.")]
+    string? SubscriptionHolder);
 
 /// <summary>Body of <c>POST /followed-users</c>.</summary>
 public sealed record AddFollowedUserRequest

@@ -5,6 +5,7 @@ using Gateway.Api.Calls;
 using Gateway.Api.Errors;
 using Gateway.Api.Json;
 using Gateway.Api.OpenApi;
+using Gateway.Api.Replicas;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Gateway.Api.CallEventsSubscription;
@@ -70,8 +71,8 @@ public static class FollowedUsersApi
 
     private const string AdminOnly = "The API key's scope is not '*' (admin-scope-required).";
 
-    public static Ok<FollowedUserList> ListFollowedUsers(FollowedUsers followed) =>
-        TypedResults.Ok(new FollowedUserList([.. followed.Statuses.Select(FollowedUserResource.From)]));
+    public static Ok<FollowedUserList> ListFollowedUsers(FollowedUsers followed, IReplicaLeadership leadership) =>
+        TypedResults.Ok(new FollowedUserList([.. followed.Statuses.Select(FollowedUserResource.From)], leadership.LeaderId));
 
     public static async Task<Results<Created<FollowedUserResource>, ValidationProblem, ProblemHttpResult>> AddFollowedUser(
         JsonBody<AddFollowedUserRequest> body, FollowedUsers followed, CancellationToken cancellationToken)

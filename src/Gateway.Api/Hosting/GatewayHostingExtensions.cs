@@ -25,6 +25,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.RateLimiting;
@@ -153,25 +154,38 @@ public static class GatewayHostingExtensions
 
     /// <summary>The PubSub subscription feeding the call tracker (a no-op unless Gateway:Events is configured), and the
     /// followed users it authorises: the configured ones and those added through the API, stored with the calls (SQLite:
-    /// web passwords protected with Data Protection keys kept in the data folder's <c>keys/</c>; Memory: in memory).</summary>
+    /// web passwords protected with Data Protection keys kept in the data folder's <c>keys/</c>; Memory: in memory;
+    /// Redis: shared by the replicas with one key ring on Redis, and kept in step by <see cref="FollowedUsersReplication"/>).</summary>
     public static IHostApplicationBuilder AddCallEvents(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddDataProtection().SetApplicationName("active-calls-gateway");
-        services.AddOptions<KeyManagementOptions>().Configure<IOptions<CallsOptions>, ILoggerFactory>((o, calls, logs) =>
+        services.AddOptions<KeyManagementOptions>().Configure<IOptions<CallsOptions>, ILoggerFactory, RedisConnection>((o, calls, logs, redis) =>
         {
-            if (calls.Value.Store == CallStoreKind.Sqlite)
-                o.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(KeysFolder(calls.Value)), logs);
+            o.XmlRepository = calls.Value.Store switch
+            {
+                CallStoreKind.Sqlite => new FileSystemXmlRepository(new DirectoryInfo(KeysFolder(calls.Value)), logs),
+                // Data Protection reads its key ring synchronously; the Redis store awaits the connection before it protects
+                // or unprotects anything, so this finds it made instead of waiting for it.
+                CallStoreKind.Redis => new RedisXmlRepository(() => redis.DatabaseAsync().GetAwaiter().GetResult(), redis.Key("dataprotection-keys")),
+                _ => o.XmlRepository,
+            };
         });
-        services.AddSingleton<IFollowedUserStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Memory
-            ? new InMemoryFollowedUserStore()
-            : ActivatorUtilities.CreateInstance<SqliteFollowedUserStore>(sp));
+        services.AddSingleton<IFollowedUserStore>(sp => sp.GetRequiredService<IOptions<CallsOptions>>().Value.Store switch
+        {
+            CallStoreKind.Memory => new InMemoryFollowedUserStore(),
+            CallStoreKind.Redis => ActivatorUtilities.CreateInstance<RedisFollowedUserStore>(sp),
+            _ => ActivatorUtilities.CreateInstance<SqliteFollowedUserStore>(sp),
+        });
         services.AddSingleton<FollowedUsers>();
+        services.AddSingleton<RedisFollowedUserStatusBoard>();
+        services.AddSingleton<FollowedUsersReplication>();
         services.AddSingleton<ActiveCallsSubscriptionManager>();
         if (!builder.Environment.IsOpenApiGeneration())
         {
             // In this order: the stored users are loaded before the subscription starts.
             services.AddHostedService(sp => sp.GetRequiredService<FollowedUsers>());
+            services.AddSingleton<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<FollowedUsersReplication>() : new NoHostedService());
             services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
         }
         return builder;

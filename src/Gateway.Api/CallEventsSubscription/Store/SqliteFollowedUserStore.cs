@@ -9,17 +9,14 @@ namespace Gateway.Api.CallEventsSubscription.Store;
 
 /// <summary>
 /// The added followed users in the calls database (table <c>followed_users</c>, see <see cref="CallDatabase"/>). Web
-/// passwords are written only as ASP.NET Core Data Protection payloads (keys in the data folder's <c>keys/</c>, see
-/// <c>AddFollowedUsers</c>): a copy of the database alone does not give them away.
+/// passwords are written only as ASP.NET Core Data Protection payloads (<see cref="FollowedUserPasswords"/>; keys in
+/// the data folder's <c>keys/</c>, see <c>AddCallEvents</c>): a copy of the database alone does not give them away.
 /// </summary>
 internal sealed class SqliteFollowedUserStore(IOptions<CallsOptions> calls, IDataProtectionProvider protection, ILogger<SqliteFollowedUserStore> logger)
     : IFollowedUserStore, IDisposable
 {
-    /// <summary>The purpose the passwords are protected for: another purpose's payloads cannot be read as one.</summary>
-    public const string Purpose = "Gateway.FollowedUsers.WebPassword.v1";
-
     private readonly string _path = calls.Value.DatabasePath;
-    private readonly IDataProtector _protector = protection.CreateProtector(Purpose);
+    private readonly IDataProtector _protector = FollowedUserPasswords.Protector(protection);
     private readonly SemaphoreSlim _migrated = new(1, 1);
     private bool _ready;
 
