@@ -101,7 +101,18 @@ public sealed class FollowedUsers : IHostedService, IDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var stored = await _store.ListAsync(cancellationToken);
+        IReadOnlyList<StoredFollowedUser> stored;
+        try
+        {
+            stored = await _store.ListAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // A replica starts while Redis is down (it is not ready until Redis answers); the periodic reload of
+            // FollowedUsersReplication takes the stored users in then.
+            _logger.LogWarning("Could not read the followed users from Redis at start ({Message}); they are read when Redis answers", e.Message);
+            return;
+        }
         lock (_gate)
         {
             foreach (var user in stored.Where(u => Find(u.Address) is { Source: FollowedUserSource.Configuration }))
