@@ -135,6 +135,10 @@ internal sealed record Arm(string Name, string Kind, int Replicas, string? Appen
         _ => [],
     };
 
+    /// <summary>The create's <c>from</c>: a user only this arm's deployment follows (the direct arm's carol is the embedded
+    /// gateway's, as it always was), so no deployment ingests the notifications of another arm's calls.</summary>
+    public string Caller => Kind != "redis" ? Stack.Caller : Replicas == 1 ? Stack.Redis1Caller : Stack.Redis2Caller;
+
     /// <summary>The processes this arm alone runs on: its gateways, and redis-server for a Redis arm.</summary>
     public IReadOnlyList<string> OwnRoles => Redis ? [.. GatewayRoles, "redis-server"] : GatewayRoles;
 }
@@ -147,6 +151,10 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
     public const string ApiKey = BenchmarkStack.ApiKey;
     public const string Caller = "sip:carol@activecalls.test";
     public const string Callee = "sip:bob@activecalls.test";
+    /// <summary>The callers of the Redis arms, each followed by that deployment alone (another owner than carol's demo
+    /// group, so auth-for-all does not share them), both bound to the busy phone.</summary>
+    public const string Redis1Caller = "sip:dave@sales.activecalls.test";
+    public const string Redis2Caller = "sip:frank@activecalls.test";
     private readonly BenchmarkStack _stack = new(o.RepositoryRoot, "gwbench", o.Keep) { ProsodyOptions = ["--nagle", o.ProsodyNagle] };
 
     public string Directory => _stack.Directory;
@@ -183,6 +191,8 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
             $"--ActiveCalls:UsersFile={Path.Combine(o.RepositoryRoot, "src", "ActiveCalls.Service", "users.dev.json")}",
             "--Sip:BindAddress=127.0.0.1", "--Sip:Port=0", $"--Sip:LocalDomains:0={Domain}",
             $"--Sip:Contacts:carol@{Domain}=127.0.0.1:{sipPort}", $"--Sip:Contacts:bob@{Domain}=127.0.0.1:{sipPort}",
+            $"--Sip:LocalDomains:1=sales.{Domain}", $"--Sip:Contacts:dave@sales.{Domain}=127.0.0.1:{sipPort}",
+            $"--Sip:Contacts:frank@{Domain}=127.0.0.1:{sipPort}",
             $"--ActiveCalls:Storage:DatabasePath={Path.Combine(Directory, "active-calls.db")}",
             "--Logging:LogLevel:Default=Warning",
         ], Path.GetDirectoryName(o.ServiceDll));
@@ -197,13 +207,20 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
         LaunchGateway("gateway", "gateway", "bench", limits);
         if (redis1 || redis2) await StartRedisAsync();
         // The Redis deployments: one key prefix each on the one redis-server, a distinct InstanceName per replica.
-        string[] Redis(string prefix) => [.. limits, "--Gateway:Calls:Store=Redis", $"--Gateway:Redis:Configuration=127.0.0.1:{BenchmarkStack.Inv(RedisPort)}",
-            $"--Gateway:Redis:KeyPrefix={prefix}"];
-        if (redis1) LaunchGateway("gateway-r1", "gwr1", "r1", Redis("bench-r1:"));
+        // Each follows its own caller (see Arm.Caller). UnfollowedFrom=Allow, benchmark-only: on main a standby replica
+        // has not authorised any followed user (only the subscription holder does), so it would refuse every create with
+        // 422 from-not-followed; with Allow it places the call (and logs one warning per create).
+        string[] Redis(string prefix, string follows, string password) =>
+        [
+            .. limits, "--Gateway:Calls:Store=Redis", $"--Gateway:Redis:Configuration=127.0.0.1:{BenchmarkStack.Inv(RedisPort)}",
+            $"--Gateway:Redis:KeyPrefix={prefix}", $"--Gateway:Events:SipAddress={follows}", $"--Gateway:Events:Password={password}",
+            "--Gateway:Events:UnfollowedFrom=Allow",
+        ];
+        if (redis1) LaunchGateway("gateway-r1", "gwr1", "r1", Redis("bench-r1:", $"dave@sales.{Domain}", "dave-dev-password"));
         if (redis2)
         {
-            LaunchGateway("gateway-r2a", "gwr2", "r2a", Redis("bench-r2:"));
-            LaunchGateway("gateway-r2b", "gwr2", "r2b", Redis("bench-r2:"));
+            LaunchGateway("gateway-r2a", "gwr2", "r2a", Redis("bench-r2:", $"frank@{Domain}", "frank-dev-password"));
+            LaunchGateway("gateway-r2b", "gwr2", "r2b", Redis("bench-r2:", $"frank@{Domain}", "frank-dev-password"));
         }
         // Every replica is ready, the standby too (it serves the whole API; events reach it through the shared log).
         await Task.WhenAll(GatewayUris.Values.Select(uri => _stack.WaitForGatewayReadyAsync(uri, TimeSpan.FromSeconds(180))));
@@ -302,15 +319,16 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         };
         // A gateway arm with several replicas: its requests go round-robin to each replica's own URL (the load generator
         // spreads them; no load balancer in between).
-        Func<Task> GatewayOnce(IReadOnlyList<HttpClient> replicas)
+        Func<Task> GatewayOnce(IReadOnlyList<HttpClient> replicas, string caller)
         {
             var next = -1;
+            var body = $$"""{"from":"{{caller}}","to":"{{Stack.Callee}}"}""";
             return async () =>
             {
                 var http = replicas[(int)((uint)Interlocked.Increment(ref next) % (uint)replicas.Count)];
                 using var request = new HttpRequestMessage(HttpMethod.Post, "/calls")
                 {
-                    Content = new StringContent($$"""{"from":"{{Stack.Caller}}","to":"{{Stack.Callee}}"}""", Encoding.UTF8, "application/json"),
+                    Content = new StringContent(body, Encoding.UTF8, "application/json"),
                 };
                 request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
                 using var response = await http.SendAsync(request);
@@ -318,7 +336,7 @@ internal sealed class Bench(BenchOptions o, Stack stack)
                     throw new InvalidOperationException($"POST /calls answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
             };
         }
-        var arms = o.Arms.Select(a => (Arm: a, Once: a.Kind == "direct" ? directOnce : GatewayOnce([.. a.GatewayRoles.Select(r => clients[r])]))).ToArray();
+        var arms = o.Arms.Select(a => (Arm: a, Once: a.Kind == "direct" ? directOnce : GatewayOnce([.. a.GatewayRoles.Select(r => clients[r])], a.Caller))).ToArray();
 
         try
         {
