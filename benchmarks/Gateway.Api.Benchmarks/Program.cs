@@ -151,8 +151,8 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
     public const string ApiKey = BenchmarkStack.ApiKey;
     public const string Caller = "sip:carol@activecalls.test";
     public const string Callee = "sip:bob@activecalls.test";
-    /// <summary>The callers of the Redis arms, each followed by that deployment alone (another owner than carol's demo
-    /// group, so auth-for-all does not share them), both bound to the busy phone.</summary>
+    /// <summary>The callers of the Redis arms, each the user that deployment alone follows (another owner than carol's
+    /// demo group, so auth-for-all does not share them), both bound to the busy phone.</summary>
     public const string Redis1Caller = "sip:dave@sales.activecalls.test";
     public const string Redis2Caller = "sip:frank@activecalls.test";
     private readonly BenchmarkStack _stack = new(o.RepositoryRoot, "gwbench", o.Keep) { ProsodyOptions = ["--nagle", o.ProsodyNagle] };
@@ -207,14 +207,13 @@ internal sealed class Stack(BenchOptions o) : IAsyncDisposable
         LaunchGateway("gateway", "gateway", "bench", limits);
         if (redis1 || redis2) await StartRedisAsync();
         // The Redis deployments: one key prefix each on the one redis-server, a distinct InstanceName per replica.
-        // Each follows its own caller (see Arm.Caller). UnfollowedFrom=Allow, benchmark-only: on main a standby replica
-        // has not authorised any followed user (only the subscription holder does), so it would refuse every create with
-        // 422 from-not-followed; with Allow it places the call (and logs one warning per create).
+        // Each follows its own caller (see Arm.Caller), and calls from that very address: a standby replica knows a
+        // followed user's own address, but not the other addresses auth-for-all gives it (only the subscription holder
+        // authorises), so a create from carol under alice's auth-for-all is refused on a standby with 422 from-not-followed.
         string[] Redis(string prefix, string follows, string password) =>
         [
             .. limits, "--Gateway:Calls:Store=Redis", $"--Gateway:Redis:Configuration=127.0.0.1:{BenchmarkStack.Inv(RedisPort)}",
             $"--Gateway:Redis:KeyPrefix={prefix}", $"--Gateway:Events:SipAddress={follows}", $"--Gateway:Events:Password={password}",
-            "--Gateway:Events:UnfollowedFrom=Allow",
         ];
         if (redis1) LaunchGateway("gateway-r1", "gwr1", "r1", Redis("bench-r1:", $"dave@sales.{Domain}", "dave-dev-password"));
         if (redis2)
