@@ -58,6 +58,9 @@ internal sealed class BenchOptions
     public IReadOnlyList<Arm> Arms { get; private set; } = [Arm.Parse("direct"), Arm.Parse("embedded")];
     /// <summary>The AOF fsync policy of a Redis arm without a suffix: <c>always</c> (what production is advised) unless said.</summary>
     public string RedisAppendFsync { get; private set; } = "always";
+    /// <summary>Before each run, wait until the stack is idle (the previous run's notifications applied): off unless said,
+    /// as the harness always ran.</summary>
+    public bool Settle { get; private set; }
 
     public static BenchOptions? Parse(string[] args)
     {
@@ -78,10 +81,11 @@ internal sealed class BenchOptions
                 case "--keep": o.Keep = true; break;
                 case "--arms": o.Arms = [.. Next().Split(',').Select(Arm.Parse)]; break;
                 case "--redis-appendfsync" when args.Length > i + 1 && args[i + 1] is "always" or "everysec": o.RedisAppendFsync = Next(); break;
+                case "--settle" when args.Length > i + 1 && args[i + 1] is "on" or "off": o.Settle = Next() == "on"; break;
                 default:
                     Console.Error.WriteLine("usage: Gateway.Api.Benchmarks --gateway-dll PATH --service-dll PATH [--requests N] [--warmup N] " +
                                             "[--rounds R] [--concurrency 1,16,64] [--pool-size P] [--prosody-nagle on|off] " +
-                                            "[--arms direct,embedded,redis1,redis2[,redis1-everysec,redis2-everysec]] [--redis-appendfsync always|everysec] [--keep]");
+                                            "[--arms direct,embedded,redis1,redis2[,redis1-everysec,redis2-everysec]] [--redis-appendfsync always|everysec] [--settle on|off] [--keep]");
                     return null;
             }
         }
@@ -409,6 +413,7 @@ internal sealed class Bench(BenchOptions o, Stack stack)
     private async Task<RunResult> MeasureAsync(Arm arm, int concurrency, int round, int requests, Func<Task> once)
     {
         await SetAppendFsyncAsync(arm);
+        if (o.Settle) await SettleAsync(arm, concurrency, round);
         var load = BenchmarkStack.LoadAverage();
         var redisBefore = await RedisStatsAsync();
         var latencies = new long[requests];
@@ -448,6 +453,23 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         Array.Sort(latencies);
         return new RunResult(arm.Name, concurrency, round, requests, errors, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), cpu,
             firstError ?? "", load, redisCalls, redisBytes);
+    }
+
+    /// <summary>Waits (10 s at most) until the stack's processes (the load generator aside) used under 10% of one core
+    /// over half a second: a subscription holder applies a run's notifications after the 202s, and at high load it is
+    /// still at it when the run ends, which would put that work in the next arm's window.</summary>
+    private async Task SettleAsync(Arm arm, int concurrency, int round)
+    {
+        var watch = Stopwatch.StartNew();
+        var window = TimeSpan.FromMilliseconds(500);
+        while (watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            var before = CpuTimes();
+            await Task.Delay(window);
+            var used = CpuTimes().Where(kv => kv.Key != "loadgen").Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key));
+            if (used < 0.1 * window.TotalMilliseconds) return;
+        }
+        Console.Error.WriteLine($"{arm.Name} C={concurrency} round {round}: the stack was still busy after 10 s; measuring anyway");
     }
 
     /// <summary>redis-server's command counts so far (INFO commandstats, by lower-case name) and used_memory, when a
@@ -508,8 +530,9 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         var redisVersion = stack.RedisVersion.Length > 0 ? ", " + stack.RedisVersion : "";
         sb.AppendLine(inv, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, Prosody {stack.ProsodyVersion}{redisVersion}; " +
                            $"load average before {loadBefore}, after {loadAfter}");
+        var settled = o.Settle ? ", each run after the stack settled (under 10% of a core for 0.5 s)" : "";
         sb.AppendLine(inv, $"N = {o.Requests} requests per run, warm-up {o.Warmup} per arm and concurrency, {o.Rounds} interleaved rounds, " +
-                           $"gateway pool size {o.PoolSize}, Prosody's Nagle {o.ProsodyNagle}; values are the median of the rounds.");
+                           $"gateway pool size {o.PoolSize}, Prosody's Nagle {o.ProsodyNagle}{settled}; values are the median of the rounds.");
         var names = o.Arms.Select(a => a.Name).ToList();
         var hasDirect = names.Contains("direct");
         var hasEmbedded = names.Contains("embedded");
