@@ -6,7 +6,8 @@
 # --prosody-nagle off (Prosody with network_settings.nagle = false; on, its default, unless said), or
 # --arms direct,embedded,redis1,redis2 (the default is direct,embedded: today's two arms; redis1 / redis2 add one and two
 # gateway replicas on a redis-server the harness starts, AOF with appendfsync always unless --redis-appendfsync everysec;
-# redis1-everysec / redis2-everysec measure the other policy in the same run).
+# redis1-everysec / redis2-everysec measure the other policy in the same run), and --settle on (each run waits until
+# the stack is idle, so a subscription holder still applying the previous run's notifications is not billed to the next).
 # Needs prosody, openssl and sipp (Debian packages prosody, openssl, sip-tester); redis-server and redis-cli for the
 # Redis arms (redis-server, redis-tools).
 set -euo pipefail

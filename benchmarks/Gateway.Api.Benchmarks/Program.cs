@@ -58,8 +58,8 @@ internal sealed class BenchOptions
     public IReadOnlyList<Arm> Arms { get; private set; } = [Arm.Parse("direct"), Arm.Parse("embedded")];
     /// <summary>The AOF fsync policy of a Redis arm without a suffix: <c>always</c> (what production is advised) unless said.</summary>
     public string RedisAppendFsync { get; private set; } = "always";
-    /// <summary>Before each run, wait until the stack is idle (the previous run's notifications applied): off unless said,
-    /// as the harness always ran.</summary>
+    /// <summary>Before each run, and before its CPU and Redis counts are read, wait until the stack is idle (the run's
+    /// notifications applied): off unless said, as the harness always ran.</summary>
     public bool Settle { get; private set; }
 
     public static BenchOptions? Parse(string[] args)
@@ -442,6 +442,9 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         })).ToArray();
         await Task.WhenAll(workers);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        // Settling: the CPU and Redis counts take in what the run left to do after its last answer (the notifications of
+        // its calls), so they are a create's whole cost; the wall time ends at the last answer.
+        if (o.Settle) await SettleAsync(arm, concurrency, round);
         var cpuAfter = CpuTimes();
         var redisAfter = await RedisStatsAsync();
         var cpu = cpuAfter.ToDictionary(kv => kv.Key, kv => (kv.Value - cpuBefore.GetValueOrDefault(kv.Key)) / (double)Math.Max(1, requests));
@@ -457,7 +460,7 @@ internal sealed class Bench(BenchOptions o, Stack stack)
 
     /// <summary>Waits (10 s at most) until the stack's processes (the load generator aside) used under 10% of one core
     /// over half a second: a subscription holder applies a run's notifications after the 202s, and at high load it is
-    /// still at it when the run ends, which would put that work in the next arm's window.</summary>
+    /// still at it when the run ends, which would otherwise put that work in the next arm's window.</summary>
     private async Task SettleAsync(Arm arm, int concurrency, int round)
     {
         var watch = Stopwatch.StartNew();
@@ -530,7 +533,7 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         var redisVersion = stack.RedisVersion.Length > 0 ? ", " + stack.RedisVersion : "";
         sb.AppendLine(inv, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, Prosody {stack.ProsodyVersion}{redisVersion}; " +
                            $"load average before {loadBefore}, after {loadAfter}");
-        var settled = o.Settle ? ", each run after the stack settled (under 10% of a core for 0.5 s)" : "";
+        var settled = o.Settle ? ", the stack settled (under 10% of a core for 0.5 s) before each run and before its CPU and Redis counts were read (wall time ends at the last answer)" : "";
         sb.AppendLine(inv, $"N = {o.Requests} requests per run, warm-up {o.Warmup} per arm and concurrency, {o.Rounds} interleaved rounds, " +
                            $"gateway pool size {o.PoolSize}, Prosody's Nagle {o.ProsodyNagle}{settled}; values are the median of the rounds.");
         var names = o.Arms.Select(a => a.Name).ToList();
