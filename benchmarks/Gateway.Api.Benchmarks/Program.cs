@@ -79,7 +79,17 @@ internal sealed class BenchOptions
                 case "--gateway-dll": o.GatewayDll = Path.GetFullPath(Next()); break;
                 case "--service-dll": o.ServiceDll = Path.GetFullPath(Next()); break;
                 case "--keep": o.Keep = true; break;
-                case "--arms": o.Arms = [.. Next().Split(',').Select(Arm.Parse)]; break;
+                case "--arms":
+                    try
+                    {
+                        o.Arms = [.. Next().Split(',').Select(Arm.Parse)];
+                    }
+                    catch (ArgumentException e)
+                    {
+                        Console.Error.WriteLine(e.Message);
+                        return null;
+                    }
+                    break;
                 case "--redis-appendfsync" when args.Length > i + 1 && args[i + 1] is "always" or "everysec": o.RedisAppendFsync = Next(); break;
                 case "--settle" when args.Length > i + 1 && args[i + 1] is "on" or "off": o.Settle = Next() == "on"; break;
                 default:
