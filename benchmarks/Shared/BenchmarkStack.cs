@@ -58,29 +58,33 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
         ProsodyVersion = (await RunAsync("dpkg-query", ["-W", "-f=${Version}", "prosody"])).Trim();
     }
 
-    /// <summary>Starts the gateway as <c>gateway@</c><see cref="Domain"/> on <paramref name="gateway"/>, following alice's calls,
-    /// with the key <see cref="ApiKey"/> (scope *) and warnings-only logs; <paramref name="extra"/> adds or overrides settings.</summary>
-    public int LaunchGateway(string gatewayDll, Uri gateway, int poolSize, IEnumerable<string> extra)
+    /// <summary>Starts the gateway as <c>{account}@</c><see cref="Domain"/> on <paramref name="gateway"/>, following alice's calls,
+    /// with the key <see cref="ApiKey"/> (scope *) and warnings-only logs; <paramref name="extra"/> adds or overrides settings.
+    /// <paramref name="role"/> names its log and its entry in <see cref="Pids"/>; a role other than <c>gateway</c> keeps its
+    /// databases in a folder of its own (several gateways in one run).</summary>
+    public int LaunchGateway(string gatewayDll, Uri gateway, int poolSize, IEnumerable<string> extra, string role = "gateway",
+        string account = "gateway", string instanceName = "bench")
     {
         var apiKeyHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ApiKey)));
-        var pid = Launch("gateway", "dotnet",
+        var dataDirectory = role == "gateway" ? Directory : System.IO.Directory.CreateDirectory(Path.Combine(Directory, role)).FullName;
+        var pid = Launch(role, "dotnet",
         [
             gatewayDll, "--urls", gateway.ToString().TrimEnd('/'),
-            $"--Gateway:Xmpp:Jid=gateway@{Domain}", $"--Gateway:Xmpp:Password={Password}", "--Gateway:Xmpp:Host=127.0.0.1",
+            $"--Gateway:Xmpp:Jid={account}@{Domain}", $"--Gateway:Xmpp:Password={Password}", "--Gateway:Xmpp:Host=127.0.0.1",
             $"--Gateway:Xmpp:Port={C2sPort}", $"--Gateway:Xmpp:TrustedCertificatePath={CaCertificate}",
-            $"--Gateway:Xmpp:PoolSize={poolSize}", "--Gateway:Xmpp:InstanceName=bench",
+            $"--Gateway:Xmpp:PoolSize={poolSize}", $"--Gateway:Xmpp:InstanceName={instanceName}",
             $"--Gateway:Components:Commands=commands.active-calls.{Domain}",
             $"--Gateway:Events:SipAddress=alice@{Domain}", "--Gateway:Events:Password=alice-dev-password",
             $"--Gateway:Events:AuthComponent=commands.auth.{Domain}", $"--Gateway:Events:PubSubService=pubsub.active-calls.{Domain}",
             "--Gateway:ApiKeys:0:Name=bench", $"--Gateway:ApiKeys:0:Hash={apiKeyHash}", "--Gateway:ApiKeys:0:Scopes:0=*",
             "--Gateway:ApiKeys:0:Destinations:0=*",
             // Its databases in this run's folder: a run never inherits the calls or webhooks of another.
-            $"--Gateway:Calls:DatabasePath={System.IO.Path.Combine(Directory, "calls.db")}",
-            $"--Gateway:Webhooks:DatabasePath={System.IO.Path.Combine(Directory, "webhooks.db")}",
+            $"--Gateway:Calls:DatabasePath={System.IO.Path.Combine(dataDirectory, "calls.db")}",
+            $"--Gateway:Webhooks:DatabasePath={System.IO.Path.Combine(dataDirectory, "webhooks.db")}",
             "--Logging:LogLevel:Default=Warning",
             .. extra,
         ], Path.GetDirectoryName(gatewayDll), ("ASPNETCORE_ENVIRONMENT", "Production"));
-        Pids["gateway"] = pid;
+        Pids[role] = pid;
         return pid;
     }
 
