@@ -85,7 +85,10 @@ public sealed partial class CallTracker
             _ticking = true;
             _nextSweep = now;
         }
-        while (_changed.TryDequeue(out var id)) _deadlines.Enqueue(id, now);
+        // Once per call, however many of its events the tail brought since the last tick.
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        while (_changed.TryDequeue(out var id)) changed.Add(id);
+        foreach (var id in changed) _deadlines.Enqueue(id, now);
         if (now >= _nextSweep) await SweepAsync(now);
         return true;
     }
