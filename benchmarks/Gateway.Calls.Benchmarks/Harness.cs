@@ -3,6 +3,7 @@ using Gateway.Api.Calls.Events;
 using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Configuration;
+using Gateway.Api.Replicas;
 using Gateway.Xmpp.ActiveCalls;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -65,7 +66,8 @@ internal sealed class TrackedCalls : IAsyncDisposable
         DatabaseFolder = databaseFolder;
         _prefix = prefix;
         _publisher = new CallEventPublisher([Events], new PublishedHead(), NullLogger<CallEventPublisher>.Instance);
-        Tracker = new CallTracker(store, _publisher, Options.Create(options), TimeProvider.System, NullLogger<CallTracker>.Instance);
+        Tracker = new CallTracker(store, _publisher, new SingleReplicaLeadership("benchmark"), Options.Create(options), Options.Create(new HttpApiOptions()),
+            TimeProvider.System, NullLogger<CallTracker>.Instance);
     }
 
     public StoreKind Kind { get; }

@@ -1,7 +1,7 @@
 namespace Gateway.Api.Replicas;
 
 /// <summary>The embedded store's leadership: one process, always the holder.</summary>
-internal sealed class SingleReplicaLeadership(string replicaId) : IReplicaLeadership
+public sealed class SingleReplicaLeadership(string replicaId) : IReplicaLeadership
 {
     public string ReplicaId { get; } = replicaId;
 
