@@ -159,16 +159,27 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
     /// that changed (its deadlines may have moved).</summary>
     private async Task TailAsync(ISharedCallStore shared, long after, CancellationToken cancellationToken)
     {
-        try
+        while (!cancellationToken.IsCancellationRequested)
         {
-            await foreach (var batch in shared.TailAsync(after, cancellationToken))
+            try
             {
-                _publisher.Publish(batch);
-                if (_leadership.IsLeader) foreach (var e in batch) _changed.Enqueue(e.Event.Call.Id);
+                await foreach (var batch in shared.TailAsync(after, cancellationToken))
+                {
+                    _publisher.Publish(batch);
+                    after = batch[^1].Position;
+                    if (_leadership.IsLeader) foreach (var e in batch) _changed.Enqueue(e.Event.Call.Id);
+                }
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Without the tail this replica's clients would get no event at all: it starts again after the last one.
+                _logger.LogError(e, "Reading the shared call log failed after {Position}; reading again", after);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
     }
 

@@ -116,6 +116,28 @@ public sealed class ReplicasEndToEndTests(ProsodyFixture prosody, RedisFixture r
     }
 
     [Fact]
+    public async Task WhenTheSubscriptionHolderIsCutOffFromRedisTheOtherTakesOverAndNoEventIsLost()
+    {
+        await StartAsync();
+        var sseOnB = _stack.Own(await SseStreamClient.OpenAsync(_b, "/calls/stream"));
+        await sseOnB.WaitForAsync(m => m.Count >= 1, "the snapshot");
+        var id = await CreateCallAsync(_b, Alice, Bob);
+        await WaitForCallAsync(_b, id, State("connected"), "connected");
+
+        // A loses Redis as a killed or partitioned process does: no release of its lease, which has to run out.
+        await _stack.Gateway.Services.GetRequiredService<RedisConnection>().DisposeAsync();
+        await HangUpAsync(_b, id);
+
+        Assert.Equal("terminated", (string?)(await WaitForCallAsync(_b, id, State("ended"), "ended after the take-over", seconds: 60))["endReason"]);
+        Assert.True(_replicaB.Services.GetRequiredService<IReplicaLeadership>().IsLeader);
+        Assert.False(_stack.Gateway.Services.GetRequiredService<IReplicaLeadership>().IsLeader);
+        await sseOnB.WaitForEventAsync(id, "call.ended");
+        var history = await EventsAsync(_b, id, withIds: true);
+        Assert.Equal(Enumerable.Range(1, history.Count).Select(s => $"{id}.{s}"), history.Select(h => h.Split(' ')[0]));
+        Assert.Equal(history, sseOnB.Events(id));
+    }
+
+    [Fact]
     public async Task WhenTheSubscriptionHolderStopsTheOtherTakesOverAndNoEventIsLost()
     {
         await StartAsync();

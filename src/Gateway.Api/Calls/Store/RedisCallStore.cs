@@ -179,7 +179,8 @@ public sealed class RedisCallStore(RedisConnection redis, ILogger<RedisCallStore
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
                 {
-                    // Redis restarting or unreachable: the log is still there when it is back.
+                    // Redis restarting or unreachable: the log is still there when it is back (other failures end the
+                    // tail; its reader starts it again).
                     logger.LogWarning("Reading the shared call log after {Position} failed: {Message}", after, e.Message);
                     batch = [];
                 }
