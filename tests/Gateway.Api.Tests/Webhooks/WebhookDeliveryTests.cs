@@ -298,7 +298,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     public async Task WhileTheStoreRefusesWritesEventsWaitInMemoryHealthSaysSoAndNoneIsLostOnceItRecovers()
     {
         var (_, secret) = await SubscribeAsync(_receiver.Url());
-        var database = _gateway.Services.GetRequiredService<WebhookStore>().Path;
+        var database = ((SqliteWebhookStore)_gateway.Services.GetRequiredService<IWebhookStore>()).Path;
         await ExecuteSqlAsync(database, "CREATE TRIGGER refuse BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;");
 
         await PlaceAndEndCallAsync();
@@ -332,7 +332,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         _gateway.Settings["Gateway:Webhooks:AllowPrivateTargets"] = "false";
         _ = _gateway.Client();
         // As if DNS had pointed the name at a public address when it was registered: the row is written directly.
-        var store = _gateway.Services.GetRequiredService<WebhookStore>();
+        var store = _gateway.Services.GetRequiredService<IWebhookStore>();
         var subscription = await store.CreateSubscriptionAsync("admin", _receiver.Url(), ["call.requested"], null, null, WebhookSignature.NewKey(), Ct);
 
         await PlaceAndEndCallAsync();

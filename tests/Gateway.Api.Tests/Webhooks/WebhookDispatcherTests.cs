@@ -24,8 +24,8 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     private readonly TempSqliteFile _database = new("webhook-dispatcher");
     private readonly ScriptedEndpoints _endpoints;
     private readonly WebhookOptions _options;
-    private readonly List<(WebhookStore Store, WebhookDispatcher Dispatcher)> _started = [];
-    private WebhookStore _store = null!;
+    private readonly List<(SqliteWebhookStore Store, WebhookDispatcher Dispatcher)> _started = [];
+    private SqliteWebhookStore _store = null!;
     private WebhookDispatcher _dispatcher = null!;
 
     public WebhookDispatcherTests()
@@ -51,8 +51,8 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
 
     private async Task StartAsync()
     {
-        _store = new WebhookStore(Options.Create(_options), _time, NullLogger<WebhookStore>.Instance);
-        _dispatcher = new WebhookDispatcher(_store, new ClientFactory(_endpoints), new WebhookRetryPolicy(_options.RetryDelays, 0, new Random(1)),
+        _store = new SqliteWebhookStore(Options.Create(_options), _time, NullLogger<SqliteWebhookStore>.Instance);
+        _dispatcher = new WebhookDispatcher(_store, new FakeLeadership(leader: true), new ClientFactory(_endpoints), new WebhookRetryPolicy(_options.RetryDelays, 0, new Random(1)),
             Options.Create(_options), _time, NullLogger<WebhookDispatcher>.Instance);
         _started.Add((_store, _dispatcher));
         await _dispatcher.StartAsync(Ct);
