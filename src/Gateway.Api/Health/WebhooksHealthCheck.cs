@@ -9,7 +9,7 @@ internal sealed class WebhooksHealthCheck(WebhookEventWriter writer, IWebhookSto
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var data = new Dictionary<string, object> { ["store"] = store.Location, ["eventsWaiting"] = writer.Waiting };
+        var data = new Dictionary<string, object> { ["database"] = store.Location, ["eventsWaiting"] = writer.Waiting };
         if (writer.LastError is { } error)
             return HealthCheckResult.Degraded($"call events are not being stored for webhooks ({writer.Waiting} waiting in memory): {error}", data: data);
         try

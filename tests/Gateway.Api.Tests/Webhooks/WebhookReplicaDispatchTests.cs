@@ -1,5 +1,4 @@
 using System.Net;
-using Gateway.Api.Calls;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Replicas;
 using Gateway.Api.Tests.Infrastructure;
@@ -9,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+using static Gateway.Api.Tests.Webhooks.WebhookTestEvents;
 
 namespace Gateway.Api.Tests.Webhooks;
 
@@ -20,8 +20,6 @@ namespace Gateway.Api.Tests.Webhooks;
 [Collection(RedisCollection.Name)]
 public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisposable
 {
-    private static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
-
     private readonly string _prefix = RedisCollection.NewPrefix();
     private readonly FakeTimeProvider _time = new(T0);
     private readonly WebhookOptions _options = new() { RetryJitter = 0 };
@@ -46,18 +44,9 @@ public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisp
 
     private static async Task EnqueueAsync(Replica replica, StoredSubscription subscription, params int[] calls)
     {
-        await replica.Store.EnqueueAsync([.. calls.Select(n => new NewDelivery(subscription.Id, Event(n), $"body {n}"))], new CallLogHead("e", calls[^1]), Ct);
+        await replica.Store.EnqueueAsync([.. calls.Select(n => new NewDelivery(subscription.Id, Connected(n), $"body {n}"))], new CallLogHead("e", calls[^1]), Ct);
         replica.Dispatcher.Wake();
     }
-
-    private static CallEvent Event(int n) => new()
-    {
-        Id = $"call{n}.1",
-        Type = "call.connected",
-        Sequence = 1,
-        OccurredAt = T0,
-        Call = new CallResource { Id = "call" + n, State = CallState.Connected, CreatedAt = T0, UpdatedAt = T0, Legs = [] },
-    };
 
     private static async Task<IReadOnlyList<WebhookDelivery>> LogAsync(Replica replica, StoredSubscription subscription) =>
         (await replica.Store.ListDeliveriesAsync(subscription.Id, null, 0, 100, Ct)).Items;

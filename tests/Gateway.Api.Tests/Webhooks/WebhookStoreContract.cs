@@ -1,8 +1,8 @@
-using Gateway.Api.Calls;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Webhooks;
 using Microsoft.Extensions.Time.Testing;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+using static Gateway.Api.Tests.Webhooks.WebhookTestEvents;
 
 namespace Gateway.Api.Tests.Webhooks;
 
@@ -13,7 +13,6 @@ namespace Gateway.Api.Tests.Webhooks;
 /// </summary>
 public abstract class WebhookStoreContract : IAsyncLifetime
 {
-    protected static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private const string Epoch = "0a1b2c3d4e";
 
     private IWebhookStore _store = null!;
@@ -35,18 +34,9 @@ public abstract class WebhookStoreContract : IAsyncLifetime
     private Task<StoredSubscription> SubscribeAsync(string owner = "key", string url = "https://hooks.example/") =>
         _store.CreateSubscriptionAsync(owner, url, ["call.connected"], "bob@example.com", "for tests", WebhookSignature.NewKey(), Ct);
 
-    private static CallEvent Event(int n) => new()
-    {
-        Id = $"call{n}.1",
-        Type = "call.connected",
-        Sequence = 1,
-        OccurredAt = T0,
-        Call = new CallResource { Id = "call" + n, State = CallState.Connected, CreatedAt = T0, UpdatedAt = T0, Legs = [] },
-    };
-
     /// <summary>Enqueues event <c>n</c> for each pair, in order, with the next checkpoint.</summary>
     private Task EnqueueAsync(params (StoredSubscription Subscription, int N)[] deliveries) =>
-        _store.EnqueueAsync([.. deliveries.Select(d => new NewDelivery(d.Subscription.Id, Event(d.N), $"body {d.N}"))], new CallLogHead(Epoch, ++_position), Ct);
+        _store.EnqueueAsync([.. deliveries.Select(d => new NewDelivery(d.Subscription.Id, Connected(d.N), $"body {d.N}"))], new CallLogHead(Epoch, ++_position), Ct);
 
     private async Task<IReadOnlyList<WebhookDelivery>> LogAsync(StoredSubscription subscription, DeliveryState? state = null) =>
         (await _store.ListDeliveriesAsync(subscription.Id, state, 0, 100, Ct)).Items;

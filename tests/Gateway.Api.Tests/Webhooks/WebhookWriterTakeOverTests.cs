@@ -1,4 +1,3 @@
-using Gateway.Api.Calls;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Configuration;
 using Gateway.Api.Replicas;
@@ -11,6 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
+using static Gateway.Api.Tests.Webhooks.WebhookTestEvents;
 
 namespace Gateway.Api.Tests.Webhooks;
 
@@ -22,8 +22,6 @@ namespace Gateway.Api.Tests.Webhooks;
 [Collection(RedisCollection.Name)]
 public sealed class WebhookWriterTakeOverTests(RedisFixture redis) : IAsyncLifetime
 {
-    private static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
-
     private readonly string _prefix = RedisCollection.NewPrefix();
     private readonly FakeTimeProvider _time = new(T0);
     private readonly InMemoryCallStore _log = new(Options.Create(new CallsOptions()), NullLogger<InMemoryCallStore>.Instance);
@@ -54,16 +52,7 @@ public sealed class WebhookWriterTakeOverTests(RedisFixture redis) : IAsyncLifet
 
     /// <summary>Commits one event for each of <paramref name="calls"/> to the shared log.</summary>
     private async Task<IReadOnlyList<StoredCallEvent>> CommitAsync(params int[] calls) =>
-        await _log.CommitAsync(new CallCommit { Events = [.. calls.Select(Event)] }, Ct);
-
-    private static CallEvent Event(int n) => new()
-    {
-        Id = $"call{n}.1",
-        Type = "call.connected",
-        Sequence = 1,
-        OccurredAt = T0,
-        Call = new CallResource { Id = "call" + n, State = CallState.Connected, CreatedAt = T0, UpdatedAt = T0, Legs = [] },
-    };
+        await _log.CommitAsync(new CallCommit { Events = [.. calls.Select(Connected)] }, Ct);
 
     /// <summary>Every replica's writer receives the batch, as each replica's log tail hands it every event.</summary>
     private async Task PublishAsync(IReadOnlyList<StoredCallEvent> batch)
