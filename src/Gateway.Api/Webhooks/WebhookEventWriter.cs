@@ -74,9 +74,15 @@ public sealed class WebhookEventWriter(
     public async ValueTask HandleAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromSeconds(1);
-        // Asked again on every retry: a replica that lost the lease while the store failed leaves the batch to the leader.
-        while (leadership.IsLeader)
+        while (true)
         {
+            // Asked again on every retry: a replica that lost the lease while the store failed leaves the batch (and the
+            // failure, which is no longer its to report) to the leader.
+            if (!leadership.IsLeader)
+            {
+                _lastError = null;
+                return;
+            }
             try
             {
                 await WriteAsync(batch, cancellationToken);
