@@ -139,6 +139,8 @@ public sealed class WebhookDispatcher : BackgroundService
                 continue;
             }
             if (_inFlight.Count >= _options.MaxConcurrentDeliveries) continue;
+            // The lease may have gone while the heads were read: the next leader sends them.
+            if (leading.IsCancellationRequested) break;
             var attempt = AttemptAsync(head, stoppingToken);
             _inFlight[head.SubscriptionId] = attempt;
             // Woken only once the task is complete, so the loop sees it completed and moves that queue on.

@@ -91,6 +91,30 @@ public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisp
         Assert.Equal(T0 + _options.RetryDelays[0], sent[0].At);
     }
 
+    [Fact]
+    public async Task ALeaderThatLosesTheLeaseStopsSendingAndSendsAgainOnItsNextTerm()
+    {
+        var a = await StartReplicaAsync("a", leading: true);
+        var b = await StartReplicaAsync("b", leading: false);
+        a.Endpoints.Answer = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
+        var subscription = await SubscribeAsync(a);
+        await EnqueueAsync(a, subscription, 1);
+        await EventuallyAsync(() => LogAsync(b, subscription), l => l[0].Attempts == 1, "the first attempt recorded");
+
+        a.Leadership.Depose();
+        b.Leadership.Elect();
+        _time.Advance(_options.RetryDelays[0]);
+        await EventuallyAsync(() => LogAsync(b, subscription), l => l[0].State == DeliveryState.Succeeded, "the retry sent by b");
+        b.Leadership.Depose();
+        a.Leadership.Elect();
+        a.Endpoints.Answer = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
+        await EnqueueAsync(a, subscription, 2);
+
+        await EventuallyAsync(() => LogAsync(a, subscription), l => l.All(d => d.State == DeliveryState.Succeeded), "the next event sent by a");
+        Assert.Equal(["body 1", "body 2"], a.Endpoints.To(null).Select(r => r.Body));
+        Assert.Equal(["body 1"], b.Endpoints.To(null).Select(r => r.Body));
+    }
+
     /// <summary>One replica's sending side: its Redis connection, store, leadership, endpoints and dispatcher.</summary>
     private sealed class Replica : IAsyncDisposable
     {
