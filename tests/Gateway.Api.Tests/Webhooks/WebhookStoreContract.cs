@@ -69,7 +69,7 @@ public abstract class WebhookStoreContract : IAsyncLifetime
         Assert.Null(await _store.GetSubscriptionAsync("key", first.Id, Ct));
         Assert.Empty(await LogAsync(first));
         Assert.Equal([second.Id], (await _store.QueueHeadsAsync(Ct)).Select(h => h.SubscriptionId));
-        Assert.Equal([others.Id, second.Id], (await _store.EnabledSubscriptionsAsync(Ct)).Select(s => s.Id).Order());
+        Assert.Equal(new[] { others.Id, second.Id }.Order(), (await _store.EnabledSubscriptionsAsync(Ct)).Select(s => s.Id).Order());
         Assert.False(await _store.DeleteSubscriptionAsync("key", first.Id, Ct));
     }
 
