@@ -32,9 +32,8 @@ public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisp
 
     private async Task<Replica> StartReplicaAsync(string name, bool leading)
     {
-        var replica = new Replica(RedisTestConnection.Create(redis, _prefix), new FakeLeadership(name), _time, _options);
+        var replica = new Replica(RedisTestConnection.Create(redis, _prefix), new FakeLeadership(leading, name), _time, _options);
         _replicas.Add(replica);
-        if (leading) replica.Leadership.Elect();
         await replica.Dispatcher.StartAsync(Ct);
         return replica;
     }
@@ -80,7 +79,7 @@ public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisp
 
         await dying.DisposeAsync();
         _replicas.Remove(dying);
-        next.Leadership.Elect();
+        next.Leadership.Grant();
         _time.Advance(_options.RetryDelays[0]);
 
         var log = await EventuallyAsync(() => LogAsync(next, subscription), l => l.All(d => d.State == DeliveryState.Succeeded), "both delivered by the new leader");
@@ -101,12 +100,12 @@ public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisp
         await EnqueueAsync(a, subscription, 1);
         await EventuallyAsync(() => LogAsync(b, subscription), l => l[0].Attempts == 1, "the first attempt recorded");
 
-        a.Leadership.Depose();
-        b.Leadership.Elect();
+        a.Leadership.Revoke();
+        b.Leadership.Grant();
         _time.Advance(_options.RetryDelays[0]);
         await EventuallyAsync(() => LogAsync(b, subscription), l => l[0].State == DeliveryState.Succeeded, "the retry sent by b");
-        b.Leadership.Depose();
-        a.Leadership.Elect();
+        b.Leadership.Revoke();
+        a.Leadership.Grant();
         a.Endpoints.Answer = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
         await EnqueueAsync(a, subscription, 2);
 
@@ -145,7 +144,7 @@ public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisp
             if (_disposed) return;
             _disposed = true;
             await Dispatcher.StopAsync(CancellationToken.None);
-            Leadership.Depose();
+            Leadership.Revoke();
             Dispatcher.Dispose();
             await _connection.DisposeAsync();
         }

@@ -17,7 +17,7 @@ namespace Gateway.Api.Tests.Webhooks;
 /// <summary>
 /// Two replicas' event writers on one Redis, both receiving every call event of the shared log (an in-memory call store
 /// stands in for it), as the per-replica log tail hands them over. Leadership is a <see cref="FakeLeadership"/> the test
-/// moves from one to the other.
+/// grants and revokes.
 /// </summary>
 [Collection(RedisCollection.Name)]
 public sealed class WebhookWriterTakeOverTests(RedisFixture redis) : IAsyncLifetime
@@ -43,9 +43,8 @@ public sealed class WebhookWriterTakeOverTests(RedisFixture redis) : IAsyncLifet
     /// <summary>A replica's writer, started on the log as it is now.</summary>
     private async Task<Replica> StartReplicaAsync(string name, bool leading)
     {
-        var replica = new Replica(RedisTestConnection.Create(redis, _prefix), new FakeLeadership(name), _time);
+        var replica = new Replica(RedisTestConnection.Create(redis, _prefix), new FakeLeadership(leading, name), _time);
         _replicas.Add(replica);
-        if (leading) replica.Leadership.Elect();
         await replica.Writer.StartAsync(await _log.OpenAsync(Ct), _log, Ct);
         return replica;
     }
@@ -74,12 +73,12 @@ public sealed class WebhookWriterTakeOverTests(RedisFixture redis) : IAsyncLifet
         await PublishAsync(await CommitAsync(1, 2, 3));
         Assert.Equal(Events(1, 3), await QueuedAsync(b));
 
-        a.Leadership.Depose();
+        a.Leadership.Revoke();
         var whileNobodyLeads = await CommitAsync(4, 5);
         await PublishAsync(whileNobodyLeads);
         Assert.Equal(Events(1, 3), await QueuedAsync(b));
 
-        b.Leadership.Elect();
+        b.Leadership.Grant();
         await EventuallyAsync(() => QueuedAsync(b), q => q.Count == 5, "the new leader's catch-up from the checkpoint");
         await PublishAsync([.. whileNobodyLeads, .. await CommitAsync(6)]);
 
