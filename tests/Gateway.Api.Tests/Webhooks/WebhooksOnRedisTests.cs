@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Webhooks;
 using Gateway.Testing.Redis;
@@ -7,7 +8,8 @@ using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Webhooks;
 
-/// <summary>Two gateway hosts with <c>Gateway:Calls:Store=Redis</c> on one Redis: the webhook API is the same on both.</summary>
+/// <summary>Two gateway hosts with <c>Gateway:Calls:Store=Redis</c> on one Redis: the webhook API is the same on both,
+/// and a call's events reach a receiver once each, in order, though both replicas see every event.</summary>
 [Collection(RedisCollection.Name)]
 public sealed class WebhooksOnRedisTests(RedisFixture redis) : IAsyncDisposable
 {
@@ -45,5 +47,38 @@ public sealed class WebhooksOnRedisTests(RedisFixture redis) : IAsyncDisposable
         Assert.Equal(HttpStatusCode.NoContent, (await b.Client().DeleteAsync($"/webhooks/{id}", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await a.Client().GetAsync($"/webhooks/{id}", Ct)).StatusCode);
         Assert.Empty((await (await a.Client().GetAsync("/webhooks", Ct)).JsonAsync())["items"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task ACallsEventsReachTheReceiverOnceEachInOrderThoughBothReplicasSeeThem()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var a = Replica("a");
+        var b = Replica("b");
+        var created = await (await b.Client().PostJsonAsync("/webhooks", $$"""{"url":"{{receiver.Url()}}"}""")).JsonAsync();
+        _ = a.Client();
+
+        await PlaceAndEndCallAsync(a, "ab12cd34");
+
+        var log = await EventuallyAsync(async () => (await (await a.Client().GetAsync($"/webhooks/{(string)created["id"]!}/deliveries", Ct)).JsonAsync())["items"]!.AsArray(),
+            l => l.Count == 7 && l.All(d => (string?)d!["state"] == "succeeded"), "seven deliveries succeeded");
+        Assert.All(log, d => Assert.Equal(1, (int)d!["attempts"]!));
+        Assert.Equal(7, receiver.Requests.Count);
+        Assert.Equal(7, receiver.Requests.Select(r => r.Header("webhook-id")).Distinct().Count());
+        Assert.Equal(log.Select(d => (string)d!["eventId"]!).Reverse(), receiver.Requests.Select(r => (string)JsonNode.Parse(r.Body)!["data"]!["id"]!));
+    }
+
+    /// <summary>A click-to-call from alice to bob on <paramref name="replica"/>, from the create to both legs ending.</summary>
+    private static async Task PlaceAndEndCallAsync(GatewayFactory replica, string id)
+    {
+        var calls = replica.Calls;
+        await calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin", Ct);
+        await calls.CompleteCreateAsync(id, id, Ct);
+        await calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node, Ct);
+        await calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", toTag: "tt-1"), "setup-" + id, Node, Ct);
+        await calls.ApplyPublishedAsync(CalleeLeg(id, "requested"), "callee-" + id, Node, Ct);
+        await calls.ApplyPublishedAsync(CalleeLeg(id, "confirmed", toTag: "tt-2"), "callee-" + id, Node, Ct);
+        await calls.ApplyRetractedAsync("setup-" + id, Ct);
+        await calls.ApplyRetractedAsync("callee-" + id, Ct);
     }
 }
