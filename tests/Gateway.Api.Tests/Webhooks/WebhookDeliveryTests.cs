@@ -59,19 +59,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         return ((string)created["id"]!, (string)created["secret"]!);
     }
 
-    /// <summary>A click-to-call from alice to bob, from the create to both legs ending: seven events (the setup leg ending while connected is call.updated).</summary>
-    private async Task PlaceAndEndCallAsync(string id = CallId)
-    {
-        var calls = _gateway.Calls;
-        await calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin", Ct);
-        await calls.CompleteCreateAsync(id, id, Ct);
-        await calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", toTag: "tt-1"), "setup-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(CalleeLeg(id, "requested"), "callee-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(CalleeLeg(id, "confirmed", toTag: "tt-2"), "callee-" + id, Node, Ct);
-        await calls.ApplyRetractedAsync("setup-" + id, Ct);
-        await calls.ApplyRetractedAsync("callee-" + id, Ct);
-    }
+    private Task PlaceAndEndCallAsync(string id = CallId) => WebhookTestEvents.PlaceAndEndCallAsync(_gateway.Calls, id);
 
     private async Task<JsonArray> DeliveriesAsync(string webhookId, string query = "", string key = GatewayFactory.AdminKey)
     {

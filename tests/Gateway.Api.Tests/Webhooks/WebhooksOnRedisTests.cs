@@ -58,7 +58,7 @@ public sealed class WebhooksOnRedisTests(RedisFixture redis) : IAsyncDisposable
         var created = await (await b.Client().PostJsonAsync("/webhooks", $$"""{"url":"{{receiver.Url()}}"}""")).JsonAsync();
         _ = a.Client();
 
-        await PlaceAndEndCallAsync(a, "ab12cd34");
+        await WebhookTestEvents.PlaceAndEndCallAsync(a.Calls, "ab12cd34");
 
         var log = await EventuallyAsync(async () => (await (await a.Client().GetAsync($"/webhooks/{(string)created["id"]!}/deliveries", Ct)).JsonAsync())["items"]!.AsArray(),
             l => l.Count == 7 && l.All(d => (string?)d!["state"] == "succeeded"), "seven deliveries succeeded");
@@ -66,19 +66,5 @@ public sealed class WebhooksOnRedisTests(RedisFixture redis) : IAsyncDisposable
         Assert.Equal(7, receiver.Requests.Count);
         Assert.Equal(7, receiver.Requests.Select(r => r.Header("webhook-id")).Distinct().Count());
         Assert.Equal(log.Select(d => (string)d!["eventId"]!).Reverse(), receiver.Requests.Select(r => (string)JsonNode.Parse(r.Body)!["data"]!["id"]!));
-    }
-
-    /// <summary>A click-to-call from alice to bob on <paramref name="replica"/>, from the create to both legs ending.</summary>
-    private static async Task PlaceAndEndCallAsync(GatewayFactory replica, string id)
-    {
-        var calls = replica.Calls;
-        await calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin", Ct);
-        await calls.CompleteCreateAsync(id, id, Ct);
-        await calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", toTag: "tt-1"), "setup-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(CalleeLeg(id, "requested"), "callee-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(CalleeLeg(id, "confirmed", toTag: "tt-2"), "callee-" + id, Node, Ct);
-        await calls.ApplyRetractedAsync("setup-" + id, Ct);
-        await calls.ApplyRetractedAsync("callee-" + id, Ct);
     }
 }
