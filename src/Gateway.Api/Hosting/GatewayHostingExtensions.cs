@@ -195,12 +195,15 @@ public static class GatewayHostingExtensions
     private static string KeysFolder(CallsOptions calls) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(calls.DatabasePath)) ?? ".", "keys");
 
-    /// <summary>Webhooks: the SQLite store, the lossless event writer, the dispatcher and its HTTP client (the connect-time
-    /// target guard as primary handler; the dispatcher logs each attempt itself).</summary>
+    /// <summary>Webhooks: the store (in Redis with the Redis call store, so every replica serves the same subscriptions and
+    /// the leader's queue survives it; else the SQLite file), the lossless event writer, the dispatcher and its HTTP client
+    /// (the connect-time target guard as primary handler; the dispatcher logs each attempt itself).</summary>
     public static IHostApplicationBuilder AddWebhooks(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddSingleton<WebhookStore>();
+        services.AddSingleton<IWebhookStore>(sp => IsShared(sp)
+            ? ActivatorUtilities.CreateInstance<RedisWebhookStore>(sp)
+            : ActivatorUtilities.CreateInstance<SqliteWebhookStore>(sp));
         services.AddSingleton<WebhookTargetGuard>();
         services.AddSingleton(sp =>
         {
@@ -220,7 +223,6 @@ public static class GatewayHostingExtensions
         if (!builder.Environment.IsOpenApiGeneration())
         {
             services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
-
         }
         return builder;
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Threading.Channels;
+using Gateway.Api.Replicas;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Webhooks;
@@ -14,13 +15,17 @@ namespace Gateway.Api.Webhooks;
 /// endpoint holds up only its own queue. Failures are retried on <see cref="WebhookRetryPolicy"/>'s schedule, kept in
 /// the store, so a restart resumes where it stopped. 2xx is success; 410 Gone disables the subscription; redirects are
 /// not followed. Polly is not used: its retries live in memory, these must survive restarts over hours.
+/// Among replicas only the leader sends (<see cref="IReplicaLeadership"/>): the queue and its retry times are in the
+/// shared store, so the next leader picks up where a dead one stopped. An attempt in flight when the lease is lost is
+/// let finish; one cut short by a crash is sent again by the next leader (receivers drop repeats by webhook-id).
 /// </summary>
 public sealed class WebhookDispatcher : BackgroundService
 {
     public const string HttpClientName = "webhooks";
 
     private static readonly TimeSpan StoreRetryDelay = TimeSpan.FromSeconds(5);
-    private readonly WebhookStore _store;
+    private readonly IWebhookStore _store;
+    private readonly IReplicaLeadership _leadership;
     private readonly IHttpClientFactory _http;
     private readonly WebhookRetryPolicy _retry;
     private readonly WebhookOptions _options;
@@ -29,10 +34,11 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
 
-    public WebhookDispatcher(WebhookStore store, IHttpClientFactory http, WebhookRetryPolicy retry, IOptions<WebhookOptions> options,
+    public WebhookDispatcher(IWebhookStore store, IReplicaLeadership leadership, IHttpClientFactory http, WebhookRetryPolicy retry, IOptions<WebhookOptions> options,
         TimeProvider time, ILogger<WebhookDispatcher> logger)
     {
         _store = store;
+        _leadership = leadership;
         _http = http;
         _retry = retry;
         _options = options.Value;
@@ -52,35 +58,14 @@ public sealed class WebhookDispatcher : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var purgeInterval = _options.DeliveryRetention < TimeSpan.FromHours(4) ? _options.DeliveryRetention / 4 : TimeSpan.FromHours(1);
-        var nextPurge = _time.GetUtcNow();
-        var failures = 0;
         try
         {
-            while (!stoppingToken.IsCancellationRequested)
+            while (true)
             {
-                TimeSpan wait;
-                try
-                {
-                    var now = _time.GetUtcNow();
-                    if (now >= nextPurge)
-                    {
-                        var purged = await _store.PurgeCompletedAsync(now - _options.DeliveryRetention, stoppingToken);
-                        if (purged > 0) _logger.LogInformation("Removed {Count} finished webhook deliveries older than {Retention}", purged, _options.DeliveryRetention);
-                        nextPurge = now + purgeInterval;
-                    }
-                    wait = await StartDueAttemptsAsync(stoppingToken);
-                    var untilPurge = nextPurge - _time.GetUtcNow();
-                    if (wait == Timeout.InfiniteTimeSpan || untilPurge < wait) wait = untilPurge < TimeSpan.Zero ? TimeSpan.Zero : untilPurge;
-                    failures = 0;
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    failures++;
-                    wait = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, failures)));
-                    _logger.LogError(e, "The webhook queue could not be read; trying again in {Delay}", wait);
-                }
-                await WaitAsync(wait, stoppingToken);
+                var term = await _leadership.WhenLeaderAsync(stoppingToken);
+                using var leading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, term);
+                await SendWhileLeadingAsync(leading.Token, stoppingToken);
+                _logger.LogInformation("This replica no longer leads: it stops sending webhooks");
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -93,14 +78,55 @@ public sealed class WebhookDispatcher : BackgroundService
         }
     }
 
+    /// <summary>Sends until <paramref name="leading"/> is cancelled. Attempts run on <paramref name="stoppingToken"/>
+    /// alone: one in flight when the lease is lost finishes and is recorded rather than be sent twice.</summary>
+    private async Task SendWhileLeadingAsync(CancellationToken leading, CancellationToken stoppingToken)
+    {
+        var purgeInterval = _options.DeliveryRetention < TimeSpan.FromHours(4) ? _options.DeliveryRetention / 4 : TimeSpan.FromHours(1);
+        var nextPurge = _time.GetUtcNow();
+        var failures = 0;
+        try
+        {
+            while (true)
+            {
+                TimeSpan wait;
+                try
+                {
+                    var now = _time.GetUtcNow();
+                    if (now >= nextPurge)
+                    {
+                        var purged = await _store.PurgeCompletedAsync(now - _options.DeliveryRetention, leading);
+                        if (purged > 0) _logger.LogInformation("Removed {Count} finished webhook deliveries older than {Retention}", purged, _options.DeliveryRetention);
+                        nextPurge = now + purgeInterval;
+                    }
+                    wait = await StartDueAttemptsAsync(leading, stoppingToken);
+                    var untilPurge = nextPurge - _time.GetUtcNow();
+                    if (wait == Timeout.InfiniteTimeSpan || untilPurge < wait) wait = untilPurge < TimeSpan.Zero ? TimeSpan.Zero : untilPurge;
+                    if (_store.PollInterval is { } poll && poll < wait) wait = poll;
+                    failures = 0;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    failures++;
+                    wait = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, failures)));
+                    _logger.LogError(e, "The webhook queue could not be read; trying again in {Delay}", wait);
+                }
+                await WaitAsync(wait, leading);
+            }
+        }
+        catch (OperationCanceledException) when (leading.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
     /// <summary>Starts an attempt for every due queue head whose subscription has none in flight; returns how long until
     /// the next head is due (infinite when none is waiting on time).</summary>
-    private async Task<TimeSpan> StartDueAttemptsAsync(CancellationToken stoppingToken)
+    private async Task<TimeSpan> StartDueAttemptsAsync(CancellationToken leading, CancellationToken stoppingToken)
     {
         foreach (var (subscription, task) in _inFlight)
             if (task.IsCompleted) _inFlight.TryRemove(subscription, out _);
 
-        var heads = await _store.QueueHeadsAsync(stoppingToken);
+        var heads = await _store.QueueHeadsAsync(leading);
         var now = _time.GetUtcNow();
         var wait = Timeout.InfiniteTimeSpan;
         foreach (var head in heads)
@@ -113,6 +139,8 @@ public sealed class WebhookDispatcher : BackgroundService
                 continue;
             }
             if (_inFlight.Count >= _options.MaxConcurrentDeliveries) continue;
+            // The lease may have gone while the heads were read: the next leader sends them.
+            if (leading.IsCancellationRequested) break;
             var attempt = AttemptAsync(head, stoppingToken);
             _inFlight[head.SubscriptionId] = attempt;
             // Woken only once the task is complete, so the loop sees it completed and moves that queue on.
@@ -122,16 +150,16 @@ public sealed class WebhookDispatcher : BackgroundService
         return wait;
     }
 
-    private async Task WaitAsync(TimeSpan wait, CancellationToken stoppingToken)
+    private async Task WaitAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
         if (_wake.Reader.TryRead(out _) || wait == TimeSpan.Zero) return;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var woken = _wake.Reader.WaitToReadAsync(stop.Token).AsTask();
         var elapsed = wait == Timeout.InfiniteTimeSpan ? Task.Delay(Timeout.Infinite, stop.Token) : Task.Delay(wait, _time, stop.Token);
         await Task.WhenAny(woken, elapsed);
         await stop.CancelAsync();
         _wake.Reader.TryRead(out _);
-        stoppingToken.ThrowIfCancellationRequested();
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private async Task AttemptAsync(QueuedDelivery delivery, CancellationToken stoppingToken)

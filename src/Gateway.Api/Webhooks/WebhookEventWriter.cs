@@ -4,6 +4,7 @@ using Gateway.Api.Calls;
 using Gateway.Api.Calls.Events;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Configuration;
+using Gateway.Api.Replicas;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
@@ -11,19 +12,32 @@ namespace Gateway.Api.Webhooks;
 
 /// <summary>
 /// Turns call events into queued deliveries: a consumer of the <see cref="CallEventPublisher"/> (its own lossless queue),
-/// writing each batch with one transaction as soon as it arrives, together with the log position the queue is complete
-/// up to. At start it first replays the call log after that position, so events committed just before the previous
-/// process died are queued too (with a durable call store whose log is the same epoch). When the webhook store fails,
-/// the events wait in the queue and the write is retried (reported by the <c>webhooks</c> health check).
+/// writing each batch with one store call, together with the log position the queue is complete up to (the checkpoint).
+/// Only the leading replica writes (<see cref="IReplicaLeadership"/>; one process alone always leads), and it is driven
+/// by the checkpoint, not by what it happened to receive: events at or below it are skipped, a gap between it and a
+/// batch is read from the call log first, and on becoming leader it catches up from the checkpoint to the log's end.
+/// So a take-over, or a restart after events were committed but not queued, loses nothing; events received while not
+/// leading are dropped (the leader, or whoever leads next, queues them from the checkpoint); and the store's idempotent
+/// enqueue doubles nothing even if two writers overlap. When the webhook store fails, the events wait in the queue and
+/// the write is retried (reported by the <c>webhooks</c> health check).
 /// </summary>
 public sealed class WebhookEventWriter(
-    WebhookStore webhooks, WebhookDispatcher dispatcher, IServiceProvider services, IOptionsMonitor<ApiKeysOptions> keys, IOptions<JsonOptions> json,
-    TimeProvider time, ILogger<WebhookEventWriter> logger) : ICallEventConsumer
+    IWebhookStore webhooks, IReplicaLeadership leadership, WebhookDispatcher dispatcher, IServiceProvider services,
+    IOptionsMonitor<ApiKeysOptions> keys, IOptions<JsonOptions> json, TimeProvider time, ILogger<WebhookEventWriter> logger)
+    : ICallEventConsumer, IAsyncDisposable
 {
+    private const int LogPage = 256;
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
+    // One write at a time: the catch-up of a new term and the batches compare against the same checkpoint.
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private CallLogHead _start = new("", 0);
+    private ICallStore? _log;
+    private Task _terms = Task.CompletedTask;
     private volatile string? _lastError;
+    private int _disposed;
 
     public string Name => "webhooks";
 
@@ -48,33 +62,13 @@ public sealed class WebhookEventWriter(
                addresses.Any(a => string.Equals(SipUri.AddressOf(a), wanted, StringComparison.Ordinal));
     }
 
-    private string _epoch = "";
-
-    /// <summary>Queues what the call log holds after the checkpoint of the previous run, before any new event.</summary>
-    public async ValueTask StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)
+    /// <summary>Remembers the log, then follows the leadership: each term starts by catching up from the checkpoint.</summary>
+    public ValueTask StartAsync(CallLogHead head, ICallStore store, CancellationToken cancellationToken)
     {
-        _epoch = head.Epoch;
-        try
-        {
-            var checkpoint = await webhooks.CheckpointAsync(cancellationToken);
-            if (checkpoint is null || checkpoint.Epoch != head.Epoch || checkpoint.Position >= head.Position) return;
-            var replayed = 0;
-            for (var after = checkpoint.Position; after < head.Position;)
-            {
-                var batch = await store.ReadLogAsync(after, 256, cancellationToken);
-                if (batch.Count == 0) break;
-                await StoreAsync(batch, cancellationToken);
-                replayed += batch.Count;
-                after = batch[^1].Position;
-            }
-            if (replayed > 0) logger.LogInformation("Queued {Count} call events for webhooks that the previous run committed but had not queued", replayed);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Calls must not wait for webhooks: start anyway, and say what may be missing.
-            _lastError = e.Message;
-            logger.LogError(e, "Could not queue the call events of the previous run for webhooks");
-        }
+        _start = head;
+        _log = store;
+        _terms = FollowLeadershipAsync(_stopping.Token);
+        return ValueTask.CompletedTask;
     }
 
     public async ValueTask HandleAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
@@ -82,11 +76,17 @@ public sealed class WebhookEventWriter(
         var delay = TimeSpan.FromSeconds(1);
         while (true)
         {
+            // Asked again on every retry: a replica that lost the lease while the store failed leaves the batch (and the
+            // failure, which is no longer its to report) to the leader.
+            if (!leadership.IsLeader)
+            {
+                _lastError = null;
+                return;
+            }
             try
             {
-                await StoreAsync(batch, cancellationToken);
-                if (_lastError is not null) logger.LogInformation("Webhook events are stored again");
-                _lastError = null;
+                await WriteAsync(batch, cancellationToken);
+                Recovered();
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -94,15 +94,115 @@ public sealed class WebhookEventWriter(
                 _lastError = e.Message;
                 logger.LogError(e, "{Count} call events could not be stored for webhooks; they wait in memory, next try in {Delay}", batch.Count + Waiting, delay);
                 await Task.Delay(delay, time, cancellationToken);
-                delay = delay * 2 < MaxRetryDelay ? delay * 2 : MaxRetryDelay;
+                delay = Min(delay * 2, MaxRetryDelay);
             }
         }
+    }
+
+    private async Task FollowLeadershipAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var term = await leadership.WhenLeaderAsync(stoppingToken);
+                using var leading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, term);
+                await CatchUpAsync(leading.Token);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, leading.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogInformation("This replica no longer leads: it leaves queueing webhooks to the next leader");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Queues what the log holds after the checkpoint (retrying while this term lasts): events committed before
+    /// the previous leader or process stopped, and those it had not queued yet.</summary>
+    private async Task CatchUpAsync(CancellationToken leading)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (!leading.IsCancellationRequested)
+        {
+            try
+            {
+                await _writing.WaitAsync(leading);
+                try
+                {
+                    var replayed = await CatchUpLockedAsync(await CheckpointOrStartAsync(leading), long.MaxValue, leading);
+                    if (replayed > 0) logger.LogInformation("Queued {Count} call events for webhooks that were committed but not queued yet", replayed);
+                }
+                finally
+                {
+                    _writing.Release();
+                }
+                Recovered();
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Calls must not wait for webhooks: go on, say what may be missing, and try again.
+                _lastError = e.Message;
+                logger.LogError(e, "Could not queue the call events after the webhook checkpoint; next try in {Delay}", delay);
+                await Task.Delay(delay, time, leading);
+                delay = Min(delay * 2, MaxRetryDelay);
+            }
+        }
+    }
+
+    private async Task WriteAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            var checkpoint = await CheckpointOrStartAsync(cancellationToken);
+            var fresh = batch.Where(e => e.Position > checkpoint).ToList();
+            if (fresh.Count == 0) return;
+            // Events between the checkpoint and this batch went by while another replica led (or before this term began).
+            if (fresh[0].Position > checkpoint + 1) await CatchUpLockedAsync(checkpoint, fresh[0].Position - 1, cancellationToken);
+            await StoreAsync(fresh, cancellationToken);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    /// <summary>The stored checkpoint in this log's epoch. Without one (a new store, or a log that started over) the
+    /// queue starts at the log's end as this process found it, which is stored as the checkpoint.</summary>
+    private async Task<long> CheckpointOrStartAsync(CancellationToken cancellationToken)
+    {
+        if (await webhooks.CheckpointAsync(cancellationToken) is { } checkpoint && checkpoint.Epoch == _start.Epoch) return checkpoint.Position;
+        await webhooks.EnqueueAsync([], _start, cancellationToken);
+        return _start.Position;
+    }
+
+    /// <summary>Queues the log's events after <paramref name="after"/> up to <paramref name="until"/>, page by page.</summary>
+    private async Task<int> CatchUpLockedAsync(long after, long until, CancellationToken cancellationToken)
+    {
+        var log = _log ?? throw new InvalidOperationException("The writer has not been started.");
+        var queued = 0;
+        while (after < until)
+        {
+            var page = (await log.ReadLogAsync(after, LogPage, cancellationToken)).Where(e => e.Position <= until).ToList();
+            if (page.Count == 0) break;
+            await StoreAsync(page, cancellationToken);
+            queued += page.Count;
+            after = page[^1].Position;
+        }
+        return queued;
     }
 
     private async Task StoreAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
     {
         var subscriptions = await webhooks.EnabledSubscriptionsAsync(cancellationToken);
-        var checkpoint = new CallLogHead(_epoch, batch[^1].Position);
+        var checkpoint = new CallLogHead(_start.Epoch, batch[^1].Position);
         if (subscriptions.Count == 0)
         {
             await webhooks.EnqueueAsync([], checkpoint, cancellationToken);
@@ -122,5 +222,24 @@ public sealed class WebhookEventWriter(
         }
         await webhooks.EnqueueAsync(deliveries, checkpoint, cancellationToken);
         if (deliveries.Count > 0) dispatcher.Wake();
+    }
+
+    private void Recovered()
+    {
+        if (_lastError is null) return;
+        logger.LogInformation("Webhook events are stored again");
+        _lastError = null;
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>Once: the container disposes it as the writer and again as an <see cref="ICallEventConsumer"/>.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        await _stopping.CancelAsync();
+        await _terms;
+        _stopping.Dispose();
+        _writing.Dispose();
     }
 }

@@ -14,10 +14,10 @@ namespace Gateway.Api.Webhooks;
 
 /// <summary>What the webhook handlers need, bound with <c>[AsParameters]</c>.</summary>
 public sealed class WebhookServices(
-    WebhookStore store, WebhookTargetGuard targets, WebhookDispatcher dispatcher, IOptions<WebhookOptions> options,
+    IWebhookStore store, WebhookTargetGuard targets, WebhookDispatcher dispatcher, IOptions<WebhookOptions> options,
     IAuthorizationService authorization, ClaimsPrincipal user, TimeProvider time)
 {
-    public WebhookStore Store { get; } = store;
+    public IWebhookStore Store { get; } = store;
     public WebhookTargetGuard Targets { get; } = targets;
     public WebhookDispatcher Dispatcher { get; } = dispatcher;
     public IOptions<WebhookOptions> Options { get; } = options;
@@ -259,7 +259,7 @@ public static class WebhookValidation
         pageSize = limit ?? CallValidation.DefaultPageSize;
         if (state is not null)
         {
-            parsedState = Enum.GetValues<DeliveryState>().Where(s => WebhookStore.StateText(s) == state).Select(s => (DeliveryState?)s).FirstOrDefault();
+            parsedState = Enum.GetValues<DeliveryState>().Where(s => WebhookStoreFormat.StateText(s) == state).Select(s => (DeliveryState?)s).FirstOrDefault();
             if (parsedState is null) errors["state"] = ["must be one of: pending, succeeded, failed."];
         }
         if (cursor is not null && !CallValidation.TryDecodeCursor(CursorKind, cursor, out before)) errors["cursor"] = ["is not a cursor this API returned."];

@@ -59,19 +59,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         return ((string)created["id"]!, (string)created["secret"]!);
     }
 
-    /// <summary>A click-to-call from alice to bob, from the create to both legs ending: seven events (the setup leg ending while connected is call.updated).</summary>
-    private async Task PlaceAndEndCallAsync(string id = CallId)
-    {
-        var calls = _gateway.Calls;
-        await calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin", Ct);
-        await calls.CompleteCreateAsync(id, id, Ct);
-        await calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", toTag: "tt-1"), "setup-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(CalleeLeg(id, "requested"), "callee-" + id, Node, Ct);
-        await calls.ApplyPublishedAsync(CalleeLeg(id, "confirmed", toTag: "tt-2"), "callee-" + id, Node, Ct);
-        await calls.ApplyRetractedAsync("setup-" + id, Ct);
-        await calls.ApplyRetractedAsync("callee-" + id, Ct);
-    }
+    private Task PlaceAndEndCallAsync(string id = CallId) => WebhookTestEvents.PlaceAndEndCallAsync(_gateway.Calls, id);
 
     private async Task<JsonArray> DeliveriesAsync(string webhookId, string query = "", string key = GatewayFactory.AdminKey)
     {
@@ -298,7 +286,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     public async Task WhileTheStoreRefusesWritesEventsWaitInMemoryHealthSaysSoAndNoneIsLostOnceItRecovers()
     {
         var (_, secret) = await SubscribeAsync(_receiver.Url());
-        var database = _gateway.Services.GetRequiredService<WebhookStore>().Path;
+        var database = ((SqliteWebhookStore)_gateway.Services.GetRequiredService<IWebhookStore>()).Path;
         await ExecuteSqlAsync(database, "CREATE TRIGGER refuse BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;");
 
         await PlaceAndEndCallAsync();
@@ -332,7 +320,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         _gateway.Settings["Gateway:Webhooks:AllowPrivateTargets"] = "false";
         _ = _gateway.Client();
         // As if DNS had pointed the name at a public address when it was registered: the row is written directly.
-        var store = _gateway.Services.GetRequiredService<WebhookStore>();
+        var store = _gateway.Services.GetRequiredService<IWebhookStore>();
         var subscription = await store.CreateSubscriptionAsync("admin", _receiver.Url(), ["call.requested"], null, null, WebhookSignature.NewKey(), Ct);
 
         await PlaceAndEndCallAsync();

@@ -24,8 +24,8 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     private readonly TempSqliteFile _database = new("webhook-dispatcher");
     private readonly ScriptedEndpoints _endpoints;
     private readonly WebhookOptions _options;
-    private readonly List<(WebhookStore Store, WebhookDispatcher Dispatcher)> _started = [];
-    private WebhookStore _store = null!;
+    private readonly List<(SqliteWebhookStore Store, WebhookDispatcher Dispatcher)> _started = [];
+    private SqliteWebhookStore _store = null!;
     private WebhookDispatcher _dispatcher = null!;
 
     public WebhookDispatcherTests()
@@ -51,8 +51,8 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
 
     private async Task StartAsync()
     {
-        _store = new WebhookStore(Options.Create(_options), _time, NullLogger<WebhookStore>.Instance);
-        _dispatcher = new WebhookDispatcher(_store, new ClientFactory(_endpoints), new WebhookRetryPolicy(_options.RetryDelays, 0, new Random(1)),
+        _store = new SqliteWebhookStore(Options.Create(_options), _time, NullLogger<SqliteWebhookStore>.Instance);
+        _dispatcher = new WebhookDispatcher(_store, new FakeLeadership(leader: true), new ClientFactory(_endpoints), new WebhookRetryPolicy(_options.RetryDelays, 0, new Random(1)),
             Options.Create(_options), _time, NullLogger<WebhookDispatcher>.Instance);
         _started.Add((_store, _dispatcher));
         await _dispatcher.StartAsync(Ct);
@@ -259,37 +259,5 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
         _time.Advance(TimeSpan.FromMinutes(30));
         await EventuallyAsync(async () => (await _store.ListDeliveriesAsync(ok.Id, null, 0, 10, Ct)).Items, items => items.Count == 0, "purged");
         Assert.Equal(DeliveryState.Pending, (await OnlyDeliveryAsync(failing)).State);
-    }
-
-    /// <summary>Endpoints answered by <see cref="Answer"/>; each request is recorded with the fake time it arrived at.</summary>
-    private sealed class ScriptedEndpoints(FakeTimeProvider time) : HttpMessageHandler
-    {
-        public sealed record Received(string Url, DateTimeOffset At, string MessageId, string Body);
-
-        private readonly ConcurrentQueue<Received> _received = new();
-
-        public Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Answer { get; set; } =
-            (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
-
-        /// <summary>Holds the request until it is cancelled (by the attempt's timeout or the dispatcher's stop).</summary>
-        public static async Task<HttpResponseMessage> NeverAnswer(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
-            return new HttpResponseMessage(HttpStatusCode.OK);
-        }
-
-        public IReadOnlyList<Received> To(string? url) => [.. _received.Where(r => url is null || r.Url == url)];
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            var body = await request.Content!.ReadAsStringAsync(cancellationToken);
-            _received.Enqueue(new Received(request.RequestUri!.GetLeftPart(UriPartial.Path), time.GetUtcNow(), request.Headers.GetValues("webhook-id").Single(), body));
-            return await Answer(request, cancellationToken);
-        }
-    }
-
-    private sealed class ClientFactory(HttpMessageHandler handler) : IHttpClientFactory
-    {
-        public HttpClient CreateClient(string name) => new(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
     }
 }

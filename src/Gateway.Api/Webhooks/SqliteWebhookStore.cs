@@ -1,109 +1,20 @@
 using System.Data.Common;
-using System.Security.Cryptography;
 using Gateway.Api.Calls;
 using Gateway.Api.Calls.Store;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using static Gateway.Api.Webhooks.WebhookStoreFormat;
 
 namespace Gateway.Api.Webhooks;
 
-/// <summary>A subscription as stored: with its owner (the API key's name) and signing keys.</summary>
-public sealed record StoredSubscription(
-    string Id, string Owner, string Url, IReadOnlyList<string>? EventTypes, string? Address, string? Description,
-    byte[] Key, byte[]? PreviousKey, DateTimeOffset? PreviousKeyExpiresAt, WebhookState State, string? DisabledReason, DateTimeOffset CreatedAt)
-{
-    public WebhookSubscription ToResource(DateTimeOffset now) => new()
-    {
-        Id = Id,
-        Url = Url,
-        EventTypes = EventTypes,
-        Address = Address,
-        Description = Description,
-        State = State,
-        DisabledReason = DisabledReason,
-        CreatedAt = CreatedAt,
-        PreviousSecretExpiresAt = PreviousKeyExpiresAt > now ? PreviousKeyExpiresAt : null,
-    };
-
-    public WebhookSubscriptionWithSecret ToResourceWithSecret(DateTimeOffset now) => new(ToResource(now), WebhookSignature.FormatSecret(Key));
-}
-
-/// <summary>An event to enqueue for a subscription; <see cref="Payload"/> is the exact body every attempt sends.</summary>
-public sealed record NewDelivery(string SubscriptionId, CallEvent Event, string Payload);
-
-/// <summary>The next delivery of a subscription (the head of its queue), with what an attempt needs.</summary>
-public sealed record QueuedDelivery(
-    string Id, string SubscriptionId, string MessageId, string EventType, string Payload, int Attempts, DateTimeOffset NextAttemptAt,
-    string Url, byte[] Key, byte[]? PreviousKey);
-
-/// <summary>What one attempt came to: the delivery's new state (and next attempt), and whether its subscription is to be disabled.</summary>
-public sealed record AttemptRecord(
-    string DeliveryId, DateTimeOffset At, int? StatusCode, string? Error, DeliveryState State, DateTimeOffset? NextAttemptAt, string? DisableReason);
-
-/// <summary>What <see cref="WebhookStore.RedeliverAsync"/> did.</summary>
-public enum RedeliveryOutcome { NotFound, SubscriptionDisabled, Rescheduled, Enqueued }
-
 /// <summary>
-/// Subscriptions and the delivery queue in one SQLite file (WAL, synchronous=FULL, so a committed row survives a crash).
-/// The schema is created or migrated on first use (<c>PRAGMA user_version</c>). The queue is ordered by an
-/// autoincrement <c>seq</c>: a subscription's head is its pending delivery with the lowest one. Times are unix milliseconds.
+/// Subscriptions and the delivery queue in one SQLite file (WAL, synchronous=FULL, so a committed row survives a crash),
+/// for one gateway process. The schema is created or migrated on first use (<see cref="SqliteWebhookSchema"/>). The queue
+/// is ordered by an autoincrement <c>seq</c>: a subscription's head is its pending delivery with the lowest one. Times
+/// are unix milliseconds.
 /// </summary>
-public sealed class WebhookStore : IDisposable
+public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
 {
-    private const int SchemaVersion = 2;
-    private const string IdAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
-
-    private static readonly string[] Migrations =
-    [
-        """
-        CREATE TABLE subscriptions (
-            id TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,
-            url TEXT NOT NULL,
-            event_types TEXT NULL,
-            address TEXT NULL,
-            description TEXT NULL,
-            secret BLOB NOT NULL,
-            previous_secret BLOB NULL,
-            previous_secret_expires_at INTEGER NULL,
-            state TEXT NOT NULL,
-            disabled_reason TEXT NULL,
-            created_at INTEGER NOT NULL
-        );
-        CREATE INDEX subscriptions_by_owner ON subscriptions (owner, created_at);
-        CREATE TABLE deliveries (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            id TEXT NOT NULL UNIQUE,
-            subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
-            message_id TEXT NOT NULL,
-            event_id TEXT NOT NULL,
-            event_type TEXT NOT NULL,
-            call_id TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            redelivery_of TEXT NULL,
-            state TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at INTEGER NULL,
-            last_attempt_at INTEGER NULL,
-            last_status INTEGER NULL,
-            last_error TEXT NULL,
-            created_at INTEGER NOT NULL,
-            completed_at INTEGER NULL
-        );
-        CREATE INDEX deliveries_log ON deliveries (subscription_id, seq);
-        CREATE INDEX deliveries_pending ON deliveries (subscription_id, seq) WHERE state = 'pending';
-        CREATE INDEX deliveries_completed ON deliveries (completed_at) WHERE completed_at IS NOT NULL;
-        """,
-        // Where in the call store's event log the queue is complete up to: a restart replays the events after it.
-        """
-        CREATE TABLE event_checkpoint (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            epoch TEXT NOT NULL,
-            position INTEGER NOT NULL
-        );
-        """,
-    ];
-
     private const string DeliveryColumns =
         "id, subscription_id, message_id, event_id, event_type, call_id, state, attempts, last_attempt_at, last_status, last_error, " +
         "next_attempt_at, created_at, completed_at, redelivery_of";
@@ -114,11 +25,11 @@ public sealed class WebhookStore : IDisposable
     private readonly string _connectionString;
     private readonly string _path;
     private readonly TimeProvider _time;
-    private readonly ILogger<WebhookStore> _logger;
+    private readonly ILogger<SqliteWebhookStore> _logger;
     private readonly SemaphoreSlim _initGate = new(1, 1);
     private volatile bool _initialized;
 
-    public WebhookStore(IOptions<WebhookOptions> options, TimeProvider time, ILogger<WebhookStore> logger)
+    public SqliteWebhookStore(IOptions<WebhookOptions> options, TimeProvider time, ILogger<SqliteWebhookStore> logger)
     {
         _path = options.Value.DatabasePath;
         _time = time;
@@ -137,6 +48,10 @@ public sealed class WebhookStore : IDisposable
     /// <summary>The database file.</summary>
     public string Path => _path;
 
+    public string Location => _path;
+
+    public TimeSpan? PollInterval => null;
+
     /// <summary>Opens the file (creating its folder), switches it to WAL and brings the schema up to date. Idempotent.</summary>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -149,17 +64,7 @@ public sealed class WebhookStore : IDisposable
             await using var connection = new SqliteConnection(_connectionString);
             await connection.OpenAsync(cancellationToken);
             await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
-            var version = Convert.ToInt32(await ScalarAsync(connection, null, "PRAGMA user_version;", cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
-            if (version > SchemaVersion)
-                throw new InvalidOperationException($"The webhook database {_path} has schema version {version}; this gateway knows up to {SchemaVersion}.");
-            for (var next = version; next < SchemaVersion; next++)
-            {
-                await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-                await ExecuteAsync(connection, transaction, Migrations[next], cancellationToken);
-                await ExecuteAsync(connection, transaction, $"PRAGMA user_version = {next + 1};", cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
-                _logger.LogInformation("Webhook database {Path} migrated to schema version {Version}", _path, next + 1);
-            }
+            await SqliteWebhookSchema.MigrateAsync(connection, _path, _logger, cancellationToken);
             _initialized = true;
         }
         finally
@@ -191,19 +96,16 @@ public sealed class WebhookStore : IDisposable
             System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public Task<List<StoredSubscription>> ListSubscriptionsAsync(string owner, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<StoredSubscription>> ListSubscriptionsAsync(string owner, CancellationToken cancellationToken) =>
         QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE owner = $owner ORDER BY created_at, id;", cancellationToken, ("$owner", owner));
 
-    /// <summary>The enabled subscriptions of every owner: the candidates for a new event.</summary>
-    public Task<List<StoredSubscription>> EnabledSubscriptionsAsync(CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<StoredSubscription>> EnabledSubscriptionsAsync(CancellationToken cancellationToken) =>
         QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE state = 'enabled' ORDER BY created_at, id;", cancellationToken);
 
-    /// <summary>The subscription, if it exists and belongs to <paramref name="owner"/>.</summary>
     public async Task<StoredSubscription?> GetSubscriptionAsync(string owner, string id, CancellationToken cancellationToken) =>
         (await QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE id = $id AND owner = $owner;", cancellationToken,
-            ("$id", id), ("$owner", owner))).FirstOrDefault();
+            ("$id", id), ("$owner", owner))) is [var found, ..] ? found : null;
 
-    /// <summary>Deletes the subscription and its delivery log. False when it does not exist or is not <paramref name="owner"/>'s.</summary>
     public async Task<bool> DeleteSubscriptionAsync(string owner, string id, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -211,7 +113,6 @@ public sealed class WebhookStore : IDisposable
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
-    /// <summary>Replaces the signing key; the old one keeps signing (second signature) until <paramref name="previousKeyExpiresAt"/>.</summary>
     public async Task<StoredSubscription?> RotateKeyAsync(string owner, string id, byte[] key, DateTimeOffset previousKeyExpiresAt, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -224,8 +125,8 @@ public sealed class WebhookStore : IDisposable
 
     // ---- the queue -------------------------------------------------------------------------------------------------
 
-    /// <summary>Adds deliveries in one transaction, in list order (which becomes their delivery order), due now, and records
-    /// that the queue holds every event of the call log up to <paramref name="checkpoint"/>.</summary>
+    /// <summary>One transaction; a delivery is inserted only while its subscription exists and holds no delivery of the
+    /// event yet (re-deliveries aside).</summary>
     public async Task EnqueueAsync(IReadOnlyList<NewDelivery> deliveries, CallLogHead checkpoint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -235,7 +136,12 @@ public sealed class WebhookStore : IDisposable
         if (deliveries.Count > 0)
         {
             await using var command = Command(connection, transaction,
-                $"INSERT INTO deliveries ({DeliveryColumns}, payload) VALUES ($id, $sub, $msg, $event, $type, $call, 'pending', 0, NULL, NULL, NULL, $now, $now, NULL, NULL, $payload);",
+                $"""
+                INSERT INTO deliveries ({DeliveryColumns}, payload)
+                SELECT $id, $sub, $msg, $event, $type, $call, 'pending', 0, NULL, NULL, NULL, $now, $now, NULL, NULL, $payload
+                WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = $sub)
+                  AND NOT EXISTS (SELECT 1 FROM deliveries WHERE subscription_id = $sub AND event_id = $event AND redelivery_of IS NULL);
+                """,
                 ("$id", ""), ("$sub", ""), ("$msg", ""), ("$event", ""), ("$type", ""), ("$call", ""), ("$now", now), ("$payload", ""));
             foreach (var delivery in deliveries)
             {
@@ -251,7 +157,8 @@ public sealed class WebhookStore : IDisposable
         }
         await using (var mark = Command(connection, transaction,
                          "INSERT INTO event_checkpoint (id, epoch, position) VALUES (1, $epoch, $position) " +
-                         "ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, position = excluded.position;",
+                         "ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, position = excluded.position " +
+                         "WHERE epoch <> excluded.epoch OR position < excluded.position;",
                          ("$epoch", checkpoint.Epoch), ("$position", checkpoint.Position)))
         {
             await mark.ExecuteNonQueryAsync(cancellationToken);
@@ -259,7 +166,6 @@ public sealed class WebhookStore : IDisposable
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>The call log position the queue is complete up to, or null before the first event.</summary>
     public async Task<CallLogHead?> CheckpointAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -268,8 +174,7 @@ public sealed class WebhookStore : IDisposable
         return await reader.ReadAsync(cancellationToken) ? new CallLogHead(reader.GetString(0), reader.GetInt64(1)) : null;
     }
 
-    /// <summary>The head of every enabled subscription's queue (its oldest pending delivery), with its secrets.</summary>
-    public async Task<List<QueuedDelivery>> QueueHeadsAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<QueuedDelivery>> QueueHeadsAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         await using var connection = await OpenAsync(cancellationToken);
@@ -294,8 +199,6 @@ public sealed class WebhookStore : IDisposable
         return heads;
     }
 
-    /// <summary>Records an attempt. When it disables the subscription, the subscription's other pending deliveries fail
-    /// with it. False when the delivery no longer exists (its subscription was deleted meanwhile).</summary>
     public async Task<bool> RecordAttemptAsync(AttemptRecord attempt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(attempt);
@@ -329,11 +232,6 @@ public sealed class WebhookStore : IDisposable
         return true;
     }
 
-    /// <summary>
-    /// Manual re-delivery. A finished delivery is enqueued again as a new delivery at the end of the subscription's queue,
-    /// with the same message id (receivers that processed it drop it) and payload. A pending one is made due now, with every
-    /// pending delivery before it (order is kept, so they go first). The delivery that will carry the event is returned.
-    /// </summary>
     public async Task<(RedeliveryOutcome Outcome, WebhookDelivery? Delivery)> RedeliverAsync(string subscriptionId, string deliveryId, CancellationToken cancellationToken)
     {
         var now = Ms(_time.GetUtcNow());
@@ -378,9 +276,7 @@ public sealed class WebhookStore : IDisposable
         return (outcome, await ReadDeliveryAsync(connection, subscriptionId, carrier, cancellationToken));
     }
 
-    /// <summary>A page of a subscription's delivery log, newest first.</summary>
-    /// <param name="before">The cursor: only deliveries older than this position (0 for the first page).</param>
-    public async Task<(List<WebhookDelivery> Items, long? Next)> ListDeliveriesAsync(
+    public async Task<(IReadOnlyList<WebhookDelivery> Items, long? Next)> ListDeliveriesAsync(
         string subscriptionId, DeliveryState? state, long before, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -414,7 +310,6 @@ public sealed class WebhookStore : IDisposable
         return await ReadDeliveryAsync(connection, subscriptionId, deliveryId, cancellationToken);
     }
 
-    /// <summary>Deletes finished deliveries completed before <paramref name="before"/>; returns how many.</summary>
     public async Task<int> PurgeCompletedAsync(DateTimeOffset before, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -422,7 +317,6 @@ public sealed class WebhookStore : IDisposable
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>How many deliveries are pending, and when the oldest of them was queued.</summary>
     public async Task<(long Pending, DateTimeOffset? OldestCreatedAt)> PendingSummaryAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -454,7 +348,7 @@ public sealed class WebhookStore : IDisposable
         }
     }
 
-    private async Task<List<StoredSubscription>> QuerySubscriptionsAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    private async Task<IReadOnlyList<StoredSubscription>> QuerySubscriptionsAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null, sql, parameters);
@@ -489,7 +383,7 @@ public sealed class WebhookStore : IDisposable
         EventId = reader.GetString(3),
         EventType = reader.GetString(4),
         CallId = reader.GetString(5),
-        State = reader.GetString(6) switch { "pending" => DeliveryState.Pending, "succeeded" => DeliveryState.Succeeded, _ => DeliveryState.Failed },
+        State = ParseState(reader.GetString(6)),
         Attempts = reader.GetInt32(7),
         LastAttemptAt = NullableTime(reader, 8),
         LastStatusCode = reader.IsDBNull(9) ? null : reader.GetInt32(9),
@@ -509,33 +403,18 @@ public sealed class WebhookStore : IDisposable
         return command;
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
+    internal static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
     {
         await using var command = Command(connection, transaction, sql);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task<object?> ScalarAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken,
+    internal static async Task<object?> ScalarAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken,
         params (string Name, object? Value)[] parameters)
     {
         await using var command = Command(connection, transaction, sql, parameters);
         return await command.ExecuteScalarAsync(cancellationToken);
     }
-
-    internal static string StateText(DeliveryState state) => state switch
-    {
-        DeliveryState.Pending => "pending",
-        DeliveryState.Succeeded => "succeeded",
-        _ => "failed",
-    };
-
-    private static string NewId(string prefix) => prefix + RandomNumberGenerator.GetString(IdAlphabet, 20);
-
-    private static long Ms(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
-
-    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
-
-    private static DateTimeOffset Truncate(DateTimeOffset time) => Time(Ms(time));
 
     private static DateTimeOffset? NullableTime(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Time(reader.GetInt64(ordinal));
 }
