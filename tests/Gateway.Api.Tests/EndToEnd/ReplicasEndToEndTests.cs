@@ -94,6 +94,29 @@ public sealed class ReplicasEndToEndTests(ProsodyFixture prosody, RedisFixture r
     }
 
     [Fact]
+    public async Task AWebhookSubscribedOnOneReplicaGetsEachEventOfACallPlacedOnTheOtherOnce()
+    {
+        await StartAsync();
+        var receiver = _stack.Own(await WebhookReceiver.StartAsync());
+        var subscribed = await _b.PostJsonAsync("/webhooks", $$"""{"url":"{{receiver.Url()}}"}""");
+        Assert.Equal(HttpStatusCode.Created, subscribed.StatusCode);
+        var secret = (string)(await subscribed.JsonAsync())["secret"]!;
+
+        var id = await CreateCallAsync(_a, Alice, Bob);
+        await WaitForCallAsync(_b, id, State("connected"), "connected");
+        await HangUpAsync(_b, id);
+        await WaitForCallAsync(_a, id, State("ended"), "ended");
+        var history = await EventsAsync(_a, id, withIds: true);
+        await receiver.WaitForAsync(r => r.Any(x => x.Body.Contains("call.ended", StringComparison.Ordinal)), "call.ended delivered");
+
+        var now = DateTimeOffset.UtcNow;
+        Assert.All(receiver.Requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, now)));
+        var delivered = receiver.Requests.Select(r => System.Text.Json.Nodes.JsonNode.Parse(r.Body)!).ToList();
+        Assert.Equal(history, delivered.Select(d => $"{(string)d["data"]!["id"]!} {(string)d["type"]!}"));
+        Assert.Equal(delivered.Count, receiver.Requests.Select(r => r.Header("webhook-id")).Distinct().Count());
+    }
+
+    [Fact]
     public async Task ACursorHandedOutByOneReplicaResumesOnTheOtherWithoutASnapshot()
     {
         await StartAsync();
