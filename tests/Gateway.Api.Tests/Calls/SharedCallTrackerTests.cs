@@ -32,7 +32,7 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
 
     private async Task<Replica> StartReplicaAsync(bool leader, TimeProvider? time = null)
     {
-        var replica = new Replica(redis.Configuration, _prefix, leader, time ?? TimeProvider.System);
+        var replica = new Replica(RedisCollection.Connect(redis, _prefix), leader, time ?? TimeProvider.System);
         _replicas.Add(replica);
         await replica.Tracker.StartAsync(Ct);
         return replica;
@@ -118,7 +118,7 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
     public async Task OnlyTheLeaseHolderAppliesDeadlines()
     {
         var standby = await StartReplicaAsync(leader: false, _time);
-        var holder = new Replica(redis.Configuration, _prefix, leader: false, _time);
+        var holder = new Replica(RedisCollection.Connect(redis, _prefix), leader: false, _time);
         _replicas.Add(holder);
         await holder.Tracker.StartAsync(Ct);
         // A call with a setup deadline, created through the stand-by replica.
@@ -144,9 +144,9 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
         private readonly RedisConnection _connection;
         private readonly CallEventPublisher _publisher;
 
-        public Replica(string configuration, string prefix, bool leader, TimeProvider time)
+        public Replica(RedisConnection connection, bool leader, TimeProvider time)
         {
-            _connection = new RedisConnection(Options.Create(new RedisOptions { Configuration = configuration, KeyPrefix = prefix }), NullLogger<RedisConnection>.Instance);
+            _connection = connection;
             Store = new RedisCallStore(_connection, NullLogger<RedisCallStore>.Instance);
             Leadership = new FakeLeadership(leader);
             _publisher = new CallEventPublisher([Events], new PublishedHead(), NullLogger<CallEventPublisher>.Instance);

@@ -168,9 +168,7 @@ public sealed class RedisIdempotencyStoreTests(RedisFixture redis) : Idempotency
 
     private Replica NewReplica(TimeSpan? requestTimeout = null)
     {
-        var connection = new RedisConnection(
-            Microsoft.Extensions.Options.Options.Create(new RedisOptions { Configuration = redis.Configuration, KeyPrefix = _prefix }),
-            NullLogger<RedisConnection>.Instance);
+        var connection = RedisCollection.Connect(redis, _prefix);
         var http = new HttpApiOptions();
         if (requestTimeout is { } timeout) http.RequestTimeout = timeout;
         var replica = new Replica(connection, new RedisIdempotencyStore(connection, Microsoft.Extensions.Options.Options.Create(http), TimeProvider.System));

@@ -1,4 +1,7 @@
+using Gateway.Api.Replicas;
 using Gateway.Testing.Redis;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Api.Tests.Infrastructure;
 
@@ -13,4 +16,8 @@ public static class RedisCollection
 
     /// <summary>A key prefix no other test uses.</summary>
     public static string NewPrefix() => "test-" + Guid.NewGuid().ToString("N")[..12] + ":";
+
+    /// <summary>A connection of its own to <paramref name="redis"/> under <paramref name="prefix"/>: what one replica has.</summary>
+    public static RedisConnection Connect(RedisFixture redis, string prefix) =>
+        new(Options.Create(new RedisOptions { Configuration = redis.Configuration, KeyPrefix = prefix }), NullLogger<RedisConnection>.Instance);
 }

@@ -24,8 +24,7 @@ public sealed class RedisCallStoreTests(RedisFixture redis) : CallStoreContract
     /// <summary>Another process on the same Redis and prefix: its own connection, the same data.</summary>
     private RedisCallStore NewReplica()
     {
-        var connection = new RedisConnection(Options.Create(new RedisOptions { Configuration = redis.Configuration, KeyPrefix = _prefix }),
-            NullLogger<RedisConnection>.Instance);
+        var connection = RedisCollection.Connect(redis, _prefix);
         _connections.Add(connection);
         return new RedisCallStore(connection, NullLogger<RedisCallStore>.Instance);
     }
