@@ -115,34 +115,6 @@ public static class GatewayHostingExtensions
         }
     }
 
-    /// <summary>Who holds the subscription: this process alone with the embedded stores; with the Redis store, the replica
-    /// holding the Redis lease (elected by a hosted service that starts before everything that waits for it).</summary>
-    public static IHostApplicationBuilder AddReplicas(this IHostApplicationBuilder builder)
-    {
-        var services = builder.Services;
-        services.AddSingleton<ReplicaIdentity>();
-        services.AddSingleton<RedisConnection>();
-        services.AddSingleton<RedisLeaseLeadership>();
-        services.AddSingleton<IReplicaLeadership>(sp => IsShared(sp)
-            ? sp.GetRequiredService<RedisLeaseLeadership>()
-            : new SingleReplicaLeadership(sp.GetRequiredService<ReplicaIdentity>().Id));
-        if (!builder.Environment.IsOpenApiGeneration())
-            // AddSingleton rather than AddHostedService<IHostedService>: the latter's TryAddEnumerable refuses an implementation
-            // type that is the service type itself, and every host failed to build.
-            services.AddSingleton<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<RedisLeaseLeadership>() : new NoHostedService());
-        return builder;
-    }
-
-    /// <summary>True when call state lives in Redis, shared with other replicas.</summary>
-    public static bool IsShared(IServiceProvider services) => services.GetRequiredService<IOptions<CallsOptions>>().Value.Store == CallStoreKind.Redis;
-
-    private sealed class NoHostedService : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
-
     /// <summary>The pool is a singleton and its starter a hosted service; tests replace <see cref="IXmppPool"/>.</summary>
     public static IHostApplicationBuilder AddXmppPool(this IHostApplicationBuilder builder)
     {
@@ -185,7 +157,7 @@ public static class GatewayHostingExtensions
         {
             // In this order: the stored users are loaded before the subscription starts.
             services.AddHostedService(sp => sp.GetRequiredService<FollowedUsers>());
-            services.AddSingleton<IHostedService>(sp => IsShared(sp) ? sp.GetRequiredService<FollowedUsersReplication>() : new NoHostedService());
+            services.AddSingleton<IHostedService>(sp => ReplicaHostingExtensions.IsShared(sp) ? sp.GetRequiredService<FollowedUsersReplication>() : new ReplicaHostingExtensions.NoHostedService());
             services.AddHostedService(sp => sp.GetRequiredService<ActiveCallsSubscriptionManager>());
         }
         return builder;
@@ -201,7 +173,7 @@ public static class GatewayHostingExtensions
     public static IHostApplicationBuilder AddWebhooks(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddSingleton<IWebhookStore>(sp => IsShared(sp)
+        services.AddSingleton<IWebhookStore>(sp => ReplicaHostingExtensions.IsShared(sp)
             ? ActivatorUtilities.CreateInstance<RedisWebhookStore>(sp)
             : ActivatorUtilities.CreateInstance<SqliteWebhookStore>(sp));
         services.AddSingleton<WebhookTargetGuard>();
@@ -268,7 +240,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<PublishedHead>();
         services.AddSingleton<CallEventPublisher>();
         services.AddSingleton<CallTracker>();
-        services.AddSingleton<ICommandIntentClaims>(sp => IsShared(sp)
+        services.AddSingleton<ICommandIntentClaims>(sp => ReplicaHostingExtensions.IsShared(sp)
             ? ActivatorUtilities.CreateInstance<RedisIntentClaims>(sp)
             : new LocalIntentClaims());
         services.AddSingleton<CommandIntentRunner>();
