@@ -41,6 +41,9 @@ public static class SoakRun
         await using var signalR = new SignalRObserver(stack.GatewayUrl, stack.ApiKey);
         sse.Start();
         signalR.Start();
+        // Both streams subscribed before the first call: a call's events committed before a stream's snapshot would show
+        // in the snapshot, not as events, and count as missing from that stream.
+        await Task.WhenAll(sse.Ledger.FirstSubscription, signalR.Ledger.FirstSubscription).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
 
         var memory = new MemorySampler(stack, time);
         var driver = new CallDriver(stack.GatewayUrl, stack.ApiKey, "sip:" + LocalStack.Alice, "sip:" + LocalStack.Bob, options.Driver, time);

@@ -79,10 +79,14 @@ public sealed class SoakReport
         foreach (var stream in Streams)
         {
             var missing = Known.Sum(c => stream.Name == "sse" ? c.SseMissing : c.SignalRMissing);
+            // Which calls lost events, and the subscriptions' ranges: what a failure needs to be traced in the logs.
+            var lossy = Known.Select(c => (c.Call.Id, Missing: stream.Name == "sse" ? c.SseMissing : c.SignalRMissing)).Where(c => c.Missing > 0)
+                .Select(c => $"{c.Id} ×{c.Missing}").ToList();
             checks.Add(new($"{stream.Name}: every event delivered once, in order, no reset", missing == 0 && stream.Duplicates.Count == 0 &&
                 stream.DisorderedCalls.Count == 0 && stream.ResetSnapshots == 0 && stream.Holes.Count == 0,
                 $"{missing} missing, {stream.Duplicates.Count} duplicated, {stream.DisorderedCalls.Count} calls out of order, {stream.ResetSnapshots} resets, " +
-                $"{stream.Holes.Count} holes in the log positions{(stream.Holes.Count > 0 ? $" ({string.Join("; ", stream.Holes.Take(5))})" : "")}"));
+                $"{stream.Holes.Count} holes in the log positions{(stream.Holes.Count > 0 ? $" ({string.Join("; ", stream.Holes.Take(5))})" : "")}" +
+                (missing > 0 ? $"; missing in {List(lossy)}; subscriptions: {string.Join("; ", stream.Subscriptions)}" : "")));
         }
         checks.Add(new("No part exited by itself", UnexpectedExits.Count == 0, string.Join(", ", UnexpectedExits)));
         var shortOf = Rotation.Where(r => Faults.Count(f => f.Part == r.Part && f.Kind == r.Kind) < MinimumFaultsPerKind)

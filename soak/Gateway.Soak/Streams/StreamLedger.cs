@@ -20,6 +20,8 @@ public sealed class StreamLedger(string name)
     private readonly Dictionary<string, long> _lastPosition = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _firstPosition = new(StringComparer.Ordinal);
     private readonly List<string> _holes = [];
+    private readonly List<(string Id, string? After)> _subscriptions = [];
+    private readonly TaskCompletionSource _firstSubscription = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public string Name { get; } = name;
 
@@ -30,6 +32,10 @@ public sealed class StreamLedger(string name)
     }
 
     public int Connects { get; private set; }
+
+    /// <summary>Completes when the first subscription is in place: events committed before it are in its snapshot, not
+    /// in this ledger, so the load must not start before it.</summary>
+    public Task FirstSubscription => _firstSubscription.Task;
 
     public int ResetSnapshots { get; private set; }
 
@@ -48,6 +54,17 @@ public sealed class StreamLedger(string name)
         get { lock (_gate) return [.. _holes]; }
     }
 
+    /// <summary>Each subscription as "id after cursor: first..last position received".</summary>
+    public IReadOnlyList<string> Subscriptions
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _subscriptions.Select(s => $"{s.Id} after {s.After ?? "snapshot"}: " +
+                                                       $"{_firstPosition.GetValueOrDefault(s.Id)}..{_lastPosition.GetValueOrDefault(s.Id)}")];
+        }
+    }
+
     public IReadOnlyCollection<string> DisorderedCalls
     {
         get { lock (_gate) return [.. _disordered]; }
@@ -60,6 +77,8 @@ public sealed class StreamLedger(string name)
         lock (_gate)
         {
             Connects++;
+            _subscriptions.Add((subscriptionId, afterCursor));
+            _firstSubscription.TrySetResult();
             if (Position(afterCursor) is not { } after) return;
             if (_firstPosition.TryGetValue(subscriptionId, out var first))
             {

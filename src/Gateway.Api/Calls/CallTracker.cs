@@ -259,13 +259,14 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
 
     private async Task<(IReadOnlyList<TrackedCall>, long)> SharedSnapshotAsync(ISharedCallStore shared, string? callId, CancellationToken cancellationToken)
     {
-        var (live, position) = await shared.SnapshotAsync(cancellationToken);
-        IReadOnlyList<TrackedCall> candidates = live;
-        if (callId is not null)
+        IReadOnlyList<TrackedCall> candidates;
+        long position;
+        if (callId is null) (candidates, position) = await shared.SnapshotAsync(cancellationToken);
+        else
         {
-            // A call that is not live has ended (or is gone): it changes no more, so it is as of any later position.
-            candidates = live.FirstOrDefault(c => c.Id == callId) is { } one ? [one]
-                : await _store.GetAsync(callId, cancellationToken) is { IsEnded: true } ended ? [ended] : [];
+            // One call: read with the position alone, not with every live call.
+            var (call, at) = await shared.SnapshotCallAsync(callId, cancellationToken);
+            (candidates, position) = (call is null ? [] : [call], at);
         }
         await _publisher.WaitForAsync(position, cancellationToken);
         return (candidates, position);

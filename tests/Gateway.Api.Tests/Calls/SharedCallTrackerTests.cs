@@ -93,6 +93,21 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ASnapshotOfOneCallOnOneReplicaShowsThatCallAsTheOtherCommittedIt()
+    {
+        var a = await StartReplicaAsync(leader: true);
+        var b = await StartReplicaAsync(leader: false);
+        await a.Tracker.ApplyPublishedAsync(Item("sip-1", Gateway.Xmpp.ActiveCalls.ActiveCallDialogState.Requested), "item-1", "/example.com/bob", Ct);
+        await a.Tracker.ApplyPublishedAsync(Item("sip-2", Gateway.Xmpp.ActiveCalls.ActiveCallDialogState.Requested), "item-2", "/example.com/bob", Ct);
+        var id = CallStateMachine.PlainCallId("sip-1");
+
+        var (ids, position) = await b.Tracker.SnapshotAsync(_ => true, id, (calls, head) => (calls.Select(c => c.Id).ToList(), head), Ct);
+
+        Assert.Equal([id], ids);
+        Assert.Equal((await ((ICallStore)a.Store).OpenAsync(Ct)).Position, position);
+    }
+
+    [Fact]
     public async Task ACreateBegunByAReplicaThatDiedIsSettledByTheLeaseHolderAsOfUnknownOutcome()
     {
         var dead = await StartReplicaAsync(leader: false, _time);

@@ -134,8 +134,11 @@ public interface ICallStore
 /// checked against <see cref="CallCommit.Expected"/>, and every replica reads the one event log back in position order.</summary>
 public interface ISharedCallStore : ICallStore
 {
-    /// <summary>The live visible-or-held calls and the log position they are as of, read in one atomic step.</summary>
+    /// <summary>The live visible-or-held calls and the log position they are as of, read in one atomic step (O(live calls)).</summary>
     ValueTask<(IReadOnlyList<TrackedCall> Live, long Position)> SnapshotAsync(CancellationToken cancellationToken);
+
+    /// <summary>One call (ended or not; null when unknown) and the log position it is as of, read in one atomic step.</summary>
+    ValueTask<(TrackedCall? Call, long Position)> SnapshotCallAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>Every event after <paramref name="afterPosition"/>, in position order, in batches, as they are committed by
     /// any replica; ends only when cancelled.</summary>

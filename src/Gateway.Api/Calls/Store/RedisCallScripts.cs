@@ -101,6 +101,13 @@ internal static class RedisCallScripts
         return result
         """;
 
+    /// <summary>ARGV[2]: a call id. Returns its JSON and revision (nil, nil when unknown), then the log position.</summary>
+    public const string SnapshotCall = """
+        local p = ARGV[1]
+        local found = redis.call('HMGET', p .. 'call:' .. ARGV[2], 'j', 'v')
+        return {found[1] or '', found[2] or '0', redis.call('GET', p .. 'log:position') or '0'}
+        """;
+
     /// <summary>ARGV[2]: ended before (unix ms), ARGV[3]: batch size. Forgets up to a batch of calls that ended before
     /// then, with their events (in their lists and in the log) and index entries; returns how many.</summary>
     public const string Purge = """

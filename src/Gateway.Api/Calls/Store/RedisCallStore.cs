@@ -91,6 +91,14 @@ public sealed class RedisCallStore(RedisConnection redis, ILogger<RedisCallStore
         return (live, (long)values[^1]);
     }
 
+    public async ValueTask<(TrackedCall? Call, long Position)> SnapshotCallAsync(string id, CancellationToken cancellationToken)
+    {
+        var db = await redis.DatabaseAsync();
+        var values = (RedisValue[])(await db.ScriptEvaluateAsync(RedisCallScripts.SnapshotCall, values: [Prefix, id]))!;
+        var call = ((string?)values[0]) is { Length: > 0 } ? Read([values[0], values[1]]) : null;
+        return (call, (long)values[2]);
+    }
+
     public async ValueTask<CallPageResult> ListAsync(CallQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);

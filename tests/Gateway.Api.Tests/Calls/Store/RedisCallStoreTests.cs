@@ -138,6 +138,24 @@ public sealed class RedisCallStoreTests(RedisFixture redis) : CallStoreContract
     }
 
     [Fact]
+    public async Task ASnapshotOfOneCallIsThatCallWithThePositionItIsAsOf()
+    {
+        var (ended, endedEvents) = Ended("sip-2", T0, T0.AddSeconds(5));
+        await Store.CommitAsync(Commit(ended, endedEvents), Ct);
+        var live = Ringing("sip-1", T0);
+        await Store.CommitAsync(Commit(live), Ct);
+        var shared = (ISharedCallStore)Store;
+
+        var (call, position) = await shared.SnapshotCallAsync(ended.Id, Ct);
+        var (unknown, sameHead) = await shared.SnapshotCallAsync("nobody", Ct);
+
+        AssertSame(ended, call);
+        Assert.Equal(endedEvents.Count + live.Events.Length, position);
+        Assert.Null(unknown);
+        Assert.Equal(position, sameHead);
+    }
+
+    [Fact]
     public async Task EverythingAcknowledgedSurvivesARedisRestart()
     {
         var (call, events) = Ended("sip-1", T0, T0.AddMinutes(1));
