@@ -37,8 +37,6 @@ public sealed class RedisConnection : IAsyncDisposable
 
     public async Task<ConnectionMultiplexer> MultiplexerAsync() => await _multiplexer.Value;
 
-    public bool IsConnected => _multiplexer.IsValueCreated && _multiplexer.Value.IsCompletedSuccessfully && _multiplexer.Value.Result.IsConnected;
-
     public async ValueTask DisposeAsync()
     {
         if (_multiplexer.IsValueCreated && _multiplexer.Value.IsCompletedSuccessfully) await _multiplexer.Value.Result.DisposeAsync();

@@ -5,7 +5,8 @@ namespace Gateway.Api.Calls.Events;
 public sealed class PublishedHead
 {
     private long _position;
-    private TaskCompletionSource _advanced = NewSignal();
+    // Created only while someone waits: publishing (every commit) costs no allocation otherwise.
+    private TaskCompletionSource? _advanced;
 
     public string Epoch { get; private set; } = "";
 
@@ -20,20 +21,24 @@ public sealed class PublishedHead
     internal void Advance(long position)
     {
         Interlocked.Exchange(ref _position, position);
-        Interlocked.Exchange(ref _advanced, NewSignal()).TrySetResult();
+        Interlocked.Exchange(ref _advanced, null)?.TrySetResult();
     }
 
     /// <summary>Completes once events up to <paramref name="position"/> are published here (with a shared store, a snapshot
     /// read from it may be a little ahead of what this replica's log tail has published yet).</summary>
     public async Task WaitForAsync(long position, CancellationToken cancellationToken)
     {
-        while (true)
+        while (Position < position)
         {
-            var advanced = Volatile.Read(ref _advanced).Task;
+            var signal = Volatile.Read(ref _advanced);
+            if (signal is null)
+            {
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                signal = Interlocked.CompareExchange(ref _advanced, created, null) ?? created;
+            }
+            // Looked at again once the signal is in place: an advance just before it would not complete it.
             if (Position >= position) return;
-            await advanced.WaitAsync(cancellationToken);
+            await signal.Task.WaitAsync(cancellationToken);
         }
     }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
