@@ -27,6 +27,9 @@ usage: deploy/prosody/start.sh [options]
   --component-port PORT  XEP-0114 component port, on 127.0.0.1                [15347]
   --https-port PORT      HTTPS port for XMPP over WebSocket (wss://…/xmpp-websocket)
                          and BOSH (https://…/http-bind), on 127.0.0.1        [none: no HTTPS]
+  --http-port PORT       plain HTTP port for the same two (ws://…, http://…), for a TLS-
+                         terminating proxy in front of Prosody or a private network: sessions
+                         on it count as secure (consider_*_secure)            [none: no HTTP]
   --interface ADDR       IPv4 address the ports listen on; 0.0.0.0 = every
                          interface (inside a container network)              [127.0.0.1]
   --secret SECRET        component secret for the three components
@@ -50,6 +53,7 @@ DOMAIN="activecalls.test"
 C2S_PORT=15222
 COMPONENT_PORT=15347
 HTTPS_PORT=""
+HTTP_PORT=""
 SECRET=""
 LOG_LEVEL="info"
 SMACKS_MAX_UNACKED=10
@@ -66,6 +70,7 @@ while [[ $# -gt 0 ]]; do
     --c2s-port) require_value "$@"; C2S_PORT="$2"; shift 2 ;;
     --component-port) require_value "$@"; COMPONENT_PORT="$2"; shift 2 ;;
     --https-port) require_value "$@"; HTTPS_PORT="$2"; shift 2 ;;
+    --http-port) require_value "$@"; HTTP_PORT="$2"; shift 2 ;;
     --secret) require_value "$@"; SECRET="$2"; shift 2 ;;
     --log-level) require_value "$@"; LOG_LEVEL="$2"; shift 2 ;;
     --smacks-max-unacked) require_value "$@"; SMACKS_MAX_UNACKED="$2"; shift 2 ;;
@@ -86,11 +91,14 @@ DOMAIN="${DOMAIN,,}"
 valid_port "$C2S_PORT" || die "--c2s-port must be a port number (got '$C2S_PORT')"
 valid_port "$COMPONENT_PORT" || die "--component-port must be a port number (got '$COMPONENT_PORT')"
 [[ -z "$HTTPS_PORT" ]] || valid_port "$HTTPS_PORT" || die "--https-port must be a port number (got '$HTTPS_PORT')"
-[[ "$C2S_PORT" != "$COMPONENT_PORT" && "$HTTPS_PORT" != "$C2S_PORT" && "$HTTPS_PORT" != "$COMPONENT_PORT" ]] ||
-  die "--c2s-port, --component-port and --https-port must differ"
+[[ -z "$HTTP_PORT" ]] || valid_port "$HTTP_PORT" || die "--http-port must be a port number (got '$HTTP_PORT')"
+# shellcheck disable=SC2086 # the optional ports are left out when empty
+[[ -z "$(printf '%s\n' "$C2S_PORT" "$COMPONENT_PORT" $HTTPS_PORT $HTTP_PORT | sort | uniq -d)" ]] ||
+  die "--c2s-port, --component-port, --https-port and --http-port must differ"
 # The ports this server listens on, which must be free before and open after the start.
 PORTS=("$C2S_PORT" "$COMPONENT_PORT")
 [[ -z "$HTTPS_PORT" ]] || PORTS+=("$HTTPS_PORT")
+[[ -z "$HTTP_PORT" ]] || PORTS+=("$HTTP_PORT")
 [[ "$LOG_LEVEL" =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug, info, warn or error"
 [[ "$NAGLE" =~ ^(on|off)$ ]] || die "--nagle must be on or off"
 if [[ ! "$SMACKS_MAX_UNACKED" =~ ^[0-9]{1,3}$ ]] || ((10#$SMACKS_MAX_UNACKED >= 400)); then
@@ -141,6 +149,7 @@ NEW_CONFIG="$(sed \
   -e "s|@@C2S_PORT@@|$C2S_PORT|g" \
   -e "s|@@COMPONENT_PORT@@|$COMPONENT_PORT|g" \
   -e "s|@@HTTPS_PORTS@@|$HTTPS_PORT|g" \
+  -e "s|@@HTTP_PORTS@@|$HTTP_PORT|g" \
   -e "s|@@COMPONENT_SECRET@@|$(sed_escape "$SECRET")|g" \
   -e "s|@@LOG_LEVEL@@|$LOG_LEVEL|g" \
   -e "s|@@INTERFACE@@|$INTERFACE|g" \
@@ -168,6 +177,9 @@ EOF
   [[ -z "$HTTPS_PORT" ]] || cat <<EOF
   WebSocket (RFC 7395):     wss://$INTERFACE:$HTTPS_PORT/xmpp-websocket   (certificate for $DOMAIN: connect with that TLS name)
   BOSH (XEP-0206):          https://$INTERFACE:$HTTPS_PORT/http-bind
+EOF
+  [[ -z "$HTTP_PORT" ]] || cat <<EOF
+  plain HTTP (no TLS):      ws://$INTERFACE:$HTTP_PORT/xmpp-websocket, http://$INTERFACE:$HTTP_PORT/http-bind
 EOF
   cat <<EOF
   component secret:         $SECRET

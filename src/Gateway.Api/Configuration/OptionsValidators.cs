@@ -15,7 +15,13 @@ internal sealed class XmppOptionsValidator : IValidateOptions<XmppOptions>
             failures.Add($"Gateway:Xmpp:Jid '{options.Jid}' is not a bare JID with a local part (user@domain, no resource).");
         if (!string.IsNullOrEmpty(options.Endpoint))
         {
-            try { XmppEndpoint.Parse(options.Endpoint); }
+            try
+            {
+                // The library speaks ws:// and http:// (RequireTls = false); the gateway does not, since its password, the
+                // followed users' web passwords and every call would cross the network in clear.
+                if (XmppEndpoint.Parse(options.Endpoint).Uri is { Scheme: "ws" or "http" } plain)
+                    failures.Add($"Gateway:Xmpp:Endpoint '{plain}' is not encrypted: use {(plain.Scheme == "ws" ? "wss" : "https")}:// (a TLS-terminating proxy in front of the server is fine) or xmpp:// (STARTTLS).");
+            }
             catch (ArgumentException e) { failures.Add("Gateway:Xmpp:Endpoint: " + e.Message); }
         }
         if (!string.IsNullOrEmpty(options.TrustedCertificatePath) && !File.Exists(options.TrustedCertificatePath))

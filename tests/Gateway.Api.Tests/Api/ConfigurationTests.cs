@@ -22,6 +22,8 @@ public sealed class ConfigurationTests
     [InlineData("Gateway:Xmpp:TrustedCertificatePath", "/nonexistent/ca.crt", "does not exist")]
     [InlineData("Gateway:Xmpp:Endpoint", "ftp://xmpp.example.com", "Gateway:Xmpp:Endpoint: XMPP endpoint 'ftp://xmpp.example.com': unknown scheme")]
     [InlineData("Gateway:Xmpp:Endpoint", "xmpp://xmpp.example.com/path", "an xmpp:// endpoint names a host and port only")]
+    [InlineData("Gateway:Xmpp:Endpoint", "ws://xmpp.example.com/xmpp-websocket", "Gateway:Xmpp:Endpoint 'ws://xmpp.example.com/xmpp-websocket' is not encrypted: use wss://")]
+    [InlineData("Gateway:Xmpp:Endpoint", "http://xmpp.example.com/http-bind", "Gateway:Xmpp:Endpoint 'http://xmpp.example.com/http-bind' is not encrypted: use https://")]
     [InlineData("Gateway:Components:Commands", "user@commands.example.com", "is not a component JID")]
     [InlineData("Gateway:ApiKeys:0:Hash", "alice-key-0123456789", "not the key itself")]
     [InlineData("Gateway:ApiKeys:0:Scopes:0", "alice@*", "is not \"user@domain\"")]

@@ -55,6 +55,16 @@ public sealed class ProsodyFixture : XmppServerLifecycle, IXmppServerFixture
     /// <summary>The XEP-0206 endpoint (mod_bosh), with the same certificate.</summary>
     public string BoshEndpoint => $"https://{Host}:{HttpsPort}/http-bind";
 
+    /// <summary>Prosody's plain HTTP port: the same two endpoints without TLS (<see cref="PlainWebSocketEndpoint"/>,
+    /// <see cref="PlainBoshEndpoint"/>), as behind a TLS-terminating proxy; Prosody counts their sessions as secure.</summary>
+    public int HttpPort { get; private set; }
+
+    /// <summary>XMPP over WebSocket without TLS (ws://).</summary>
+    public string PlainWebSocketEndpoint => $"ws://{Host}:{HttpPort}/xmpp-websocket";
+
+    /// <summary>BOSH without TLS (http://).</summary>
+    public string PlainBoshEndpoint => $"http://{Host}:{HttpPort}/http-bind";
+
     /// <summary>The secret of all three components.</summary>
     public string ComponentSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
@@ -111,6 +121,7 @@ public sealed class ProsodyFixture : XmppServerLifecycle, IXmppServerFixture
     {
         (C2sPort, ComponentPort) = ReserveFreePorts();
         HttpsPort = ReserveFreePort();
+        HttpPort = ReserveFreePort();
     }
 
     protected override async Task StartCoreAsync()
@@ -122,6 +133,7 @@ public sealed class ProsodyFixture : XmppServerLifecycle, IXmppServerFixture
             "--c2s-port", C2sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--component-port", ComponentPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--https-port", HttpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--http-port", HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--secret", ComponentSecret,
             "--watch-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ]);

@@ -24,6 +24,9 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
 {
     public static TheoryData<string> Transports => ["tcp", "websocket", "bosh"];
 
+    /// <summary>ws:// and http:// to Prosody's plain HTTP port, as behind a TLS-terminating proxy.</summary>
+    public static TheoryData<string> PlainTransports => ["websocket-plain", "bosh-plain"];
+
     private readonly List<IAsyncDisposable> _owned = [];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -61,6 +64,14 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
                 break;
             case "bosh":
                 options.Endpoint = prosody.BoshEndpoint;
+                break;
+            case "websocket-plain":
+                options.Endpoint = prosody.PlainWebSocketEndpoint;
+                options.RequireTls = false;
+                break;
+            case "bosh-plain":
+                options.Endpoint = prosody.PlainBoshEndpoint;
+                options.RequireTls = false;
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(transport), transport, null);
@@ -124,6 +135,34 @@ public sealed class ProsodyTransportTests(ProsodyFixture prosody) : IAsyncLifeti
         Assert.Equal(options.Jid!.WithResource("transport"), client.LocalJid);
         // XEP-0198 on TCP and WebSocket; BOSH keeps its session by itself (rid and sid).
         Assert.Equal(transport != "bosh", client.StreamManagementStatistics is not null);
+    }
+
+    [Theory]
+    [MemberData(nameof(PlainTransports))]
+    public async Task APlainEndpointCarriesLoginAndCommandsOnlyOnceTlsIsNotRequired(string transport)
+    {
+        await CommandComponentAsync();
+        var options = await AccountAsync(transport);
+        var client = Own(new XmppClient(options));
+        await client.StartAsync(Ct);
+
+        Assert.Equal(ConnectionState.Established, client.State);
+        Assert.Equal("SCRAM-SHA-256", client.AuthenticationMechanism);
+        var result = await new AdHocCommandClient(client).ExecuteAsync(Jid.Parse(prosody.ActiveCallsComponent), "create", ct: Ct);
+        Assert.Equal(CommandStatus.Completed, result.Status);
+    }
+
+    [Theory]
+    [MemberData(nameof(PlainTransports))]
+    public async Task APlainEndpointIsRefusedWhileTlsIsRequired(string transport)
+    {
+        var options = await AccountAsync(transport);
+        options.RequireTls = true;
+        options.MaxInitialAttempts = 1;
+        var client = Own(new XmppClient(options));
+
+        var error = await Assert.ThrowsAsync<XmppAuthenticationException>(() => client.StartAsync(Ct));
+        Assert.Equal("encryption-required", error.Condition);
     }
 
     [Theory]
