@@ -14,7 +14,8 @@ namespace Gateway.Api.Benchmarks;
 /// <summary>
 /// POST /calls through the gateway (a Release child process) vs the same <c>create</c> command sent straight over one
 /// XMPP connection, against one private Prosody, the reference service (child process) and a sipp <c>busy</c> phone
-/// (the SIP side effect of every create: one INVITE answered 486 at once, equal in both arms). See docs/benchmarks.md.
+/// (the SIP side effect of every create: one INVITE answered 486 at once, equal in both arms). See docs/benchmarks.md;
+/// the method and its caveats in full are in docs/benchmarks-archive.md.
 /// </summary>
 internal static class Program
 {

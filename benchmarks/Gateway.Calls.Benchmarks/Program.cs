@@ -266,8 +266,8 @@ internal sealed class CallsBench(StoreKind kind, CallsBenchOptions o, string pre
     }
 }
 
-/// <summary>The Markdown that goes into docs/benchmarks.md: one table per store, a row per metric, a column per round
-/// and the median of the rounds.</summary>
+/// <summary>The Markdown report: one table per store, a row per metric, a column per round and the median of the
+/// rounds (docs/benchmarks.md shows the medians, docs/benchmarks-archive.md every round).</summary>
 internal static class Report
 {
     public static string Markdown(CallsBenchOptions o, Dictionary<StoreKind, List<RoundResult>> results, DateTimeOffset startedAt, string loadAtStart,

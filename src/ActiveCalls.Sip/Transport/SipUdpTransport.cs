@@ -16,7 +16,8 @@ namespace ActiveCalls.Sip.Transport;
 public sealed class SipUdpTransport : IAsyncDisposable
 {
     /// <summary>1 MiB: Linux's default (208 KiB) overflowed at 50 concurrent call setups against sipp on a loaded
-    /// 2-core machine (docs/benchmarks.md), and every lost datagram costs a retransmission.</summary>
+    /// 2-core machine (docs/benchmarks-archive.md, "SIP engine: a failure found under load, and its fix"), and every
+    /// lost datagram costs a retransmission.</summary>
     public const int DefaultReceiveBufferSize = 1024 * 1024;
 
     private readonly Socket _socket;
