@@ -82,6 +82,19 @@ public sealed record CallResource
 
     [Description("Every leg seen for the call: one per SIP dialog at one user agent (one PubSub item).")]
     public required IReadOnlyList<CallLegResource> Legs { get; init; }
+
+    [Description("Where the call's events are POSTed, when its create request named a statusCallback (no secret: deliveries are signed with the placing API key's status-callback secret).")]
+    public CallStatusCallback? StatusCallback { get; init; }
+}
+
+/// <summary>The per-call status callback named by <c>POST /calls</c>: the call's own webhook target.</summary>
+public sealed record CallStatusCallback
+{
+    [Description("The URL every event of this call is POSTed to (Standard Webhooks, like a registered webhook).")]
+    public required string Url { get; init; }
+
+    [Description("Only these event types are sent; null for every type.")]
+    public IReadOnlyList<string>? Events { get; init; }
 }
 
 /// <summary>One call leg: a PubSub item of the Active-Calls service (one SIP dialog at one user agent).</summary>

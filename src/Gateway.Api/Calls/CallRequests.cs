@@ -25,6 +25,12 @@ public sealed record CreateCallRequest
 
     [Description("Optional: 8 letters or digits carried end to end by every leg of the call; the gateway makes one up when absent. It becomes the call's id.")]
     public string? CallSetupId { get; init; }
+
+    [Description("Optional: an absolute https URL (http only where Gateway:Webhooks:RequireHttps is off) whose host resolves to public addresses; every event of this call is POSTed there as a Standard Webhook, in order, signed with the API key's status-callback secret (POST /webhooks/status-callback-secret), retried and logged like a registered webhook.")]
+    public string? StatusCallback { get; init; }
+
+    [Description("Optional, with statusCallback: only these event types (see CallEvent.type) are sent there; omit for every type.")]
+    public IReadOnlyList<string>? StatusCallbackEvents { get; init; }
 }
 
 /// <summary>Body of <c>POST /calls/{id}/transfer</c>.</summary>

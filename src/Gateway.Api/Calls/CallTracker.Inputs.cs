@@ -12,13 +12,14 @@ public sealed partial class CallTracker
     /// <summary>Registers a create about to be sent, so events of its call-setup-id are held for it.</summary>
     /// <exception cref="CallSetupIdInUseException">a known call or another create in flight uses the id.</exception>
     /// <exception cref="CreateOutcomeUnknownException">an earlier create with the id may have been carried out.</exception>
-    public Task BeginCreateAsync(string callSetupId, string from, string to, string? owner, CancellationToken cancellationToken = default) =>
+    public Task BeginCreateAsync(string callSetupId, string from, string to, string? owner, CallStatusCallback? statusCallback = null,
+        CancellationToken cancellationToken = default) =>
         WriteAsync(async () =>
         {
             var existing = await _store.GetAsync(callSetupId, cancellationToken);
             if (existing is { Visible: true } or { CreateInFlight: true }) throw new CallSetupIdInUseException(callSetupId);
             if (existing is { OutcomeUnknownSince: not null }) throw new CreateOutcomeUnknownException(callSetupId);
-            await CommitAsync(new CallCommit { Calls = [CallStateMachine.BeginCreate(existing, callSetupId, from, to, owner, _time.GetUtcNow())] }, cancellationToken);
+            await CommitAsync(new CallCommit { Calls = [CallStateMachine.BeginCreate(existing, callSetupId, from, to, owner, _time.GetUtcNow(), statusCallback)] }, cancellationToken);
             return 0;
         }, cancellationToken);
 

@@ -11,6 +11,7 @@ using Gateway.Api.Errors;
 using Gateway.Api.Idempotency;
 using Gateway.Api.Json;
 using Gateway.Api.OpenApi;
+using Gateway.Api.Webhooks;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -90,7 +91,8 @@ public static class CallsApi
             .WithSummary("Place a call")
             .WithDescription("Rings 'from'; when it answers, connects it to 'to' (third-party call control). Sends one single-stage " +
                              "'create' command and answers 202 as soon as the Active-Calls service accepted it: progress shows in the call's " +
-                             "state and events. Send an Idempotency-Key to make retries safe.")
+                             "state and events. Send an Idempotency-Key to make retries safe. With a statusCallback, every event of the call is also " +
+                             "POSTed there (signed, in order, retried; see the Webhooks section).")
             .WithMetadata(new IdempotentAttribute())
             .Accepts<CreateCallRequest>("application/json")
             .ProducesProblem(StatusCodes.Status403Forbidden)
@@ -99,6 +101,9 @@ public static class CallsApi
                 "(destination-not-allowed: outside the key's Destinations, nothing was sent); or the service refused (component-forbidden).")
             .WithResponseExample(StatusCodes.Status403Forbidden, OpenApiExamples.DestinationNotAllowedProblem)
             .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithResponseDescription(StatusCodes.Status409Conflict,
+                "The call-setup-id is taken (call-setup-id-in-use); or a statusCallback was named before the API key has a " +
+                "status-callback secret (status-callback-secret-required: POST /webhooks/status-callback-secret first).")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithResponseDescription(StatusCodes.Status422UnprocessableEntity,
@@ -184,9 +189,11 @@ public static class CallsApi
         .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     public static async Task<Results<Accepted<CallResource>, ValidationProblem, ProblemHttpResult>> CreateCall(
-        JsonBody<CreateCallRequest> body, [AsParameters] CallServices services, HttpContext http, CancellationToken cancellationToken)
+        JsonBody<CreateCallRequest> body, [AsParameters] CallServices services, StatusCallbackRequests statusCallbacks, HttpContext http,
+        CancellationToken cancellationToken)
     {
         var errors = body.Merge(CallValidation.ValidateCreate(body.Value, out var from, out var to, out var callSetupId));
+        var statusCallback = await statusCallbacks.ValidateAsync(body.Value, errors, cancellationToken);
         if (errors.Count > 0) return Problems.Validation(errors);
         if (!await services.InScopeAsync([from], requireAll: true))
             return Problems.Result(ProblemTypes.OutOfScope, $"The API key does not act for '{from}'.");
@@ -194,13 +201,17 @@ public static class CallsApi
         if (DestinationScope.IsPhoneNumber(from) && services.RefuseDestination("from", from) is { } refusedCaller) return refusedCaller;
         if (services.RefuseDestination("to", to) is { } refused) return refused;
         if (services.RefuseUnfollowed(from) is { } unfollowed) return unfollowed;
+        if (statusCallback is not null && !await statusCallbacks.HasSecretAsync(services.KeyName!, cancellationToken))
+            return Problems.Result(ProblemTypes.StatusCallbackSecretRequired,
+                "A statusCallback's deliveries are signed with the API key's status-callback secret, and this key has none yet: " +
+                "create it with POST /webhooks/status-callback-secret, then place the call again.");
 
         // The idempotency middleware validated the key: one value.
         var idempotencyKey = http.Request.Headers[IdempotencyMiddleware.HeaderName].ToString() is { Length: > 0 } key ? key : null;
         callSetupId ??= idempotencyKey is null ? CallValidation.NewCallSetupId() : CallValidation.CallSetupIdFor(services.KeyName, idempotencyKey, from, to);
         try
         {
-            var call = await services.Commands.CreateAsync(from, to, callSetupId, services.KeyName, cancellationToken);
+            var call = await services.Commands.CreateAsync(from, to, callSetupId, services.KeyName, statusCallback, cancellationToken);
             return Accepted(call.ToResource());
         }
         catch (CallSetupIdInUseException)

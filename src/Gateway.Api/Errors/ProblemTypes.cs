@@ -20,7 +20,8 @@ public sealed record ProblemType(string Code, int Status, string Title)
 /// <item><term>404 followed-user-not-found / 409 followed-user-exists / followed-user-configured</term><description><c>/followed-users</c>: no such followed user / it is followed already / it comes from the configuration, which the API does not change</description></item>
 /// <item><term>404 call-not-found</term><description>unknown call, or the component answered <c>item-not-found</c></description></item>
 /// <item><term>404 webhook-not-found / delivery-not-found</term><description>unknown (or another key's) webhook subscription / delivery</description></item>
-/// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call, webhook limit reached, re-delivery to a disabled subscription</description></item>
+/// <item><term>404 status-callback-not-found</term><description>the call has no status callback, or another key placed it</description></item>
+/// <item><term>409</term><description>call-setup-id in use, transfer of an unconnected call, webhook limit reached, re-delivery to a disabled subscription, a statusCallback before the key has a status-callback secret (status-callback-secret-required)</description></item>
 /// <item><term>422 command-rejected</term><description>the component refused the command's fields (<c>bad-request</c> + <c>bad-payload</c>, "Validation Errors; …")</description></item>
 /// <item><term>422 command-failed</term><description>the component could not carry it out ("Execution Errors; …", <c>bad-action</c>, e.g. NO_ROUTE_DESTINATION): the request was understood but cannot succeed as asked, so a retry is pointless; the component's text is the detail</description></item>
 /// <item><term>422 from-not-followed</term><description>no followed user (<c>Gateway:Events</c>) covers the create's <c>from</c>: its call would get no events; nothing sent</description></item>
@@ -47,6 +48,7 @@ public static class ProblemTypes
     public static readonly ProblemType WebhookNotFound = new("webhook-not-found", 404, "The webhook subscription is not known.");
     public static readonly ProblemType FollowedUserNotFound = new("followed-user-not-found", 404, "The SIP user is not followed.");
     public static readonly ProblemType DeliveryNotFound = new("delivery-not-found", 404, "The webhook delivery is not known.");
+    public static readonly ProblemType StatusCallbackNotFound = new("status-callback-not-found", 404, "The call has no status callback of this API key.");
     public static readonly ProblemType MethodNotAllowed = new("method-not-allowed", 405, "Method not allowed.");
     public static readonly ProblemType CallSetupIdInUse = new("call-setup-id-in-use", 409, "The call-setup-id is already used by another call.");
     public static readonly ProblemType CallNotConnected = new("call-not-connected", 409, "Only a connected call can be transferred.");
@@ -55,6 +57,8 @@ public static class ProblemTypes
     public static readonly ProblemType FollowedUserExists = new("followed-user-exists", 409, "The SIP user is followed already.");
     public static readonly ProblemType FollowedUserConfigured = new("followed-user-configured", 409, "The followed user comes from the configuration.");
     public static readonly ProblemType WebhookDisabled = new("webhook-disabled", 409, "The webhook subscription is disabled.");
+    public static readonly ProblemType StatusCallbackSecretRequired =
+        new("status-callback-secret-required", 409, "The API key needs a status-callback secret first (POST /webhooks/status-callback-secret).");
     public static readonly ProblemType PayloadTooLarge = new("payload-too-large", 413, "The request body is too large.");
     public static readonly ProblemType UnsupportedMediaType = new("unsupported-media-type", 415, "The request body must be application/json.");
     public static readonly ProblemType CommandRejected = new("command-rejected", 422, "The Active-Calls service rejected the command's fields.");
@@ -74,7 +78,7 @@ public static class ProblemTypes
     [
         ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, DestinationNotAllowed, AdminScopeRequired, ComponentForbidden, NotFound, CallNotFound,
         WebhookNotFound, DeliveryNotFound, FollowedUserNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
-        WebhookDisabled, FollowedUserExists, FollowedUserConfigured, PayloadTooLarge, UnsupportedMediaType,
+        WebhookDisabled, StatusCallbackNotFound, StatusCallbackSecretRequired, FollowedUserExists, FollowedUserConfigured, PayloadTooLarge, UnsupportedMediaType,
         CommandRejected, CommandFailed, FromNotFollowed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
         XmppUnavailable, CreateOutcomeUnknown, ComponentTimeout, RequestTimeout,
     ];

@@ -177,6 +177,7 @@ public static class GatewayHostingExtensions
             ? ActivatorUtilities.CreateInstance<RedisWebhookStore>(sp)
             : ActivatorUtilities.CreateInstance<SqliteWebhookStore>(sp));
         services.AddSingleton<WebhookTargetGuard>();
+        services.AddSingleton<StatusCallbackRequests>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<WebhookOptions>>().Value;
@@ -386,6 +387,7 @@ public static class GatewayHostingExtensions
     {
         app.MapCallsApi();
         app.MapWebhooksApi();
+        app.MapStatusCallbacksApi();
         app.MapFollowedUsersApi();
         app.MapDashboardApi();
         app.MapCallStreaming();

@@ -4,10 +4,13 @@ using Gateway.Api.Calls.Store;
 
 namespace Gateway.Api.Webhooks;
 
-/// <summary>A subscription as stored: with its owner (the API key's name) and signing keys.</summary>
+/// <summary>A subscription as stored: with its owner (the API key's name) and signing keys. A per-call status callback
+/// is a subscription too, with <see cref="CallId"/> set: it gets that call's events alone, is signed with its owner's
+/// <see cref="StoredCallbackSecret"/> (its own keys are empty) and is not listed among the owner's webhooks.</summary>
 public sealed record StoredSubscription(
     string Id, string Owner, string Url, IReadOnlyList<string>? EventTypes, string? Address, string? Description,
-    byte[] Key, byte[]? PreviousKey, DateTimeOffset? PreviousKeyExpiresAt, WebhookState State, string? DisabledReason, DateTimeOffset CreatedAt)
+    byte[] Key, byte[]? PreviousKey, DateTimeOffset? PreviousKeyExpiresAt, WebhookState State, string? DisabledReason, DateTimeOffset CreatedAt,
+    string? CallId = null)
 {
     public WebhookSubscription ToResource(DateTimeOffset now) => new()
     {
@@ -24,6 +27,10 @@ public sealed record StoredSubscription(
 
     public WebhookSubscriptionWithSecret ToResourceWithSecret(DateTimeOffset now) => new(ToResource(now), WebhookSignature.FormatSecret(Key));
 }
+
+/// <summary>An API key's status-callback signing secret: it signs the deliveries of every call the key placed with a
+/// <c>statusCallback</c> (after a rotation, the previous key too until it expires).</summary>
+public sealed record StoredCallbackSecret(string Owner, byte[] Key, byte[]? PreviousKey, DateTimeOffset? PreviousKeyExpiresAt, DateTimeOffset CreatedAt);
 
 /// <summary>An event to enqueue for a subscription; <see cref="Payload"/> is the exact body every attempt sends.</summary>
 public sealed record NewDelivery(string SubscriptionId, CallEvent Event, string Payload);
@@ -66,7 +73,7 @@ public interface IWebhookStore
     /// <summary><paramref name="owner"/>'s subscriptions, oldest first.</summary>
     Task<IReadOnlyList<StoredSubscription>> ListSubscriptionsAsync(string owner, CancellationToken cancellationToken);
 
-    /// <summary>The enabled subscriptions of every owner, oldest first: the candidates for a new event.</summary>
+    /// <summary>The enabled subscriptions (per-call callbacks aside) of every owner, oldest first: the candidates for a new event.</summary>
     Task<IReadOnlyList<StoredSubscription>> EnabledSubscriptionsAsync(CancellationToken cancellationToken);
 
     /// <summary>The subscription, if it exists and belongs to <paramref name="owner"/>.</summary>
@@ -78,6 +85,19 @@ public interface IWebhookStore
     /// <summary>Replaces the signing key; the old one keeps signing (second signature) until <paramref name="previousKeyExpiresAt"/>.</summary>
     Task<StoredSubscription?> RotateKeyAsync(string owner, string id, byte[] key, DateTimeOffset previousKeyExpiresAt, CancellationToken cancellationToken);
 
+    /// <summary>The status callback of call <paramref name="callId"/> (subscription id <see cref="WebhookStoreFormat.CallbackId"/>),
+    /// created when it does not exist yet; an existing one is returned as it is.</summary>
+    Task<StoredSubscription> EnsureCallCallbackAsync(string owner, string callId, string url, IReadOnlyList<string>? eventTypes, CancellationToken cancellationToken);
+
+    /// <summary>The status callbacks of those of <paramref name="callIds"/> that have one.</summary>
+    Task<IReadOnlyList<StoredSubscription>> CallCallbacksAsync(IReadOnlyCollection<string> callIds, CancellationToken cancellationToken);
+
+    Task<StoredCallbackSecret?> CallbackSecretAsync(string owner, CancellationToken cancellationToken);
+
+    /// <summary>Sets <paramref name="owner"/>'s status-callback secret; a secret it had keeps signing (second signature)
+    /// until <paramref name="previousKeyExpiresAt"/>.</summary>
+    Task<StoredCallbackSecret> SetCallbackSecretAsync(string owner, byte[] key, DateTimeOffset previousKeyExpiresAt, CancellationToken cancellationToken);
+
     /// <summary>Adds deliveries at once, in list order (which becomes their delivery order), due now, and records that the
     /// queue holds every event of the call log up to <paramref name="checkpoint"/>. Idempotent per (subscription, event):
     /// an event already queued for a subscription (and not yet purged) is not queued again, so replaying the log after a
@@ -88,7 +108,8 @@ public interface IWebhookStore
     /// <summary>The call log position the queue is complete up to, or null before the first event.</summary>
     Task<CallLogHead?> CheckpointAsync(CancellationToken cancellationToken);
 
-    /// <summary>The head of every enabled subscription's queue (its oldest pending delivery), with its secrets, soonest due first.</summary>
+    /// <summary>The head of every enabled subscription's queue (its oldest pending delivery), with its secrets (for a
+    /// status callback, its owner's callback secret; none yet, no head), soonest due first.</summary>
     Task<IReadOnlyList<QueuedDelivery>> QueueHeadsAsync(CancellationToken cancellationToken);
 
     /// <summary>Records an attempt. When it disables the subscription, the subscription's other pending deliveries fail
@@ -109,7 +130,8 @@ public interface IWebhookStore
 
     Task<WebhookDelivery?> GetDeliveryAsync(string subscriptionId, string deliveryId, CancellationToken cancellationToken);
 
-    /// <summary>Deletes finished deliveries completed before <paramref name="before"/>; returns how many.</summary>
+    /// <summary>Deletes finished deliveries completed before <paramref name="before"/>; returns how many. Status callbacks
+    /// created before it that have no delivery left go too (their call's events were delivered and forgotten).</summary>
     Task<int> PurgeCompletedAsync(DateTimeOffset before, CancellationToken cancellationToken);
 
     /// <summary>How many deliveries are pending, and when the oldest of them was queued.</summary>
@@ -120,6 +142,9 @@ public interface IWebhookStore
 internal static class WebhookStoreFormat
 {
     private const string IdAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
+
+    /// <summary>The subscription id of a call's status callback: one per call, found without an index.</summary>
+    public static string CallbackId(string callId) => "cb_" + callId;
 
     public static string NewId(string prefix) => prefix + RandomNumberGenerator.GetString(IdAlphabet, 20);
 

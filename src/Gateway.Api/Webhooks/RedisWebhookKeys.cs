@@ -16,6 +16,9 @@ namespace Gateway.Api.Webhooks;
 /// sorted set: pending deliveries by creation time (health); <c>completed</c> sorted set: finished deliveries by
 /// completion time (retention).</item>
 /// <item><c>checkpoint</c> hash: the epoch and position of the call log the queue is complete up to.</item>
+/// <item>per-call status callbacks: <c>subscription:cb_{call id}</c> hashes with a <c>call_id</c> field, in neither
+/// <c>subscriptions</c> nor <c>owner:{owner}</c> but in the <c>callbacks</c> sorted set (by creation time, for the purge);
+/// <c>callback-secret:{owner}</c> hash: the API key's status-callback secret.</item>
 /// </list>
 /// The scripts (<see cref="RedisWebhookScripts"/>) build the same names in Lua.
 /// </summary>
@@ -36,4 +39,8 @@ internal sealed class RedisWebhookKeys(RedisConnection redis)
     public RedisKey Pending => Base.Append("pending");
 
     public RedisKey Checkpoint => Base.Append("checkpoint");
+
+    public RedisKey Callbacks => Base.Append("callbacks");
+
+    public RedisKey CallbackSecret(string owner) => Base.Append("callback-secret:" + owner);
 }

@@ -16,7 +16,15 @@ internal static class RedisWebhookRecords
             Text(f, "event_types")?.Split(' ', StringSplitOptions.RemoveEmptyEntries), Text(f, "address"), Text(f, "description"),
             (byte[])f["secret"]!, Bytes(f, "previous_secret"), Moment(f, "previous_secret_expires_at"),
             (string?)f["state"] == "enabled" ? WebhookState.Enabled : WebhookState.Disabled, Text(f, "disabled_reason"),
-            Time((long)f["created_at"]));
+            Time((long)f["created_at"]), Text(f, "call_id"));
+    }
+
+    /// <summary>The callback secret in <paramref name="hash"/>, or null when the hash is empty (no such key).</summary>
+    public static StoredCallbackSecret? CallbackSecret(string owner, HashEntry[] hash)
+    {
+        if (hash.Length == 0) return null;
+        var f = hash.ToDictionary();
+        return new StoredCallbackSecret(owner, (byte[])f["secret"]!, Bytes(f, "previous_secret"), Moment(f, "previous_secret_expires_at"), Time((long)f["created_at"]));
     }
 
     /// <summary>The delivery in <paramref name="hash"/>, or null when the hash is empty (no such key).</summary>

@@ -118,6 +118,7 @@ internal static class RedisWebhookScripts
         """
         local sub, owner = ARGV[1], ARGV[2]
         if redis.call('HGET', base .. 'subscription:' .. sub, 'owner') ~= owner then return 0 end
+        if redis.call('HEXISTS', base .. 'subscription:' .. sub, 'call_id') == 1 then return 0 end
         for _, id in ipairs(redis.call('ZRANGE', base .. 'log:' .. sub, 0, -1)) do
           redis.call('DEL', base .. 'delivery:' .. id)
           redis.call('ZREM', base .. 'pending', id)
@@ -134,13 +135,26 @@ internal static class RedisWebhookScripts
     public const string RotateKey = Prelude +
         """
         local key = base .. 'subscription:' .. ARGV[1]
-        if redis.call('HGET', key, 'owner') ~= ARGV[2] then return 0 end
+        if redis.call('HGET', key, 'owner') ~= ARGV[2] or redis.call('HEXISTS', key, 'call_id') == 1 then return 0 end
         redis.call('HSET', key, 'previous_secret', redis.call('HGET', key, 'secret'), 'previous_secret_expires_at', ARGV[4], 'secret', ARGV[3])
         return 1
         """;
 
+    /// <summary>ARGV: owner, new key, now, previous key's expiry. Creates or rotates the owner's callback secret.</summary>
+    public const string SetCallbackSecret =
+        """
+        local key = KEYS[1] .. 'callback-secret:' .. ARGV[1]
+        local old = redis.call('HGET', key, 'secret')
+        if old then
+          redis.call('HSET', key, 'previous_secret', old, 'previous_secret_expires_at', ARGV[4])
+        end
+        redis.call('HSET', key, 'secret', ARGV[2], 'created_at', ARGV[3])
+        return 1
+        """;
+
     /// <summary>ARGV: completed before (exclusive), at most how many. Returns how many were deleted. The event's entry
-    /// in the idempotency hash goes with the original delivery, as the SQLite store's row does.</summary>
+    /// in the idempotency hash goes with the original delivery, as the SQLite store's row does. Status callbacks created
+    /// before it with no delivery left go too (not counted).</summary>
     public const string Purge = Prelude +
         """
         local ids = redis.call('ZRANGEBYSCORE', base .. 'completed', '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -154,11 +168,19 @@ internal static class RedisWebhookScripts
           redis.call('DEL', key)
           redis.call('ZREM', base .. 'completed', id)
         end
+        for _, sub in ipairs(redis.call('ZRANGEBYSCORE', base .. 'callbacks', '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])) do
+          if redis.call('ZCARD', base .. 'log:' .. sub) == 0 then
+            redis.call('DEL', base .. 'subscription:' .. sub, base .. 'log:' .. sub, base .. 'queue:' .. sub, base .. 'events:' .. sub)
+            redis.call('ZREM', base .. 'callbacks', sub)
+            redis.call('ZREM', base .. 'due', sub)
+          end
+        end
         return #ids
         """;
 
     /// <summary>Returns per due subscription, soonest first: its head's id, subscription id, message id, event type,
-    /// payload, attempts, next attempt; the subscription's url, secret, previous secret and its expiry.</summary>
+    /// payload, attempts, next attempt; the subscription's url, secret, previous secret and its expiry (for a status
+    /// callback those of its owner's callback secret; without one, the head is left out).</summary>
     public const string QueueHeads = Prelude +
         """
         local heads = {}
@@ -166,8 +188,12 @@ internal static class RedisWebhookScripts
           local head = redis.call('ZRANGE', base .. 'queue:' .. sub, 0, 0)[1]
           if head then
             local d = redis.call('HMGET', base .. 'delivery:' .. head, 'id', 'subscription_id', 'message_id', 'event_type', 'payload', 'attempts', 'next_attempt_at')
-            local s = redis.call('HMGET', base .. 'subscription:' .. sub, 'url', 'secret', 'previous_secret', 'previous_secret_expires_at')
-            heads[#heads + 1] = { d[1], d[2], d[3], d[4], d[5], d[6], d[7], s[1], s[2], s[3], s[4] }
+            local s = redis.call('HMGET', base .. 'subscription:' .. sub, 'url', 'secret', 'previous_secret', 'previous_secret_expires_at', 'call_id', 'owner')
+            if s[5] then
+              local c = redis.call('HMGET', base .. 'callback-secret:' .. s[6], 'secret', 'previous_secret', 'previous_secret_expires_at')
+              s[2], s[3], s[4] = c[1], c[2], c[3]
+            end
+            if s[2] then heads[#heads + 1] = { d[1], d[2], d[3], d[4], d[5], d[6], d[7], s[1], s[2], s[3], s[4] } end
           end
         end
         return heads

@@ -76,7 +76,7 @@ public sealed class RedisWebhookStore : IWebhookStore
     public async Task<StoredSubscription?> GetSubscriptionAsync(string owner, string id, CancellationToken cancellationToken)
     {
         var subscription = RedisWebhookRecords.Subscription(await (await DatabaseAsync(cancellationToken)).HashGetAllAsync(_keys.Subscription(id)));
-        return subscription?.Owner == owner ? subscription : null;
+        return subscription?.Owner == owner && subscription.CallId is null ? subscription : null;
     }
 
     public async Task<bool> DeleteSubscriptionAsync(string owner, string id, CancellationToken cancellationToken) =>
@@ -86,6 +86,47 @@ public sealed class RedisWebhookStore : IWebhookStore
     {
         if ((long)await RunAsync(RedisWebhookScripts.RotateKey, cancellationToken, id, owner, key, Ms(previousKeyExpiresAt)) == 0) return null;
         return await GetSubscriptionAsync(owner, id, cancellationToken);
+    }
+
+    // ---- per-call status callbacks -----------------------------------------------------------------------------------
+
+    /// <summary>Written only if the key is absent, so the first writer's callback stays.</summary>
+    public async Task<StoredSubscription> EnsureCallCallbackAsync(
+        string owner, string callId, string url, IReadOnlyList<string>? eventTypes, CancellationToken cancellationToken)
+    {
+        var id = CallbackId(callId);
+        var created = Ms(_time.GetUtcNow());
+        var fields = new List<HashEntry>
+        {
+            new("id", id), new("owner", owner), new("url", url), new("secret", Array.Empty<byte>()), new("state", "enabled"),
+            new("created_at", created), new("call_id", callId),
+        };
+        if (eventTypes is not null) fields.Add(new HashEntry("event_types", string.Join(' ', eventTypes)));
+        var db = await DatabaseAsync(cancellationToken);
+        var transaction = db.CreateTransaction();
+        transaction.AddCondition(Condition.KeyNotExists(_keys.Subscription(id)));
+        _ = transaction.HashSetAsync(_keys.Subscription(id), [.. fields]);
+        _ = transaction.SortedSetAddAsync(_keys.Callbacks, id, created);
+        await transaction.ExecuteAsync();
+        return RedisWebhookRecords.Subscription(await db.HashGetAllAsync(_keys.Subscription(id)))
+               ?? throw new RedisException($"The status callback of call {callId} could not be written.");
+    }
+
+    public async Task<IReadOnlyList<StoredSubscription>> CallCallbacksAsync(IReadOnlyCollection<string> callIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(callIds);
+        var db = await DatabaseAsync(cancellationToken);
+        var hashes = await Task.WhenAll(callIds.Select(callId => db.HashGetAllAsync(_keys.Subscription(CallbackId(callId)))));
+        return [.. hashes.Select(RedisWebhookRecords.Subscription).OfType<StoredSubscription>().Where(s => s.CallId is not null)];
+    }
+
+    public async Task<StoredCallbackSecret?> CallbackSecretAsync(string owner, CancellationToken cancellationToken) =>
+        RedisWebhookRecords.CallbackSecret(owner, await (await DatabaseAsync(cancellationToken)).HashGetAllAsync(_keys.CallbackSecret(owner)));
+
+    public async Task<StoredCallbackSecret> SetCallbackSecretAsync(string owner, byte[] key, DateTimeOffset previousKeyExpiresAt, CancellationToken cancellationToken)
+    {
+        await RunAsync(RedisWebhookScripts.SetCallbackSecret, cancellationToken, owner, key, Ms(_time.GetUtcNow()), Ms(previousKeyExpiresAt));
+        return (await CallbackSecretAsync(owner, cancellationToken))!;
     }
 
     // ---- the queue -------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ namespace Gateway.Api.Webhooks;
 /// its own transaction.</summary>
 internal static class SqliteWebhookSchema
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
 
     private static readonly string[] Migrations =
     [
@@ -60,6 +60,19 @@ internal static class SqliteWebhookSchema
         // Enqueueing is idempotent per (subscription, event): replaying the log after a take-over looks an event up here.
         """
         CREATE INDEX deliveries_by_event ON deliveries (subscription_id, event_id);
+        """,
+        // Per-call status callbacks: a subscription with the call's id (found by its id, cb_ + call id), signed with
+        // its owner's callback secret.
+        """
+        ALTER TABLE subscriptions ADD COLUMN call_id TEXT NULL;
+        CREATE INDEX subscriptions_callbacks ON subscriptions (created_at) WHERE call_id IS NOT NULL;
+        CREATE TABLE callback_secrets (
+            owner TEXT PRIMARY KEY,
+            secret BLOB NOT NULL,
+            previous_secret BLOB NULL,
+            previous_secret_expires_at INTEGER NULL,
+            created_at INTEGER NOT NULL
+        );
         """,
     ];
 

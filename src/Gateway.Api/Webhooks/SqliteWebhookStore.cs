@@ -20,7 +20,7 @@ public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
         "next_attempt_at, created_at, completed_at, redelivery_of";
 
     private const string SubscriptionColumns =
-        "id, owner, url, event_types, address, description, secret, previous_secret, previous_secret_expires_at, state, disabled_reason, created_at";
+        "id, owner, url, event_types, address, description, secret, previous_secret, previous_secret_expires_at, state, disabled_reason, created_at, call_id";
 
     private readonly string _connectionString;
     private readonly string _path;
@@ -82,7 +82,7 @@ public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
             WebhookState.Enabled, null, Truncate(_time.GetUtcNow()));
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null,
-            $"INSERT INTO subscriptions ({SubscriptionColumns}) VALUES ($id, $owner, $url, $types, $address, $description, $secret, NULL, NULL, 'enabled', NULL, $created);",
+            $"INSERT INTO subscriptions ({SubscriptionColumns}) VALUES ($id, $owner, $url, $types, $address, $description, $secret, NULL, NULL, 'enabled', NULL, $created, NULL);",
             ("$id", subscription.Id), ("$owner", owner), ("$url", url), ("$types", eventTypes is null ? null : string.Join(' ', eventTypes)),
             ("$address", address), ("$description", description), ("$secret", key), ("$created", Ms(subscription.CreatedAt)));
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -92,24 +92,24 @@ public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
     public async Task<int> CountSubscriptionsAsync(string owner, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COUNT(*) FROM subscriptions WHERE owner = $owner;", cancellationToken, ("$owner", owner)),
+        return Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COUNT(*) FROM subscriptions WHERE owner = $owner AND call_id IS NULL;", cancellationToken, ("$owner", owner)),
             System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public Task<IReadOnlyList<StoredSubscription>> ListSubscriptionsAsync(string owner, CancellationToken cancellationToken) =>
-        QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE owner = $owner ORDER BY created_at, id;", cancellationToken, ("$owner", owner));
+        QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE owner = $owner AND call_id IS NULL ORDER BY created_at, id;", cancellationToken, ("$owner", owner));
 
     public Task<IReadOnlyList<StoredSubscription>> EnabledSubscriptionsAsync(CancellationToken cancellationToken) =>
-        QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE state = 'enabled' ORDER BY created_at, id;", cancellationToken);
+        QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE state = 'enabled' AND call_id IS NULL ORDER BY created_at, id;", cancellationToken);
 
     public async Task<StoredSubscription?> GetSubscriptionAsync(string owner, string id, CancellationToken cancellationToken) =>
-        (await QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE id = $id AND owner = $owner;", cancellationToken,
+        (await QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE id = $id AND owner = $owner AND call_id IS NULL;", cancellationToken,
             ("$id", id), ("$owner", owner))) is [var found, ..] ? found : null;
 
     public async Task<bool> DeleteSubscriptionAsync(string owner, string id, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, "DELETE FROM subscriptions WHERE id = $id AND owner = $owner;", ("$id", id), ("$owner", owner));
+        await using var command = Command(connection, null, "DELETE FROM subscriptions WHERE id = $id AND owner = $owner AND call_id IS NULL;", ("$id", id), ("$owner", owner));
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
@@ -117,10 +117,64 @@ public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null,
-            "UPDATE subscriptions SET previous_secret = secret, previous_secret_expires_at = $expires, secret = $secret WHERE id = $id AND owner = $owner;",
+            "UPDATE subscriptions SET previous_secret = secret, previous_secret_expires_at = $expires, secret = $secret WHERE id = $id AND owner = $owner AND call_id IS NULL;",
             ("$expires", Ms(previousKeyExpiresAt)), ("$secret", key), ("$id", id), ("$owner", owner));
         if (await command.ExecuteNonQueryAsync(cancellationToken) == 0) return null;
         return await GetSubscriptionAsync(owner, id, cancellationToken);
+    }
+
+    // ---- per-call status callbacks -----------------------------------------------------------------------------------
+
+    public async Task<StoredSubscription> EnsureCallCallbackAsync(
+        string owner, string callId, string url, IReadOnlyList<string>? eventTypes, CancellationToken cancellationToken)
+    {
+        var id = CallbackId(callId);
+        await using (var connection = await OpenAsync(cancellationToken))
+        await using (var command = Command(connection, null,
+                         $"INSERT INTO subscriptions ({SubscriptionColumns}) VALUES ($id, $owner, $url, $types, NULL, NULL, x'', NULL, NULL, 'enabled', NULL, $created, $call) " +
+                         "ON CONFLICT (id) DO NOTHING;",
+                         ("$id", id), ("$owner", owner), ("$url", url), ("$types", eventTypes is null ? null : string.Join(' ', eventTypes)),
+                         ("$created", Ms(_time.GetUtcNow())), ("$call", callId)))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return (await CallCallbacksAsync([callId], cancellationToken))[0];
+    }
+
+    public async Task<IReadOnlyList<StoredSubscription>> CallCallbacksAsync(IReadOnlyCollection<string> callIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(callIds);
+        if (callIds.Count == 0) return [];
+        var names = callIds.Select((_, i) => "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        return await QuerySubscriptionsAsync($"SELECT {SubscriptionColumns} FROM subscriptions WHERE id IN ({string.Join(", ", names)}) AND call_id IS NOT NULL;",
+            cancellationToken, [.. callIds.Select((callId, i) => (names[i], (object?)CallbackId(callId)))]);
+    }
+
+    public async Task<StoredCallbackSecret?> CallbackSecretAsync(string owner, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            "SELECT secret, previous_secret, previous_secret_expires_at, created_at FROM callback_secrets WHERE owner = $owner;", ("$owner", owner));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new StoredCallbackSecret(owner, (byte[])reader[0], reader.IsDBNull(1) ? null : (byte[])reader[1], NullableTime(reader, 2), Time(reader.GetInt64(3)))
+            : null;
+    }
+
+    public async Task<StoredCallbackSecret> SetCallbackSecretAsync(string owner, byte[] key, DateTimeOffset previousKeyExpiresAt, CancellationToken cancellationToken)
+    {
+        await using (var connection = await OpenAsync(cancellationToken))
+        await using (var command = Command(connection, null,
+                         """
+                         INSERT INTO callback_secrets (owner, secret, previous_secret, previous_secret_expires_at, created_at)
+                         VALUES ($owner, $secret, NULL, NULL, $now)
+                         ON CONFLICT (owner) DO UPDATE SET previous_secret = secret, previous_secret_expires_at = $expires, secret = excluded.secret, created_at = excluded.created_at;
+                         """,
+                         ("$owner", owner), ("$secret", key), ("$now", Ms(_time.GetUtcNow())), ("$expires", Ms(previousKeyExpiresAt))))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return (await CallbackSecretAsync(owner, cancellationToken))!;
     }
 
     // ---- the queue -------------------------------------------------------------------------------------------------
@@ -180,11 +234,15 @@ public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null,
             """
-            SELECT d.id, d.subscription_id, d.message_id, d.event_type, d.payload, d.attempts, d.next_attempt_at,
-                   s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+            SELECT d.id, d.subscription_id, d.message_id, d.event_type, d.payload, d.attempts, d.next_attempt_at, s.url,
+                   CASE WHEN s.call_id IS NULL THEN s.secret ELSE c.secret END,
+                   CASE WHEN s.call_id IS NULL THEN s.previous_secret ELSE c.previous_secret END,
+                   CASE WHEN s.call_id IS NULL THEN s.previous_secret_expires_at ELSE c.previous_secret_expires_at END
             FROM (SELECT MIN(seq) AS seq FROM deliveries WHERE state = 'pending' GROUP BY subscription_id) AS heads
             JOIN deliveries d ON d.seq = heads.seq
             JOIN subscriptions s ON s.id = d.subscription_id AND s.state = 'enabled'
+            LEFT JOIN callback_secrets c ON s.call_id IS NOT NULL AND c.owner = s.owner
+            WHERE s.call_id IS NULL OR c.secret IS NOT NULL
             ORDER BY d.next_attempt_at, d.seq;
             """);
         var heads = new List<QueuedDelivery>();
@@ -314,7 +372,12 @@ public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null, "DELETE FROM deliveries WHERE completed_at IS NOT NULL AND completed_at < $before;", ("$before", Ms(before)));
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        var purged = await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var callbacks = Command(connection, null,
+            "DELETE FROM subscriptions WHERE call_id IS NOT NULL AND created_at < $before AND NOT EXISTS (SELECT 1 FROM deliveries WHERE subscription_id = subscriptions.id);",
+            ("$before", Ms(before)));
+        await callbacks.ExecuteNonQueryAsync(cancellationToken);
+        return purged;
     }
 
     public async Task<(long Pending, DateTimeOffset? OldestCreatedAt)> PendingSummaryAsync(CancellationToken cancellationToken)
@@ -362,7 +425,7 @@ public sealed class SqliteWebhookStore : IWebhookStore, IDisposable
                 reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5),
                 (byte[])reader[6], reader.IsDBNull(7) ? null : (byte[])reader[7], NullableTime(reader, 8),
                 reader.GetString(9) == "enabled" ? WebhookState.Enabled : WebhookState.Disabled,
-                reader.IsDBNull(10) ? null : reader.GetString(10), Time(reader.GetInt64(11))));
+                reader.IsDBNull(10) ? null : reader.GetString(10), Time(reader.GetInt64(11)), reader.IsDBNull(12) ? null : reader.GetString(12)));
         }
         return list;
     }

@@ -20,6 +20,9 @@ namespace Gateway.Api.Webhooks;
 /// leading are dropped (the leader, or whoever leads next, queues them from the checkpoint); and the store's idempotent
 /// enqueue doubles nothing even if two writers overlap. When the webhook store fails, the events wait in the queue and
 /// the write is retried (reported by the <c>webhooks</c> health check).
+/// Per-call status callbacks ride the same queue: the call names its callback (<see cref="CallResource.StatusCallback"/>,
+/// kept by the call store with the call), and the first event of such a call creates its callback subscription here,
+/// in the one writer, from the stored call (its owner is the placing API key), so no event can be queued before it.
 /// </summary>
 public sealed class WebhookEventWriter(
     IWebhookStore webhooks, IReplicaLeadership leadership, WebhookDispatcher dispatcher, IServiceProvider services,
@@ -60,6 +63,16 @@ public sealed class WebhookEventWriter(
         if (!ownerScope.AllowsAny(addresses)) return false;
         return subscription.Address is not { } wanted ||
                addresses.Any(a => string.Equals(SipUri.AddressOf(a), wanted, StringComparison.Ordinal));
+    }
+
+    /// <summary>Whether status callback <paramref name="callback"/> gets <paramref name="e"/> (an event of its call): an
+    /// event type it asked for, while its owner's API key exists.</summary>
+    public static bool MatchesCallback(StoredSubscription callback, CallEvent e, AddressScope? ownerScope)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        ArgumentNullException.ThrowIfNull(e);
+        if (ownerScope is null || callback.State != WebhookState.Enabled || callback.CallId != e.Call.Id) return false;
+        return callback.EventTypes is not { } types || types.Contains(e.Type, StringComparer.Ordinal);
     }
 
     /// <summary>Remembers the log, then follows the leadership: each term starts by catching up from the checkpoint.</summary>
@@ -202,8 +215,9 @@ public sealed class WebhookEventWriter(
     private async Task StoreAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
     {
         var subscriptions = await webhooks.EnabledSubscriptionsAsync(cancellationToken);
+        var callbacks = await CallbacksAsync(batch, cancellationToken);
         var checkpoint = new CallLogHead(_start.Epoch, batch[^1].Position);
-        if (subscriptions.Count == 0)
+        if (subscriptions.Count == 0 && callbacks.Count == 0)
         {
             await webhooks.EnqueueAsync([], checkpoint, cancellationToken);
             return;
@@ -219,9 +233,35 @@ public sealed class WebhookEventWriter(
                 payload ??= JsonSerializer.Serialize(new WebhookPayload(e.Type, e.OccurredAt, e), _json);
                 deliveries.Add(new NewDelivery(subscription.Id, e, payload));
             }
+            if (callbacks.TryGetValue(e.Call.Id, out var callback) && MatchesCallback(callback, e, scopes.GetValueOrDefault(callback.Owner)))
+            {
+                payload ??= JsonSerializer.Serialize(new WebhookPayload(e.Type, e.OccurredAt, e), _json);
+                deliveries.Add(new NewDelivery(callback.Id, e, payload));
+            }
         }
         await webhooks.EnqueueAsync(deliveries, checkpoint, cancellationToken);
         if (deliveries.Count > 0) dispatcher.Wake();
+    }
+
+    /// <summary>The status callbacks of the batch's calls that name one, by call id; those not stored yet are created
+    /// from the stored call (which knows the API key that placed it).</summary>
+    private async Task<Dictionary<string, StoredSubscription>> CallbacksAsync(IReadOnlyList<StoredCallEvent> batch, CancellationToken cancellationToken)
+    {
+        var callIds = batch.Where(stored => stored.Event.Call.StatusCallback is not null).Select(stored => stored.Event.Call.Id)
+            .Distinct(StringComparer.Ordinal).ToList();
+        if (callIds.Count == 0) return new Dictionary<string, StoredSubscription>(StringComparer.Ordinal);
+        var found = (await webhooks.CallCallbacksAsync(callIds, cancellationToken)).ToDictionary(c => c.CallId!, StringComparer.Ordinal);
+        var log = _log ?? throw new InvalidOperationException("The writer has not been started.");
+        foreach (var callId in callIds.Where(id => !found.ContainsKey(id)))
+        {
+            if (await log.GetAsync(callId, cancellationToken) is not { StatusCallback: { } named, Owner: { } owner })
+            {
+                logger.LogWarning("Call {CallId} names a status callback but its record is gone: its events are not sent there", callId);
+                continue;
+            }
+            found[callId] = await webhooks.EnsureCallCallbackAsync(owner, callId, named.Url, named.Events, cancellationToken);
+        }
+        return found;
     }
 
     private void Recovered()

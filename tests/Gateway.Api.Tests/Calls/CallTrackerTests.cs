@@ -63,7 +63,7 @@ public sealed class CallTrackerTests : IAsyncLifetime
 
     private async Task<CallResource> CreateAsync(string setupId = "ab12cd34")
     {
-        await _calls.BeginCreateAsync(setupId, Alice, Bob, "test-key", Ct);
+        await _calls.BeginCreateAsync(setupId, Alice, Bob, "test-key", cancellationToken: Ct);
         return (await _calls.CompleteCreateAsync(setupId, setupId, Ct)).ToResource();
     }
 
@@ -105,7 +105,7 @@ public sealed class CallTrackerTests : IAsyncLifetime
     [Fact]
     public async Task EventsBeforeTheCreateResultAreHeldAndReleasedAfterCallRequested()
     {
-        await _calls.BeginCreateAsync("ab12cd34", Alice, Bob, "test-key", Ct);
+        await _calls.BeginCreateAsync("ab12cd34", Alice, Bob, "test-key", cancellationToken: Ct);
         await _calls.ApplyPublishedAsync(SetupLeg("requested"), "item-setup", Node, Ct);
         await _calls.ApplyPublishedAsync(SetupLeg("confirmed", toTag: "tt"), "item-setup", Node, Ct);
 
@@ -121,7 +121,7 @@ public sealed class CallTrackerTests : IAsyncLifetime
     [Fact]
     public async Task EarlyEventsUnderAnotherCallSetupIdJoinTheCallTheComponentNamed()
     {
-        await _calls.BeginCreateAsync("sent0001", Alice, Bob, "test-key", Ct);
+        await _calls.BeginCreateAsync("sent0001", Alice, Bob, "test-key", cancellationToken: Ct);
         await _calls.ApplyPublishedAsync(SetupLeg("requested", setupId: "given001"), "item-setup", Node, Ct);
 
         var call = (await _calls.CompleteCreateAsync("sent0001", "given001", Ct)).ToResource();
@@ -247,11 +247,11 @@ public sealed class CallTrackerTests : IAsyncLifetime
     [Fact]
     public async Task FailedCreateIsForgottenAndTimedOutCreateIsKeptIfLegsShowUp()
     {
-        await _calls.BeginCreateAsync("fail0001", Alice, Bob, null, Ct);
+        await _calls.BeginCreateAsync("fail0001", Alice, Bob, null, cancellationToken: Ct);
         await _calls.AbandonCreateAsync("fail0001", outcomeUnknown: false);
         Assert.Equal(0, _store.Count);
 
-        await _calls.BeginCreateAsync("late0001", Alice, Bob, null, Ct);
+        await _calls.BeginCreateAsync("late0001", Alice, Bob, null, cancellationToken: Ct);
         await _calls.AbandonCreateAsync("late0001", outcomeUnknown: true);
         await _calls.ApplyPublishedAsync(SetupLeg("requested", setupId: "late0001"), "item-late", Node, Ct);
         await AdvanceAsync(_options.EarlyEventHoldTime + TimeSpan.FromSeconds(1));
@@ -264,26 +264,26 @@ public sealed class CallTrackerTests : IAsyncLifetime
     [Fact]
     public async Task ACreateOfUnknownOutcomeKeepsItsCallSetupIdUntilTwoReconciliationsFindNoneOfItsItems()
     {
-        await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct);
+        await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, cancellationToken: Ct);
         await _calls.AbandonCreateAsync("lost0001", outcomeUnknown: true);
 
-        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct));
+        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, cancellationToken: Ct));
         await AdvanceAsync(TimeSpan.FromMinutes(5));
-        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct));
+        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, cancellationToken: Ct));
 
         await _calls.ReconcileAsync([], _time.GetUtcNow(), Ct);
-        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct));
+        await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() => _calls.BeginCreateAsync("lost0001", Alice, Bob, null, cancellationToken: Ct));
         await AdvanceAsync(TimeSpan.FromMinutes(1));
         await _calls.ReconcileAsync([], _time.GetUtcNow(), Ct);
 
-        await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, Ct);
+        await _calls.BeginCreateAsync("lost0001", Alice, Bob, null, cancellationToken: Ct);
     }
 
     [Fact]
     public async Task ACallSetupIdInUseIsRefused()
     {
         await CreateAsync();
-        await Assert.ThrowsAsync<CallSetupIdInUseException>(() => _calls.BeginCreateAsync("ab12cd34", Alice, Bob, null, Ct));
+        await Assert.ThrowsAsync<CallSetupIdInUseException>(() => _calls.BeginCreateAsync("ab12cd34", Alice, Bob, null, cancellationToken: Ct));
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
         var b = await StartReplicaAsync(leader: false);
 
         await a.Tracker.ApplyPublishedAsync(Item("sip-1", Gateway.Xmpp.ActiveCalls.ActiveCallDialogState.Requested), "item-1", "/example.com/bob", Ct);
-        await b.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", Ct);
+        await b.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", cancellationToken: Ct);
         await b.Tracker.CompleteCreateAsync("abcd1234", "abcd1234", Ct);
         var head = (await ((ICallStore)a.Store).OpenAsync(Ct)).Position;
 
@@ -112,7 +112,7 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
     {
         var dead = await StartReplicaAsync(leader: false, _time);
         var holder = await StartReplicaAsync(leader: true, _time);
-        await dead.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", Ct);
+        await dead.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", cancellationToken: Ct);
         await dead.DisposeAsync();
         _replicas.Remove(dead);
 
@@ -126,7 +126,7 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
         Assert.False(settled.CreateInFlight);
         Assert.NotNull(settled.OutcomeUnknownSince);
         await Assert.ThrowsAsync<CreateOutcomeUnknownException>(() =>
-            holder.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", Ct));
+            holder.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", cancellationToken: Ct));
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
         _replicas.Add(holder);
         await holder.Tracker.StartAsync(Ct);
         // A call with a setup deadline, created through the stand-by replica.
-        await standby.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", Ct);
+        await standby.Tracker.BeginCreateAsync("abcd1234", "sip:alice@example.com", "sip:bob@example.com", "key-1", cancellationToken: Ct);
         await standby.Tracker.CompleteCreateAsync("abcd1234", "abcd1234", Ct);
         _time.Advance(new CallsOptions().SetupTimeout + TimeSpan.FromSeconds(1));
 

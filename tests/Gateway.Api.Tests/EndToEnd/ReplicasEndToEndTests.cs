@@ -117,6 +117,35 @@ public sealed class ReplicasEndToEndTests(ProsodyFixture prosody, RedisFixture r
     }
 
     [Fact]
+    public async Task AStatusCallbackNamedOnOneReplicaGetsEachEventOfItsCallOnceFromTheLeader()
+    {
+        await StartAsync();
+        var receiver = _stack.Own(await WebhookReceiver.StartAsync());
+        var secretResponse = await _a.PostAsync("/webhooks/status-callback-secret", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, secretResponse.StatusCode);
+        var secret = (string)(await secretResponse.JsonAsync())["secret"]!;
+
+        // Placed on B (the secret was made on A: both read it from Redis); A leads, so A queues and sends.
+        var placed = await _b.PostJsonAsync("/calls", $$"""{"from":"{{Alice}}","to":"{{Bob}}","statusCallback":"{{receiver.Url()}}"}""");
+        Assert.Equal(HttpStatusCode.Accepted, placed.StatusCode);
+        var id = (string)(await placed.JsonAsync())["id"]!;
+        Assert.Equal(receiver.Url(), (string?)(await (await _a.GetAsync($"/calls/{id}", Ct)).JsonAsync())["statusCallback"]!["url"]);
+        await WaitForCallAsync(_a, id, State("connected"), "connected");
+        await HangUpAsync(_a, id);
+        await WaitForCallAsync(_b, id, State("ended"), "ended");
+        var history = await EventsAsync(_a, id, withIds: true);
+        await receiver.WaitForAsync(r => r.Any(x => x.Body.Contains("call.ended", StringComparison.Ordinal)), "call.ended delivered");
+
+        var now = DateTimeOffset.UtcNow;
+        Assert.All(receiver.Requests, r => Assert.Null(StandardWebhookVerifier.Verify(secret, r, now)));
+        var delivered = receiver.Requests.Select(r => System.Text.Json.Nodes.JsonNode.Parse(r.Body)!).ToList();
+        Assert.Equal(history, delivered.Select(d => $"{(string)d["data"]!["id"]!} {(string)d["type"]!}"));
+        Assert.Equal(delivered.Count, receiver.Requests.Select(r => r.Header("webhook-id")).Distinct().Count());
+        await EventuallyAsync(async () => (await (await _b.GetAsync($"/calls/{id}/status-callback/deliveries", Ct)).JsonAsync())["items"]!.AsArray(),
+            l => l.Count == history.Count && l.All(d => (string?)d!["state"] == "succeeded"), "every delivery succeeded, as B sees it");
+    }
+
+    [Fact]
     public async Task ACursorHandedOutByOneReplicaResumesOnTheOtherWithoutASnapshot()
     {
         await StartAsync();

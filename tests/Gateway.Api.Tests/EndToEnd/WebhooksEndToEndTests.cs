@@ -113,4 +113,40 @@ public sealed class WebhooksEndToEndTests(ProsodyFixture prosody) : IAsyncLifeti
         log = await EventuallyAsync(() => DeliveriesAsync(client, webhook), l => l.All(d => (string?)d!["state"] == "succeeded"), "every delivery succeeded");
         Assert.Equal(events.Count, log.Count);
     }
+
+    [Fact]
+    public async Task AStatusCallbackGetsEveryEventOfItsCallInOrderSignedAndNoneOfAnotherCallAtTheSameTime()
+    {
+        var alice = await _stack.PhoneAsync("answer", "alice");
+        var bob = await _stack.PhoneAsync("answer", "bob");
+        var dave = await _stack.PhoneAsync("answer", "dave");
+        var erin = await _stack.PhoneAsync("answer", "erin");
+        var receiver = await ReceiverAsync();
+        var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob),
+            ("dave@" + SalesDomain, dave), ("erin@" + SalesDomain, erin));
+        var secretResponse = await client.PostAsync("/webhooks/status-callback-secret", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, secretResponse.StatusCode);
+        var secret = (string)(await secretResponse.JsonAsync())["secret"]!;
+
+        var placed = await client.PostJsonAsync("/calls", $$"""{"from":"{{Alice}}","to":"{{Bob}}","statusCallback":"{{receiver.Url("/mine")}}"}""");
+        Assert.Equal(HttpStatusCode.Accepted, placed.StatusCode);
+        var mine = (string)(await placed.JsonAsync())["id"]!;
+        var other = await CreateCallAsync(client, Erin, Dave);
+        foreach (var id in new[] { mine, other }) await WaitForCallAsync(client, id, State("connected"), "connected");
+        foreach (var id in new[] { mine, other }) Assert.Equal(HttpStatusCode.Accepted, (await client.DeleteAsync($"/calls/{id}", Ct)).StatusCode);
+        foreach (var id in new[] { mine, other }) await WaitForCallAsync(client, id, State("ended"), "ended");
+        foreach (var phone in new[] { alice, bob, dave, erin }) await phone.AssertSucceededAsync();
+        var events = (await (await client.GetAsync($"/calls/{mine}/events", Ct)).JsonAsync())["items"]!.AsArray();
+        Assert.Equal(["call.requested", "call.ended"], new[] { (string)events[0]!["type"]!, (string)events[^1]!["type"]! });
+
+        var requests = await receiver.WaitForAsync(r => r.Count >= events.Count, $"the {events.Count} events of call {mine}");
+        AssertReceivedInOrderAndSigned(requests, events, secret);
+        Assert.All(requests, r => Assert.Equal("/mine", r.Path));
+        var log = await EventuallyAsync(async () => (await (await client.GetAsync($"/calls/{mine}/status-callback/deliveries", Ct)).JsonAsync())["items"]!.AsArray(),
+            l => l.Count == events.Count && l.All(d => (string?)d!["state"] == "succeeded"), "every delivery succeeded");
+        Assert.All(log, d => Assert.Equal(mine, (string?)d!["callId"]));
+        // The other call named no callback: nothing of it was queued or sent.
+        await (await client.GetAsync($"/calls/{other}/status-callback/deliveries", Ct)).AssertProblemAsync(404, "status-callback-not-found");
+        Assert.Equal(events.Count, receiver.Requests.Count);
+    }
 }

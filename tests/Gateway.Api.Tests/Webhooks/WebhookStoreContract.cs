@@ -276,4 +276,75 @@ public abstract class WebhookStoreContract : IAsyncLifetime
         Assert.Equal(0, await _store.PurgeCompletedAsync(T0.AddMinutes(30), Ct));
         Assert.Equal((1L, (DateTimeOffset?)T0), await _store.PendingSummaryAsync(Ct));
     }
+
+    [Fact]
+    public async Task ACallsStatusCallbackIsCreatedOnceAndIsNoneOfItsOwnersWebhooks()
+    {
+        var registered = await SubscribeAsync();
+
+        var callback = await _store.EnsureCallCallbackAsync("key", "call1", "https://hooks.example/call1", ["call.ended"], Ct);
+        Time.Advance(TimeSpan.FromSeconds(1));
+        var again = await _store.EnsureCallCallbackAsync("other", "call1", "https://elsewhere.example/", null, Ct);
+
+        Assert.Equal(WebhookStoreFormat.CallbackId("call1"), callback.Id);
+        Assert.Equivalent(callback, again);
+        Assert.Equal(("key", "call1", "https://hooks.example/call1", T0), (again.Owner, again.CallId, again.Url, again.CreatedAt));
+        Assert.Equal(["call.ended"], again.EventTypes);
+        Assert.Equivalent(callback, Assert.Single(await _store.CallCallbacksAsync(["call1", "call2"], Ct)));
+        Assert.Equal([registered.Id], (await _store.ListSubscriptionsAsync("key", Ct)).Select(s => s.Id));
+        Assert.Equal([registered.Id], (await _store.EnabledSubscriptionsAsync(Ct)).Select(s => s.Id));
+        Assert.Equal(1, await _store.CountSubscriptionsAsync("key", Ct));
+        Assert.Null(await _store.GetSubscriptionAsync("key", callback.Id, Ct));
+        Assert.False(await _store.DeleteSubscriptionAsync("key", callback.Id, Ct));
+        Assert.Null(await _store.RotateKeyAsync("key", callback.Id, WebhookSignature.NewKey(), T0.AddHours(1), Ct));
+    }
+
+    [Fact]
+    public async Task AStatusCallbackIsSignedWithItsOwnersCallbackSecretOnceThereIsOne()
+    {
+        var callback = await _store.EnsureCallCallbackAsync("key", "call1", "https://hooks.example/call1", null, Ct);
+        await EnqueueAsync((callback, 1));
+        Assert.Empty(await _store.QueueHeadsAsync(Ct));
+        Assert.Null(await _store.CallbackSecretAsync("key", Ct));
+
+        var first = WebhookSignature.NewKey();
+        var set = await _store.SetCallbackSecretAsync("key", first, T0.AddHours(1), Ct);
+
+        Assert.Equal(first, set.Key);
+        Assert.Equal(((byte[]?)null, (DateTimeOffset?)null, T0), (set.PreviousKey, set.PreviousKeyExpiresAt, set.CreatedAt));
+        var head = await HeadAsync(callback);
+        Assert.Equal(first, head.Key);
+        Assert.Null(head.PreviousKey);
+        Assert.Equal("https://hooks.example/call1", head.Url);
+
+        var second = WebhookSignature.NewKey();
+        var rotated = await _store.SetCallbackSecretAsync("key", second, T0.AddHours(1), Ct);
+
+        Assert.Equal(second, rotated.Key);
+        Assert.Equal(first, rotated.PreviousKey);
+        Assert.Equal(T0.AddHours(1), rotated.PreviousKeyExpiresAt);
+        head = await HeadAsync(callback);
+        Assert.Equal(second, head.Key);
+        Assert.Equal(first, head.PreviousKey);
+        Time.Advance(TimeSpan.FromHours(1));
+        Assert.Null((await HeadAsync(callback)).PreviousKey);
+        Assert.Null(await _store.CallbackSecretAsync("other", Ct));
+    }
+
+    [Fact]
+    public async Task PurgingForgetsAStatusCallbackOnceNoneOfItsDeliveriesIsLeft()
+    {
+        await _store.SetCallbackSecretAsync("key", WebhookSignature.NewKey(), T0, Ct);
+        var delivered = await _store.EnsureCallCallbackAsync("key", "call1", "https://hooks.example/call1", null, Ct);
+        var pending = await _store.EnsureCallCallbackAsync("key", "call2", "https://hooks.example/call2", null, Ct);
+        await EnqueueAsync((delivered, 1), (pending, 2));
+        await RecordAsync(await HeadAsync(delivered), DeliveryState.Succeeded);
+        Time.Advance(TimeSpan.FromHours(1));
+        var young = await _store.EnsureCallCallbackAsync("key", "call3", "https://hooks.example/call3", null, Ct);
+
+        Assert.Equal(1, await _store.PurgeCompletedAsync(T0.AddMinutes(30), Ct));
+
+        Assert.Equal([pending.Id, young.Id], (await _store.CallCallbacksAsync(["call1", "call2", "call3"], Ct)).Select(c => c.Id).Order());
+        Assert.Equal([pending.Id], (await _store.QueueHeadsAsync(Ct)).Select(h => h.SubscriptionId));
+    }
 }

@@ -23,7 +23,7 @@ internal static class WebhookTestEvents
     /// seven events (the setup leg ending while connected is call.updated).</summary>
     public static async Task PlaceAndEndCallAsync(CallTracker calls, string id)
     {
-        await calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin", Ct);
+        await calls.BeginCreateAsync(id, "sip:alice@example.com", "sip:bob@example.com", "admin", cancellationToken: Ct);
         await calls.CompleteCreateAsync(id, id, Ct);
         await calls.ApplyPublishedAsync(SetupLeg(id, "requested"), "setup-" + id, Node, Ct);
         await calls.ApplyPublishedAsync(SetupLeg(id, "confirmed", toTag: "tt-1"), "setup-" + id, Node, Ct);

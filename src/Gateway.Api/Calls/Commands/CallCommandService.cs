@@ -22,9 +22,10 @@ public sealed class CallCommandService(
     /// <exception cref="CallSetupIdInUseException">the call-setup-id is taken.</exception>
     /// <exception cref="CommandFailedException">the command failed (with <see cref="CommandFailedException.CallSetupId"/>
     /// set when it may nevertheless have been carried out).</exception>
-    public async Task<TrackedCall> CreateAsync(string from, string to, string callSetupId, string? owner, CancellationToken cancellationToken)
+    public async Task<TrackedCall> CreateAsync(string from, string to, string callSetupId, string? owner, CallStatusCallback? statusCallback,
+        CancellationToken cancellationToken)
     {
-        await tracker.BeginCreateAsync(callSetupId, from, to, owner, cancellationToken);
+        await tracker.BeginCreateAsync(callSetupId, from, to, owner, statusCallback, cancellationToken);
         try
         {
             var resultId = await commands.CreateAsync(from, to, callSetupId, cancellationToken);

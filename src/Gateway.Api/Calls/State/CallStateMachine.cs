@@ -37,13 +37,15 @@ public static class CallStateMachine
 
     /// <summary>A create is about to be sent: the call (new, or held with early events of the same call-setup-id) waits
     /// for its result, holding its events.</summary>
-    public static TrackedCall BeginCreate(TrackedCall? held, string callSetupId, string from, string to, string? owner, DateTimeOffset now)
+    public static TrackedCall BeginCreate(TrackedCall? held, string callSetupId, string from, string to, string? owner, DateTimeOffset now,
+        CallStatusCallback? statusCallback = null)
     {
         var call = (held ?? NewCall(callSetupId, callSetupId, now)) with
         {
             From = from,
             To = to,
             Owner = owner,
+            StatusCallback = statusCallback,
             RequestedByApi = true,
             CreateInFlight = true,
             HoldUntil = null,

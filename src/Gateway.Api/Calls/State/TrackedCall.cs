@@ -16,6 +16,8 @@ public sealed record TrackedCall
     public string? To { get; init; }
     /// <summary>The API key that created the call, if the API did.</summary>
     public string? Owner { get; init; }
+    /// <summary>Where the call's events are POSTed, as its create request asked (the webhook store keeps the deliveries).</summary>
+    public CallStatusCallback? StatusCallback { get; init; }
     /// <summary>Created through <c>POST /calls</c>: its first event is <c>call.requested</c>.</summary>
     public bool RequestedByApi { get; init; }
     /// <summary>A create command for it is in flight: its events are held until the create completes.</summary>
@@ -74,6 +76,7 @@ public sealed record TrackedCall
         UpdatedAt = UpdatedAt,
         EndedAt = EndedAt,
         Legs = [.. Legs.Select(l => l.ToResource())],
+        StatusCallback = StatusCallback,
     };
 }
 

@@ -42,9 +42,10 @@ internal static class CallFixtures
         return (ended.Call, [.. ringing.Events, .. answered.Events, .. ended.Events]);
     }
 
-    /// <summary>A call the API is creating: held (not visible) until the create completes.</summary>
+    /// <summary>A call the API is creating, with a status callback: held (not visible) until the create completes.</summary>
     public static TrackedCall Creating(string callSetupId, DateTimeOffset at) =>
-        CallStateMachine.BeginCreate(null, callSetupId, "sip:alice@example.com", "sip:bob@example.com", "key-1", at);
+        CallStateMachine.BeginCreate(null, callSetupId, "sip:alice@example.com", "sip:bob@example.com", "key-1", at,
+            new CallStatusCallback { Url = "https://hooks.example.com/calls?tenant=7", Events = ["call.connected", "call.ended"] });
 
     public static CallCommit Commit(CallTransition transition) => new() { Calls = [transition.Call], Events = transition.Events };
 
