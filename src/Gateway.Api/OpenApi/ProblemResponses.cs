@@ -1,0 +1,40 @@
+using Gateway.Api.Idempotency;
+using Microsoft.AspNetCore.Http.Timeouts;
+using Microsoft.OpenApi;
+
+namespace Gateway.Api.OpenApi;
+
+/// <summary>
+/// The problems the middleware answers for an operation, whatever its handler declares: the exception handler (500
+/// internal-error; 400 for a request it could not read), the request timeout (504 request-timeout), the body cap and
+/// the JSON body reader (413, 415), the idempotency middleware (400 invalid-idempotency-key, 422 idempotency-key-reused).
+/// Their schemas are set with the others' by <see cref="ProblemSchemas"/>.
+/// </summary>
+internal static class ProblemResponses
+{
+    public static void AddImplicit(OpenApiOperation operation, IList<object> metadata)
+    {
+        Add(operation, StatusCodes.Status500InternalServerError);
+        if (!metadata.OfType<DisableRequestTimeoutAttribute>().Any()) Add(operation, StatusCodes.Status504GatewayTimeout);
+        if (operation.Parameters is { Count: > 0 } || operation.RequestBody is not null) Add(operation, StatusCodes.Status400BadRequest);
+        if (operation.RequestBody is not null)
+        {
+            Add(operation, StatusCodes.Status413PayloadTooLarge);
+            Add(operation, StatusCodes.Status415UnsupportedMediaType);
+        }
+        if (metadata.OfType<IdempotentAttribute>().Any()) Add(operation, StatusCodes.Status422UnprocessableEntity);
+    }
+
+    /// <summary>Declares <paramref name="status"/> as a problem unless the operation declares it already (its description
+    /// then comes from the document-wide wording).</summary>
+    private static void Add(OpenApiOperation operation, int status)
+    {
+        operation.Responses ??= [];
+        var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (operation.Responses.ContainsKey(key)) return;
+        operation.Responses[key] = new OpenApiResponse
+        {
+            Content = new Dictionary<string, OpenApiMediaType> { [ProblemSchemas.MediaType] = new() },
+        };
+    }
+}
