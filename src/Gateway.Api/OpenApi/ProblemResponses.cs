@@ -38,6 +38,23 @@ internal static class ProblemResponses
             Add(operation, StatusCodes.Status415UnsupportedMediaType);
         }
         if (metadata.OfType<IdempotentAttribute>().Any()) Add(operation, StatusCodes.Status422UnprocessableEntity);
+        DeclareRetryAfter(operation);
+    }
+
+    /// <summary>A 429 or 503 tells when to retry (the rate limiter, <see cref="GatewayExceptionHandler"/>, a create whose
+    /// outcome is unknown).</summary>
+    private static void DeclareRetryAfter(OpenApiOperation operation)
+    {
+        foreach (var (status, response) in operation.Responses ?? [])
+        {
+            if (status is not ("429" or "503") || response is not OpenApiResponse concrete) continue;
+            concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            concrete.Headers["Retry-After"] = new OpenApiHeader
+            {
+                Description = "Seconds to wait before retrying.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
+            };
+        }
     }
 
     private sealed class SendsCommands;

@@ -156,8 +156,9 @@ public sealed partial class ContractValidator
         if (node is null) throw new InvalidOperationException($"{pointer} is not in the document.");
         var schema = Rewrite(node.DeepClone());
         if (schema is JsonObject obj) obj["$schema"] = "https://json-schema.org/draft/2020-12/schema";
-        var id = new Uri(_root, $"response/{_schemas.Count}-{Guid.NewGuid():N}.json");
-        return JsonSchema.Build(JsonSerializer.SerializeToElement(schema), new BuildOptions { SchemaRegistry = _registry }, id);
+        var id = new Uri(_root, $"response/{Guid.NewGuid():N}.json");
+        // Tests run in parallel; building registers the schema, so one at a time.
+        lock (_registry) return JsonSchema.Build(JsonSerializer.SerializeToElement(schema), new BuildOptions { SchemaRegistry = _registry }, id);
     }
 
     /// <summary>Points <c>#/components/schemas/X</c> references at the $defs resource.</summary>
