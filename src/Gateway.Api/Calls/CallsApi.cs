@@ -156,8 +156,7 @@ public static class CallsApi
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status502BadGateway)
+            .ProducesCommandProblems()
             .WithResponseExample(StatusCodes.Status202Accepted, OpenApiExamples.ConnectedCall);
 
         group.MapPost("/{id}/transfer", TransferCall)
@@ -175,18 +174,12 @@ public static class CallsApi
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status502BadGateway)
+            .ProducesCommandProblems()
             .WithRequestExample(OpenApiExamples.TransferRequest)
             .WithResponseExample(StatusCodes.Status202Accepted, OpenApiExamples.ConnectedCall);
 
         return group;
     }
-
-    private static RouteHandlerBuilder ProducesCommandProblems(this RouteHandlerBuilder builder) => builder
-        .ProducesProblem(StatusCodes.Status502BadGateway)
-        .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-        .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     public static async Task<Results<Accepted<CallResource>, ValidationProblem, ProblemHttpResult>> CreateCall(
         JsonBody<CreateCallRequest> body, [AsParameters] CallServices services, StatusCallbackRequests statusCallbacks, HttpContext http,

@@ -74,13 +74,19 @@ public static class ProblemTypes
     public static readonly ProblemType ComponentTimeout = new("component-timeout", 504, "The Active-Calls service did not answer in time.");
     public static readonly ProblemType RequestTimeout = new("request-timeout", 504, "The request took too long.");
 
+    /// <summary>A bare status code no other type names (its status is the one answered).</summary>
+    public static readonly ProblemType ClientError = new("client-error", 400, "Client error.");
+
+    /// <inheritdoc cref="ClientError"/>
+    public static readonly ProblemType ServerError = new("server-error", 500, "Server error.");
+
     public static IReadOnlyList<ProblemType> All { get; } =
     [
         ValidationFailed, MalformedRequest, InvalidIdempotencyKey, Unauthorized, OutOfScope, DestinationNotAllowed, AdminScopeRequired, ComponentForbidden, NotFound, CallNotFound,
         WebhookNotFound, DeliveryNotFound, FollowedUserNotFound, MethodNotAllowed, CallSetupIdInUse, CallNotConnected, ComponentConflict, WebhookLimitReached,
         WebhookDisabled, StatusCallbackNotFound, StatusCallbackSecretRequired, FollowedUserExists, FollowedUserConfigured, PayloadTooLarge, UnsupportedMediaType,
         CommandRejected, CommandFailed, FromNotFollowed, IdempotencyKeyReused, RateLimited, InternalError, ComponentError, ComponentUnavailable,
-        XmppUnavailable, CreateOutcomeUnknown, ComponentTimeout, RequestTimeout,
+        XmppUnavailable, CreateOutcomeUnknown, ComponentTimeout, RequestTimeout, ClientError, ServerError,
     ];
 
     /// <summary>The generic problem for a bare status code (status code pages).</summary>
@@ -95,6 +101,6 @@ public static class ProblemTypes
         429 => RateLimited,
         503 => ComponentUnavailable,
         504 => RequestTimeout,
-        _ => new ProblemType(status >= 500 ? "server-error" : "client-error", status, status >= 500 ? "Server error." : "Client error."),
+        _ => (status >= 500 ? ServerError : ClientError) with { Status = status },
     };
 }

@@ -81,26 +81,34 @@ public static class OpenApiExamples
         new CallEvent { Id = "ab12cd34.2", Type = "call.connected", Sequence = 2, OccurredAt = T0.AddSeconds(9), Call = ConnectedCall },
     ]);
 
-    public static readonly HttpValidationProblemDetails ValidationProblem = Validation(new Dictionary<string, string[]>
+    public static readonly HttpValidationProblemDetails ValidationProblem = Validation("/calls", new Dictionary<string, string[]>
     {
         ["from"] = ["must be a SIP URI 'sip:user@domain'."],
         ["callSetupId"] = ["must be exactly 8 letters or digits (A-Z, a-z, 0-9)."],
     });
 
-    public static readonly ProblemDetails CommandFailedProblem = WithXmpp(Problems.Create(ProblemTypes.CommandFailed,
-        "Execution Errors; Failed to create call: 'Bad Request: NO_ROUTE_DESTINATION'; missing response"),
+    public static readonly ProblemDetails CommandFailedProblem = WithXmpp(AsSent("/calls", Problems.Create(ProblemTypes.CommandFailed,
+        "Execution Errors; Failed to create call: 'Bad Request: NO_ROUTE_DESTINATION'; missing response")),
         "bad-request", "modify", "bad-payload", "Execution Errors; Failed to create call: 'Bad Request: NO_ROUTE_DESTINATION'; missing response");
 
-    public static readonly ProblemDetails ComponentUnavailableProblem = WithXmpp(Problems.Create(ProblemTypes.ComponentUnavailable, "Component unavailable"),
+    public static readonly ProblemDetails ComponentUnavailableProblem = WithXmpp(AsSent("/calls", Problems.Create(ProblemTypes.ComponentUnavailable, "Component unavailable")),
         "remote-server-timeout", "wait", "not-connected", "Component unavailable");
 
-    public static readonly ProblemDetails DestinationNotAllowedProblem = CallsApi.DestinationNotAllowed("to", "sip:19005550100@example.onsip.com");
+    public static readonly ProblemDetails DestinationNotAllowedProblem = AsSent("/calls", CallsApi.DestinationNotAllowed("to", "sip:19005550100@example.onsip.com"));
 
-    public static readonly ProblemDetails CallNotFoundProblem = Problems.Create(ProblemTypes.CallNotFound,
-        "No call with id or SIP Call-ID 'zz99zz99' is known (ended calls are kept for a limited time).");
+    public static readonly ProblemDetails CallNotFoundProblem = AsSent("/calls/zz99zz99", Problems.Create(ProblemTypes.CallNotFound,
+        "No call with id or SIP Call-ID 'zz99zz99' is known (ended calls are kept for a limited time)."));
 
-    /// <summary>A validation-failed problem with these per-field errors, as the handlers answer it.</summary>
-    public static HttpValidationProblemDetails Validation(Dictionary<string, string[]> errors) => Problems.ValidationDetails(errors);
+    /// <summary>A validation-failed problem with these per-field errors, as the handlers answer it to a request for <paramref name="instance"/>.</summary>
+    public static HttpValidationProblemDetails Validation(string instance, Dictionary<string, string[]> errors) => AsSent(instance, Problems.ValidationDetails(errors));
+
+    /// <summary>What every answer adds to a problem (<see cref="Problems"/>' Complete): the request's path and a trace id.</summary>
+    private static T AsSent<T>(string instance, T problem) where T : ProblemDetails
+    {
+        problem.Instance = instance;
+        problem.Extensions["traceId"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        return problem;
+    }
 
     private static ProblemDetails WithXmpp(ProblemDetails problem, string condition, string type, string application, string text)
     {

@@ -47,6 +47,8 @@ internal static class OpenApiTransformers
                 Name = ApiKeyDefaults.HeaderName,
                 Description = "The API key in a header.",
             };
+            NullableEnumSchemas.Apply(document);
+            ProblemSchemas.Apply(document);
             return Task.CompletedTask;
         });
 
@@ -92,6 +94,8 @@ internal static class OpenApiTransformers
                 }
             }
 
+            ProblemResponses.AddImplicit(operation, metadata);
+
             if (operation.Responses is { } responses)
             {
                 foreach (var described in metadata.OfType<OpenApiResponseDescription>())
@@ -124,11 +128,14 @@ internal static class OpenApiTransformers
         404 => "Unknown call (call-not-found).",
         409 => "call-setup-id-in-use or call-not-connected.",
         413 => "The body exceeds Gateway:Http:MaxRequestBodyBytes (payload-too-large).",
+        415 => "The body is not application/json (unsupported-media-type).",
         422 => "command-rejected / command-failed (the component's text is the detail), or idempotency-key-reused.",
         429 => "Rate or concurrency limit of the API key (rate-limited); see Retry-After.",
+        500 => "The gateway failed unexpectedly (internal-error); the traceId identifies the failure in its logs.",
         502 => "The Active-Calls service failed (component-error).",
         503 => "No XMPP connection, component not connected, or circuit breaker open (xmpp-unavailable, component-unavailable); see Retry-After.",
-        504 => "The Active-Calls service did not answer within the IQ timeout (component-timeout); the command may have been carried out.",
+        504 => "The Active-Calls service did not answer within the IQ timeout (component-timeout; the command may have been carried out), " +
+               "or the request took longer than Gateway:Http:RequestTimeout (request-timeout).",
         _ => "See the problem's code.",
     };
 }

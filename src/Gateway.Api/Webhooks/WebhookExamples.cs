@@ -83,7 +83,7 @@ public static class WebhookExamples
 
     public static readonly WebhookPayload Payload = new("call.connected", T0.AddSeconds(9), OpenApiExamples.EventList.Items[^1]);
 
-    public static readonly HttpValidationProblemDetails ValidationProblem = OpenApiExamples.Validation(new Dictionary<string, string[]>
+    public static readonly HttpValidationProblemDetails ValidationProblem = OpenApiExamples.Validation("/webhooks", new Dictionary<string, string[]>
     {
         ["url"] = ["points at 10.0.0.7, a private address: webhook targets must be public (Gateway:Webhooks:AllowPrivateTargets allows others for development)."],
         ["eventTypes"] = ["has unknown types (call.answered); known: " + string.Join(", ", CallEventTypes.All) + "."],

@@ -4,11 +4,13 @@ using System.Security.Cryptography;
 using System.Text;
 using Gateway.Api.Calls;
 using Gateway.Api.Xmpp;
+using Gateway.Testing.OpenApi;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -104,10 +106,21 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         return settings;
     }
 
-    /// <summary>A client sending <paramref name="key"/> as a bearer token (none when null).</summary>
+    /// <summary>The contract every answer to <see cref="Client"/> is checked against (the committed openapi.yaml);
+    /// a test of the check itself sets another.</summary>
+    public ContractValidator Contract { get; init; } = ContractValidator.Gateway;
+
+    /// <summary>A client sending <paramref name="key"/> as a bearer token (none when null). Every answer it gets is
+    /// checked against <see cref="Contract"/>: one that does not conform fails the request with a
+    /// <see cref="ContractViolationException"/>. Redirects and cookies are handled as <c>CreateClient</c> does.</summary>
     public HttpClient Client(string? key = AdminKey)
     {
-        var client = CreateClient();
+        List<DelegatingHandler> handlers = [];
+        if (ClientOptions.AllowAutoRedirect) handlers.Add(new RedirectHandler(ClientOptions.MaxAutomaticRedirections));
+        if (ClientOptions.HandleCookies) handlers.Add(new CookieContainerHandler());
+        // Innermost, so it sees every answer as sent (a redirect too), before the handlers above act on it.
+        handlers.Add(new ConformingHttpHandler(Contract));
+        var client = CreateDefaultClient(ClientOptions.BaseAddress, [.. handlers]);
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }
