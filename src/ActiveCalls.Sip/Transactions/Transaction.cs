@@ -71,6 +71,7 @@ public abstract class Transaction
     /// <summary>Starts the transaction's span (<see cref="SipTracing"/>); nothing when nobody listens.</summary>
     internal void StartSpan(ActivityKind kind, ActivityContext parent)
     {
+        if (!SipTracing.Source.HasListeners()) return;
         var ambient = Activity.Current;
         var span = SipTracing.Source.StartActivity("SIP " + Request.Method, kind, parent);
         if (span is null) return;
@@ -110,8 +111,6 @@ public abstract class Transaction
     private protected void TerminateLocked()
     {
         if (State == TransactionState.Terminated) return;
-        // A transaction ended without a final response (shutdown, a server transaction never answered).
-        if (_span is not null) EndSpan(null);
         State = TransactionState.Terminated;
         foreach (var t in _timers) t.Dispose();
         _timers.Clear();
@@ -137,5 +136,6 @@ public abstract class Transaction
     internal void Abort()
     {
         lock (Gate) TerminateLocked();
+        EndSpan(null);
     }
 }

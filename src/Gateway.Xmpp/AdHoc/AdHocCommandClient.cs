@@ -41,7 +41,8 @@ public sealed class AdHocCommandClient
         ArgumentException.ThrowIfNullOrEmpty(node);
         if (submitForm is not null && submitForm.Type != DataFormType.Submit)
             throw new ArgumentException($"A single-stage command carries a type=\"submit\" form, not \"{submitForm.Type.ToWireName()}\".", nameof(submitForm));
-        using var span = XmppTracing.Source.StartActivity("xmpp.command " + node, ActivityKind.Client);
+        // Checked first so that nothing (not even the span's name) is allocated when nobody listens.
+        using var span = XmppTracing.Source.HasListeners() ? XmppTracing.Source.StartActivity("xmpp.command " + node, ActivityKind.Client) : null;
         var command = BuildCommand(node, null, null, submitForm);
         if (span is not null)
         {
