@@ -223,7 +223,8 @@ public sealed class WebhookDispatcher : BackgroundService
     private async Task<Activity?> StartSpanAsync(QueuedDelivery delivery)
     {
         if (!GatewayTracing.Source.HasListeners()) return null;
-        var callId = JsonNode.Parse(delivery.Payload)?["data"]?["callId"]?.GetValue<string>() ?? "";
+        // The payload names the call: data.call.id.
+        var callId = JsonNode.Parse(delivery.Payload)?["data"]?["call"]?["id"]?.GetValue<string>() ?? "";
         var call = callId.Length == 0 || _calls is null ? null : await _calls.GetAsync(callId, CancellationToken.None);
         var span = GatewayTracing.StartCallSpan("webhook.deliver", ActivityKind.Client, callId, call?.TraceParent);
         if (span is { IsAllDataRequested: true })

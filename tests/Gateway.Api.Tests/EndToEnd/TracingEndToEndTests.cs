@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using Gateway.Api.Tests.Infrastructure;
 using Gateway.Testing.Prosody;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
@@ -12,7 +13,7 @@ namespace Gateway.Api.Tests.EndToEnd;
 /// <summary>
 /// One call through the whole system (<see cref="EndToEndStack"/>: real Prosody, the reference service, sipp phones) is one
 /// trace, collected with OpenTelemetry's in-memory exporter: the gateway's HTTP request, command IQs and events applied, and
-/// the service's command handling, SIP transactions and PubSub publishes. Gateway and service share this process, so the
+/// the service's command handling, SIP transactions and PubSub publishes, then the gateway's webhook deliveries. Gateway and service share this process, so the
 /// test proves the context crossed XMPP: the service's command span has a remote parent, the gateway's IQ span, and both
 /// name the same IQ id.
 /// </summary>
@@ -44,7 +45,10 @@ public sealed class TracingEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
     {
         var alice = await _stack.PhoneAsync("answer", "alice");
         var bob = await _stack.PhoneAsync("answer", "bob");
+        var receiver = _stack.Own(await WebhookReceiver.StartAsync(0));
         var client = await _stack.StartAsync(("alice@activecalls.test", alice), ("bob@activecalls.test", bob));
+        var subscribed = await client.PostJsonAsync("/webhooks", $$"""{"url":"{{receiver.Url()}}"}""");
+        Assert.Equal(HttpStatusCode.Created, subscribed.StatusCode);
 
         var id = await CreateCallAsync(client, Alice, Bob);
         await WaitForCallAsync(client, id, State("connected"), "connected");
@@ -52,12 +56,15 @@ public sealed class TracingEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
         await alice.AssertSucceededAsync();
         await bob.AssertSucceededAsync();
         await WaitForCallAsync(client, id, State("ended"), "ended");
+        var eventCount = (await EventsAsync(client, id)).Count;
+        await receiver.WaitForAsync(r => r.Count >= eventCount, $"the {eventCount} events of call {id}");
 
         // Other tests' spans may be collected too: this call's trace is the one its create was handled in.
         var traceId = Assert.Single(_spans, s => s.DisplayName == "xmpp.command create" && (string?)s.GetTagItem("activecalls.call_setup_id") == id).TraceId;
         var trace = await SpansOfTraceAsync(traceId, t =>
             t.Any(s => s.DisplayName == "SIP BYE") && t.Any(s => s.Source.Name == "ActiveCalls.Service" && s.DisplayName == "xmpp.command terminate")
-            && t.Any(s => s.Source.Name == "ActiveCalls.Service" && s.DisplayName == "pubsub.retract"));
+            && t.Any(s => s.Source.Name == "ActiveCalls.Service" && s.DisplayName == "pubsub.retract")
+            && t.Count(s => s.DisplayName == "webhook.deliver") >= eventCount);
 
         // It starts with the POST /calls request.
         var post = Assert.Single(trace, s => s.Source.Name == "Microsoft.AspNetCore" && s.Kind == ActivityKind.Server);
@@ -96,6 +103,12 @@ public sealed class TracingEndToEndTests(ProsodyFixture prosody) : IAsyncLifetim
             .Select(e => (string?)e.Tags.First(t => t.Key == "call.event.type").Value).ToList();
         Assert.Contains("call.connected", published);
         Assert.Contains("call.ended", published);
+
+        // Each webhook delivery attempt is a span of the call's trace (each succeeded at once here).
+        var deliveries = trace.Where(s => s.DisplayName == "webhook.deliver").ToList();
+        Assert.Equal(eventCount, deliveries.Count);
+        Assert.All(deliveries, s => Assert.Equal("succeeded", s.GetTagItem("webhook.delivery.state")));
+        Assert.Contains(deliveries, s => (string?)s.GetTagItem("webhook.event.type") == "call.connected");
     }
 
     /// <summary>The spans of <paramref name="traceId"/> once <paramref name="complete"/> holds (spans end as their work
