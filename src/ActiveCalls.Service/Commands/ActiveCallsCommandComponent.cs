@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Xml.Linq;
 using ActiveCalls.Service.Hosting;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.Iq;
+using Gateway.Xmpp.Tracing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -73,10 +75,42 @@ public sealed class ActiveCallsCommandComponent
         return new Registrations(registrations);
     }
 
-    /// <summary>Handles an IQ set carrying <c>&lt;command xmlns="http://jabber.org/protocol/commands"/&gt;</c>.</summary>
+    /// <summary>Handles an IQ set carrying <c>&lt;command xmlns="http://jabber.org/protocol/commands"/&gt;</c>, in a server
+    /// span parented to the trace context the command carries, if any (<see cref="TraceContextElement"/>).</summary>
     public async Task<IqResponse> HandleCommandAsync(IqRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (!ServiceTracing.Source.HasListeners()) return await HandleCommandCoreAsync(request, cancellationToken);
+        TraceContextElement.TryRead(request.Payload, out var parent);
+        var node = (string?)request.Payload.Attribute("node");
+        using var span = ServiceTracing.Source.StartActivity("xmpp.command " + (CommandNodes.Find(node) is null ? "unknown" : node), ActivityKind.Server, parent);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("rpc.system", "xmpp");
+            span.SetTag("xmpp.iq.id", request.Id);
+            span.SetTag("xmpp.from", request.From?.ToString());
+            span.SetTag("xmpp.command.node", node);
+            span.SetTag("xmpp.command.action", (string?)request.Payload.Attribute("action") ?? "execute");
+        }
+        var response = await HandleCommandCoreAsync(request, cancellationToken);
+        if (span is { IsAllDataRequested: true })
+        {
+            switch (response)
+            {
+                case IqResponse.ErrorResponse error:
+                    span.SetStatus(ActivityStatusCode.Error, error.Error.Text);
+                    span.SetTag("error.type", error.Error.Condition);
+                    break;
+                case IqResponse.ResultResponse result:
+                    span.SetTag("xmpp.command.status", (string?)result.Payload?.Attribute("status"));
+                    break;
+            }
+        }
+        return response;
+    }
+
+    private async Task<IqResponse> HandleCommandCoreAsync(IqRequest request, CancellationToken cancellationToken)
+    {
         if (request.Type != IqType.Set) return CommandErrors.NotASet();
         var command = request.Payload;
         var node = (string?)command.Attribute("node");
@@ -175,6 +209,7 @@ public sealed class ActiveCallsCommandComponent
         {
             case CreateCallInput create:
                 var callSetupId = create.CallSetupId ?? CommandIds.NewCallSetupId();
+                if (Activity.Current is { } span && span.Source == ServiceTracing.Source) span.SetTag("activecalls.call_setup_id", callSetupId);
                 await _engine.CreateAsync(new CallSetup(create.From, create.To, callSetupId, requester), cancellationToken);
                 return CommandForms.CreateResult(callSetupId);
             case TerminateCallInput terminate:

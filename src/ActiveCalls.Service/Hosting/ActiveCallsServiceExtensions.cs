@@ -23,6 +23,7 @@ public static class ActiveCallsServiceExtensions
             .Bind(builder.Configuration.GetSection(ActiveCallsServiceOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.AddServiceTracing();
         builder.Services.AddActiveCallsComponents();
         builder.Services.AddSipCallControl(builder.Configuration.GetSection(SipOptions.SectionName));
         return builder;

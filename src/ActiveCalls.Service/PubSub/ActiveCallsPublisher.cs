@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ActiveCalls.Sip.CallControl;
 using Gateway.Xmpp.ActiveCalls;
 using Microsoft.Extensions.Logging;
@@ -21,6 +22,7 @@ public sealed class ActiveCallsPublisher(ActiveCallsPubSubComponent pubSub, ILog
     public async Task LegUpdatedAsync(CallLeg leg, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(leg);
+        using var span = StartSpan("pubsub.publish", leg);
         if (!await _pubSub.PublishAsync(leg.OwnerAddress, leg.ItemId, ToItem(leg), cancellationToken))
             _logger.LogDebug("Leg {ItemId} of call {CallId} not published: '{Owner}' is not a user of this service", leg.ItemId, leg.CallId, leg.OwnerAddress);
     }
@@ -29,10 +31,27 @@ public sealed class ActiveCallsPublisher(ActiveCallsPubSubComponent pubSub, ILog
     {
         ArgumentNullException.ThrowIfNull(leg);
         ArgumentNullException.ThrowIfNull(end);
+        using var span = StartSpan("pubsub.retract", leg);
         if (await _pubSub.RetractAsync(leg.OwnerAddress, leg.ItemId, cancellationToken))
             _logger.LogDebug("Leg {ItemId} of call {CallId} at {Owner} ended: {Reason} {Status}", leg.ItemId, leg.CallId, leg.OwnerAddress, end.Reason, end.SipStatus);
         else
             _logger.LogDebug("Leg {ItemId} of call {CallId} ended but was never published at '{Owner}'", leg.ItemId, leg.CallId, leg.OwnerAddress);
+    }
+
+    /// <summary>A producer span in the call's trace: the engine runs a call's steps in the context of the command that
+    /// created it.</summary>
+    private static Activity? StartSpan(string name, CallLeg leg)
+    {
+        var span = ServiceTracing.Source.StartActivity(name, ActivityKind.Producer);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("messaging.system", "xmpp-pubsub");
+            span.SetTag("messaging.destination.name", leg.OwnerAddress);
+            span.SetTag("pubsub.item.id", leg.ItemId);
+            span.SetTag("activecalls.call_setup_id", leg.CallSetupId);
+            span.SetTag("activecalls.dialog_state", leg.State.ToString().ToLowerInvariant());
+        }
+        return span;
     }
 
     /// <summary>The <c>onsip:active-calls</c> payload of a leg; <c>publish-time</c> is the leg's timestamp.</summary>

@@ -20,7 +20,7 @@ internal sealed partial class ThirdPartyCall
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var from = new NameAddress(new SipUri("sip", Options.CallSetupUser, CallSetupDomain), Options.CallSetupDisplayName);
-        A.Invite = await Ua.InviteAsync(new InviteParameters(A.Uri, from, new NameAddress(A.Uri.Clone()), null, null, A.Route), A, cancellationToken);
+        A.Invite = Traced(await Ua.InviteAsync(new InviteParameters(A.Uri, from, new NameAddress(A.Uri.Clone()), null, null, A.Route), A, cancellationToken));
         _engine.Index(this, A.Invite);
         Checkpoint();
         A.StartRingTimer(_engine.Time, Options.RingTimeout);
@@ -72,7 +72,7 @@ internal sealed partial class ThirdPartyCall
         try
         {
             var from = new NameAddress(A.Uri.WithoutParametersAndHeaders());
-            B.Invite = await Ua.InviteAsync(new InviteParameters(B.Uri, from, new NameAddress(B.Uri.Clone()), A.Offer, Sdp.ContentType, B.Route), B, _engine.Stopping);
+            B.Invite = Traced(await Ua.InviteAsync(new InviteParameters(B.Uri, from, new NameAddress(B.Uri.Clone()), A.Offer, Sdp.ContentType, B.Route), B, _engine.Stopping));
         }
         catch (SipTransportException e)
         {
@@ -213,7 +213,7 @@ internal sealed partial class ThirdPartyCall
         try
         {
             var from = new NameAddress(kept.Uri.WithoutParametersAndHeaders());
-            t.Invite = await Ua.InviteAsync(new InviteParameters(target, from, new NameAddress(target.Clone()), null, null, route), t, _engine.Stopping);
+            t.Invite = Traced(await Ua.InviteAsync(new InviteParameters(target, from, new NameAddress(target.Clone()), null, null, route), t, _engine.Stopping));
         }
         catch (SipTransportException e)
         {
@@ -309,6 +309,8 @@ internal sealed partial class ThirdPartyCall
             else await HangUpAsync(party);
         }
         ForgetInJournal(); // the BYEs and CANCELs have left
+        foreach (var party in Parties())
+            if (party.Invite is { } invite) Ua.Transactions.Traces.Forget(invite.CallId);
         foreach (var id in _legs.Keys.ToList()) await RetractAsync(id, end);
         _engine.Remove(this);
         Logger.LogInformation("{Call}: ended ({Reason})", this, end.Reason);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using ActiveCalls.Sip.Dialogs;
@@ -43,7 +44,20 @@ internal sealed partial class ThirdPartyCall
         Setup = setup;
         A = new Party(this, PartyRole.Caller, setup.From, from, fromRoute);
         B = new Party(this, PartyRole.Callee, setup.To, to, toRoute);
+        // The command that created the call: its steps run in this context (it flows into the work queue), and the
+        // transactions its dialogs' phones start join it (SipCallTraces).
+        TraceParent = Activity.Current?.Context ?? default;
         _ = Task.Run(RunAsync);
+    }
+
+    /// <summary>The trace the call's SIP transactions and publishes belong to (default when not traced).</summary>
+    public ActivityContext TraceParent { get; }
+
+    /// <summary>Requests of <paramref name="invite"/>'s dialog that the phone sends join the call's trace.</summary>
+    private OutgoingInvite Traced(OutgoingInvite invite)
+    {
+        _engine.UserAgent.Transactions.Traces.Follow(invite.CallId, TraceParent);
+        return invite;
     }
 
     public CallSetup Setup { get; }

@@ -26,7 +26,11 @@ public abstract class ClientTransaction : Transaction
 
     private protected void Deliver(SipResponse response)
     {
-        if (response.StatusCode >= 200) _final.TrySetResult(response);
+        if (response.StatusCode >= 200)
+        {
+            EndSpan(response.StatusCode);
+            _final.TrySetResult(response);
+        }
         try
         {
             _onResponse(this, response);
@@ -68,6 +72,7 @@ public sealed class InviteClientTransaction : ClientTransaction
             Stop(ref _timerA);
             _timerA = StartTimer(_intervalA, FireA);
         }
+        CountRetransmission();
         TrySend(Request, Remote);
     }
 
@@ -161,6 +166,7 @@ public sealed class NonInviteClientTransaction : ClientTransaction
             Stop(ref _timerE);
             _timerE = StartTimer(_intervalE, FireE);
         }
+        CountRetransmission();
         TrySend(Request, Remote);
     }
 

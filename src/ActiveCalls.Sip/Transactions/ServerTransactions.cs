@@ -53,6 +53,7 @@ public sealed class InviteServerTransaction : ServerTransaction
                 _timerH = StartTimer(Timers.TransactionTimeout, () => { lock (Gate) TerminateLocked(); });
             }
         }
+        if (response.StatusCode >= 200) EndSpan(response.StatusCode);
         TrySend(response, Remote);
         return true;
     }
@@ -68,6 +69,7 @@ public sealed class InviteServerTransaction : ServerTransaction
             Stop(ref _timerG);
             _timerG = StartTimer(_intervalG, FireG);
         }
+        CountRetransmission();
         if (resend is not null) TrySend(resend, Remote);
     }
 
@@ -89,6 +91,7 @@ public sealed class InviteServerTransaction : ServerTransaction
             }
             if (State is TransactionState.Proceeding or TransactionState.Completed) resend = LastResponse;
         }
+        CountRetransmission();
         if (resend is not null) TrySend(resend, Remote);
     }
 }
@@ -116,6 +119,7 @@ public sealed class NonInviteServerTransaction : ServerTransaction
                 StartTimer(Timers.TransactionTimeout, () => { lock (Gate) TerminateLocked(); });
             }
         }
+        if (response.StatusCode >= 200) EndSpan(response.StatusCode);
         TrySend(response, Remote);
         return true;
     }
@@ -124,6 +128,7 @@ public sealed class NonInviteServerTransaction : ServerTransaction
     {
         SipResponse? resend;
         lock (Gate) resend = State is TransactionState.Proceeding or TransactionState.Completed ? LastResponse : null;
+        CountRetransmission();
         if (resend is not null) TrySend(resend, Remote);
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using ActiveCalls.Sip.Messages;
@@ -35,6 +36,9 @@ public sealed class SipTransactionLayer
 
     internal ILogger Logger { get; }
 
+    /// <summary>The trace each Call-ID's transactions join (<see cref="SipTracing"/>).</summary>
+    public SipCallTraces Traces { get; } = new();
+
     /// <summary>Transactions not terminated yet (client and server).</summary>
     public int ActiveCount => _clients.Count + _servers.Count;
 
@@ -64,6 +68,7 @@ public sealed class SipTransactionLayer
             ? new InviteClientTransaction(this, key, request, destination, onResponse)
             : new NonInviteClientTransaction(this, key, request, destination, onResponse);
         if (!_clients.TryAdd(key, tx)) throw new InvalidOperationException($"A client transaction with branch {branch} exists.");
+        tx.StartSpan(ActivityKind.Client, Traces.ParentFor(request.CallId));
         tx.Start();
         return tx;
     }
@@ -126,6 +131,7 @@ public sealed class SipTransactionLayer
             _servers[key].OnRetransmission(request);
             return;
         }
+        tx.StartSpan(ActivityKind.Server, Traces.ParentFor(request.CallId));
         if (tx is InviteServerTransaction invite) invite.SendTrying();
         if (RequestReceived is { } handler)
         {

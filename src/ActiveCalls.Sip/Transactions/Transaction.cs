@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using ActiveCalls.Sip.Messages;
 using Microsoft.Extensions.Logging;
@@ -11,6 +13,8 @@ public enum TransactionState { Calling, Trying, Proceeding, Completed, Confirmed
 public abstract class Transaction
 {
     private readonly List<ITimer> _timers = [];
+    private Activity? _span;
+    private int _retransmissions;
 
     private protected Transaction(SipTransactionLayer layer, string key, SipRequest request, IPEndPoint remote)
     {
@@ -64,6 +68,45 @@ public abstract class Transaction
         timer = null;
     }
 
+    /// <summary>Starts the transaction's span (<see cref="SipTracing"/>); nothing when nobody listens.</summary>
+    internal void StartSpan(ActivityKind kind, ActivityContext parent)
+    {
+        if (!SipTracing.Source.HasListeners()) return;
+        var ambient = Activity.Current;
+        var span = SipTracing.Source.StartActivity("SIP " + Request.Method, kind, parent);
+        if (span is null) return;
+        // The span is the transaction's own, not the current context of whoever created the transaction.
+        Activity.Current = ambient;
+        if (span.IsAllDataRequested)
+        {
+            span.SetTag("sip.method", Request.Method);
+            span.SetTag("sip.call_id", Request.CallId);
+            span.SetTag("network.peer.address", Remote.Address.ToString());
+            span.SetTag("network.peer.port", Remote.Port);
+        }
+        _span = span;
+    }
+
+    /// <summary>A request or response sent again, or a retransmitted request absorbed.</summary>
+    private protected void CountRetransmission()
+    {
+        if (_span is not null) Interlocked.Increment(ref _retransmissions);
+    }
+
+    /// <summary>Ends the span with the final response (once; later calls do nothing).</summary>
+    private protected void EndSpan(int? statusCode)
+    {
+        if (Interlocked.Exchange(ref _span, null) is not { } span) return;
+        if (span.IsAllDataRequested)
+        {
+            span.SetTag("sip.status_code", statusCode);
+            span.SetTag("sip.retransmissions", Volatile.Read(ref _retransmissions));
+            if (statusCode is null) span.SetStatus(ActivityStatusCode.Error, "ended without a final response");
+            else if (statusCode >= 400) span.SetStatus(ActivityStatusCode.Error, statusCode.Value.ToString(CultureInfo.InvariantCulture));
+        }
+        span.Stop();
+    }
+
     /// <summary>Moves to Terminated, stops every timer and leaves the layer's table. Call under <see cref="Gate"/>.</summary>
     private protected void TerminateLocked()
     {
@@ -93,5 +136,6 @@ public abstract class Transaction
     internal void Abort()
     {
         lock (Gate) TerminateLocked();
+        EndSpan(null);
     }
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Gateway.Api.Calls.State;
+using Gateway.Api.Hosting;
 using Gateway.Api.Calls.Store;
 using Gateway.Xmpp.ActiveCalls;
 
@@ -19,7 +21,9 @@ public sealed partial class CallTracker
             var existing = await _store.GetAsync(callSetupId, cancellationToken);
             if (existing is { Visible: true } or { CreateInFlight: true }) throw new CallSetupIdInUseException(callSetupId);
             if (existing is { OutcomeUnknownSince: not null }) throw new CreateOutcomeUnknownException(callSetupId);
-            await CommitAsync(new CallCommit { Calls = [CallStateMachine.BeginCreate(existing, callSetupId, from, to, owner, _time.GetUtcNow(), statusCallback)] }, cancellationToken);
+            // The request's trace becomes the call's: what happens to the call later is traced in it.
+            var call = CallStateMachine.BeginCreate(existing, callSetupId, from, to, owner, _time.GetUtcNow(), statusCallback) with { TraceParent = GatewayTracing.CurrentTraceParent() };
+            await CommitAsync(new CallCommit { Calls = [call] }, cancellationToken);
             return 0;
         }, cancellationToken);
 
@@ -119,6 +123,10 @@ public sealed partial class CallTracker
         return WriteAsync(async () =>
         {
             if (await _store.FindByItemAsync(itemId, cancellationToken) is not { } call) return 0;
+            using var span = GatewayTracing.StartCallSpan("call.events.apply", ActivityKind.Consumer, call.Id, call.TraceParent);
+            using var scope = _logger.BeginScope("Call {CallId}", call.Id);
+            span?.SetTag("pubsub.item.id", itemId);
+            span?.SetTag("pubsub.event", "retract");
             await ApplyAsync(call, CallStateMachine.ApplyRetracted(call, itemId, _time.GetUtcNow(), _timings), cancellationToken);
             return 0;
         }, cancellationToken);
@@ -162,6 +170,15 @@ public sealed partial class CallTracker
     {
         var now = _time.GetUtcNow();
         var call = await _store.FindByItemAsync(itemId, cancellationToken) ?? await LocateAsync(item, itemId, now, cancellationToken);
+        using var span = GatewayTracing.StartCallSpan("call.events.apply", ActivityKind.Consumer, call.Id, call.TraceParent);
+        using var scope = _logger.BeginScope("Call {CallId}", call.Id);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("pubsub.item.id", itemId);
+            span.SetTag("pubsub.node", node);
+            span.SetTag("pubsub.event", "publish");
+            span.SetTag("activecalls.dialog_state", item.DialogStateText);
+        }
         if (call.IsEnded && call.Leg(itemId) is null)
         {
             _logger.LogDebug("Ignoring leg {ItemId} of ended call {CallId}", itemId, call.Id);

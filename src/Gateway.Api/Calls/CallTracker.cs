@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Gateway.Api.Calls.Events;
 using Gateway.Api.Calls.State;
+using Gateway.Api.Hosting;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Configuration;
 using Gateway.Api.Replicas;
@@ -278,6 +280,14 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
     {
         if (!transition.Changed(before)) return;
         await CommitAsync(new CallCommit { Calls = [transition.Call], Events = transition.Events }, cancellationToken);
+        // The fan-out: each event committed goes to the streams (SignalR, SSE), the webhooks and the intents from the log.
+        if (Activity.Current is { IsAllDataRequested: true } span && ReferenceEquals(span.Source, GatewayTracing.Source))
+            foreach (var e in transition.Events)
+                span.AddEvent(new ActivityEvent("call.event.published", tags: new ActivityTagsCollection
+                {
+                    ["call.event.type"] = e.Type,
+                    ["call.event.sequence"] = e.Sequence,
+                }));
     }
 
     /// <summary>Commits; with a shared store, only while every call written is still at the revision its new value was

@@ -48,6 +48,7 @@ public static class GatewayHostingExtensions
     public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
     {
         builder.AddGatewayOptions();
+        builder.AddGatewayTracing();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddReplicas();
         builder.AddXmppPool();

@@ -1,8 +1,12 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Gateway.Api.Calls.Store;
+using Gateway.Api.Hosting;
 using Gateway.Api.Replicas;
 using Microsoft.Extensions.Options;
 
@@ -34,9 +38,13 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
 
+    /// <summary>Where an attempt's span finds its call's trace (none: the span starts a trace of its own).</summary>
+    private readonly ICallStore? _calls;
+
     public WebhookDispatcher(IWebhookStore store, IReplicaLeadership leadership, IHttpClientFactory http, WebhookRetryPolicy retry, IOptions<WebhookOptions> options,
-        TimeProvider time, ILogger<WebhookDispatcher> logger)
+        TimeProvider time, ILogger<WebhookDispatcher> logger, ICallStore? calls = null)
     {
+        _calls = calls;
         _store = store;
         _leadership = leadership;
         _http = http;
@@ -164,11 +172,18 @@ public sealed class WebhookDispatcher : BackgroundService
 
     private async Task AttemptAsync(QueuedDelivery delivery, CancellationToken stoppingToken)
     {
+        using var span = await StartSpanAsync(delivery);
         try
         {
             var at = _time.GetUtcNow();
             var (status, error, retryAfter) = await SendAsync(delivery, at, stoppingToken);
             var record = Decide(delivery, at, status, error, retryAfter);
+            if (span is { IsAllDataRequested: true })
+            {
+                span.SetTag("http.response.status_code", status);
+                span.SetTag("webhook.delivery.state", record.State.ToString().ToLowerInvariant());
+                if (record.State != DeliveryState.Succeeded) span.SetStatus(ActivityStatusCode.Error, error);
+            }
             if (!await _store.RecordAttemptAsync(record, CancellationToken.None)) return;
             switch (record.State)
             {
@@ -202,6 +217,25 @@ public sealed class WebhookDispatcher : BackgroundService
             {
             }
         }
+    }
+
+    /// <summary>One attempt's span, in the trace of the event's call (<see cref="GatewayTracing"/>); null when nobody listens.</summary>
+    private async Task<Activity?> StartSpanAsync(QueuedDelivery delivery)
+    {
+        if (!GatewayTracing.Source.HasListeners()) return null;
+        // The payload names the call: data.call.id.
+        var callId = JsonNode.Parse(delivery.Payload)?["data"]?["call"]?["id"]?.GetValue<string>() ?? "";
+        var call = callId.Length == 0 || _calls is null ? null : await _calls.GetAsync(callId, CancellationToken.None);
+        var span = GatewayTracing.StartCallSpan("webhook.deliver", ActivityKind.Client, callId, call?.TraceParent);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("webhook.delivery.id", delivery.Id);
+            span.SetTag("webhook.subscription.id", delivery.SubscriptionId);
+            span.SetTag("webhook.event.type", delivery.EventType);
+            span.SetTag("webhook.attempt", delivery.Attempts + 1);
+            span.SetTag("server.address", Uri.TryCreate(delivery.Url, UriKind.Absolute, out var url) ? url.Host : null);
+        }
+        return span;
     }
 
     private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(QueuedDelivery delivery, DateTimeOffset at, CancellationToken stoppingToken)

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Xml.Linq;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.DataForms;
 using Gateway.Xmpp.Iq;
+using Gateway.Xmpp.Tracing;
 
 namespace Gateway.Xmpp.AdHoc;
 
@@ -25,7 +27,8 @@ public sealed class AdHocCommandClient
 
     /// <summary>
     /// Single-stage execution, shaped like OnSIP's own clients: <c>&lt;command node=…&gt;</c> carrying the submit form,
-    /// with no <c>action</c> and no <c>sessionid</c>.
+    /// with no <c>action</c> and no <c>sessionid</c>. When a listener records <see cref="XmppTracing.SourceName"/>, it runs
+    /// in a client span whose W3C context the command carries (<see cref="TraceContextElement"/>).
     /// </summary>
     /// <returns>The responder's command. Usually <see cref="CommandStatus.Completed"/>; a responder that insists on
     /// multi-stage answers <see cref="CommandStatus.Executing"/> with a form, and that session is left to expire.</returns>
@@ -38,8 +41,35 @@ public sealed class AdHocCommandClient
         ArgumentException.ThrowIfNullOrEmpty(node);
         if (submitForm is not null && submitForm.Type != DataFormType.Submit)
             throw new ArgumentException($"A single-stage command carries a type=\"submit\" form, not \"{submitForm.Type.ToWireName()}\".", nameof(submitForm));
-        var reply = await _sender.SendIqAsync(to, IqType.Set, BuildCommand(node, null, null, submitForm), timeout, ct);
-        return ParseReply(reply, node);
+        // Checked first so that nothing (not even the span's name) is allocated when nobody listens.
+        using var span = XmppTracing.Source.HasListeners() ? XmppTracing.Source.StartActivity("xmpp.command " + node, ActivityKind.Client) : null;
+        var command = BuildCommand(node, null, null, submitForm);
+        if (span is not null)
+        {
+            span.SetTag("rpc.system", "xmpp");
+            span.SetTag("xmpp.to", to.ToString());
+            span.SetTag("xmpp.command.node", node);
+            span.SetTag("xmpp.command.action", "execute");
+            // Inside the <command/>: an IQ set carries exactly one payload child.
+            command.Add(TraceContextElement.Format(span.Context));
+        }
+        try
+        {
+            var result = ParseReply(await _sender.SendIqAsync(to, IqType.Set, command, timeout, ct), node);
+            span?.SetTag("xmpp.command.status", result.Status.ToString().ToLowerInvariant());
+            return result;
+        }
+        catch (Exception e) when (span is not null)
+        {
+            span.SetStatus(ActivityStatusCode.Error, e.Message);
+            span.SetTag("error.type", e switch
+            {
+                XmppStanzaErrorException stanza => stanza.Error.Condition,
+                XmppIqTimeoutException => "timeout",
+                _ => e.GetType().FullName,
+            });
+            throw;
+        }
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ using System.Xml.Linq;
 using Gateway.Xmpp.Core;
 using Gateway.Xmpp.Framing;
 using Gateway.Xmpp.Iq;
+using Gateway.Xmpp.Tracing;
 using Gateway.Xmpp.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -125,6 +126,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
         PrepareOutbound(iq);
         // Serialise before registering: a value XML cannot carry is the caller's error, not a lost request.
         var bytes = XmppStreamWriter.Serialize(iq);
+        XmppTracing.TagIqId(id);
         var waiter = _tracker.Register(id, from => AcceptsReplyFrom(to, from), timeout ?? _options.DefaultIqTimeout, cancellationToken);
         try
         {

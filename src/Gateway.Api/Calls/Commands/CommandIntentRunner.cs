@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using Gateway.Api.Calls.Events;
 using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Commands;
+using Gateway.Api.Hosting;
 using Gateway.Api.Configuration;
 using Gateway.Api.Errors;
 using Gateway.Api.Replicas;
@@ -272,6 +274,11 @@ public sealed class CommandIntentRunner : BackgroundService, ICallEventConsumer
             await Tracker.RemoveIntentsAsync([intent.Id]);
             return new IntentOutcome.Moot();
         }
+        // In the call's trace, linked to the request that asked (when this attempt is its first).
+        using var span = GatewayTracing.StartCallSpan(intent.Kind == CommandIntentKind.Hangup ? "call.hangup" : "call.transfer", ActivityKind.Internal,
+            call.Id, call.TraceParent);
+        span?.SetTag("activecalls.intent.attempt", intent.Attempts + 1);
+        using var scope = _logger.BeginScope("Call {CallId}", call.Id);
         try
         {
             return intent.Kind switch

@@ -54,6 +54,10 @@ public sealed record TrackedCall
     /// shared store gave. Not part of the call's state: values derived from this one carry it as "worked out from".</summary>
     public long Version { get; init; }
 
+    /// <summary>The W3C <c>traceparent</c> of the request that created the call: its later spans join that trace
+    /// (<see cref="Hosting.GatewayTracing"/>). Null when it was not traced.</summary>
+    public string? TraceParent { get; init; }
+
     public bool IsEnded => State == CallState.Ended;
 
     public TrackedLeg? Leg(string itemId)

@@ -40,12 +40,13 @@ public static class TrackedCallJson
         DateTimeOffset? HoldUntil, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, CallState State, CallEndReason? EndReason,
         DateTimeOffset? EndedAt, DateTimeOffset? LastRetractAt, DateTimeOffset? GraceUntil, CallEndReason? Hangup,
         IReadOnlyList<LegDto>? Legs, IReadOnlyList<PendingEvent>? Held, long LastSequence, bool HangupPending = false,
-        DateTimeOffset? OutcomeUnknownSince = null, int OutcomeUnknownMisses = 0, CallStatusCallback? StatusCallback = null)
+        DateTimeOffset? OutcomeUnknownSince = null, int OutcomeUnknownMisses = 0, CallStatusCallback? StatusCallback = null,
+        string? TraceParent = null)
     {
         public static CallDto Of(TrackedCall c) => new(
             c.Id, c.CallSetupId, c.From, c.To, c.Owner, c.RequestedByApi, c.CreateInFlight, c.Visible, c.HoldUntil, c.CreatedAt, c.UpdatedAt,
             c.State, c.EndReason, c.EndedAt, c.LastRetractAt, c.GraceUntil, c.Hangup, [.. c.Legs.Select(LegDto.Of)], [.. c.Held], c.LastSequence,
-            c.HangupPending, c.OutcomeUnknownSince, c.OutcomeUnknownMisses, c.StatusCallback);
+            c.HangupPending, c.OutcomeUnknownSince, c.OutcomeUnknownMisses, c.StatusCallback, c.TraceParent);
 
         public TrackedCall ToCall() => new()
         {
@@ -73,6 +74,7 @@ public static class TrackedCallJson
             Legs = Legs is null ? [] : [.. Legs.Select(l => l.ToLeg())],
             Held = Held is null ? [] : [.. Held],
             LastSequence = LastSequence,
+            TraceParent = TraceParent,
         };
     }
 

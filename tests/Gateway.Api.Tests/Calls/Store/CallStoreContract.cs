@@ -75,6 +75,15 @@ public abstract partial class CallStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ACallKeepsTheTraceOfTheRequestThatCreatedIt()
+    {
+        var call = Creating("abcd1234", T0) with { TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" };
+        await Store.CommitAsync(new CallCommit { Calls = [call] }, Ct);
+
+        Assert.Equal(call.TraceParent, (await Store.GetAsync("abcd1234", Ct))!.TraceParent);
+    }
+
+    [Fact]
     public async Task FindsCallByItemAndBySipCallId()
     {
         var call = Ringing("sip-1", T0).Call;
