@@ -25,6 +25,7 @@ public static class ActiveCallsServiceExtensions
             .ValidateOnStart();
         builder.Services.AddActiveCallsComponents();
         builder.Services.AddSipCallControl(builder.Configuration.GetSection(SipOptions.SectionName));
+        builder.AddActiveCallsMetrics();
         return builder;
     }
 

@@ -26,7 +26,7 @@ public abstract class ClientTransaction : Transaction
 
     private protected void Deliver(SipResponse response)
     {
-        if (response.StatusCode >= 200) _final.TrySetResult(response);
+        if (response.StatusCode >= 200 && _final.TrySetResult(response)) SipMetrics.TransactionCompleted(Request, response.StatusCode, "client");
         try
         {
             _onResponse(this, response);
@@ -68,6 +68,7 @@ public sealed class InviteClientTransaction : ClientTransaction
             Stop(ref _timerA);
             _timerA = StartTimer(_intervalA, FireA);
         }
+        SipMetrics.Retransmitted(Request, "sent");
         TrySend(Request, Remote);
     }
 
@@ -161,6 +162,7 @@ public sealed class NonInviteClientTransaction : ClientTransaction
             Stop(ref _timerE);
             _timerE = StartTimer(_intervalE, FireE);
         }
+        SipMetrics.Retransmitted(Request, "sent");
         TrySend(Request, Remote);
     }
 

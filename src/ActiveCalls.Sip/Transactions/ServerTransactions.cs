@@ -41,6 +41,7 @@ public sealed class InviteServerTransaction : ServerTransaction
         {
             if (State != TransactionState.Proceeding) return false;
             LastResponse = response;
+            if (response.StatusCode >= 200) SipMetrics.TransactionCompleted(Request, response.StatusCode, "server");
             if (response.IsSuccess)
             {
                 TerminateLocked();
@@ -68,7 +69,9 @@ public sealed class InviteServerTransaction : ServerTransaction
             Stop(ref _timerG);
             _timerG = StartTimer(_intervalG, FireG);
         }
-        if (resend is not null) TrySend(resend, Remote);
+        if (resend is null) return;
+        SipMetrics.Retransmitted(Request, "sent");
+        TrySend(resend, Remote);
     }
 
     internal override void OnRetransmission(SipRequest request)
@@ -89,6 +92,7 @@ public sealed class InviteServerTransaction : ServerTransaction
             }
             if (State is TransactionState.Proceeding or TransactionState.Completed) resend = LastResponse;
         }
+        SipMetrics.Retransmitted(request, "received");
         if (resend is not null) TrySend(resend, Remote);
     }
 }
@@ -106,6 +110,7 @@ public sealed class NonInviteServerTransaction : ServerTransaction
         {
             if (State is not (TransactionState.Trying or TransactionState.Proceeding)) return false;
             LastResponse = response;
+            if (response.StatusCode >= 200) SipMetrics.TransactionCompleted(Request, response.StatusCode, "server");
             if (response.IsProvisional)
             {
                 State = TransactionState.Proceeding;
@@ -124,6 +129,7 @@ public sealed class NonInviteServerTransaction : ServerTransaction
     {
         SipResponse? resend;
         lock (Gate) resend = State is TransactionState.Proceeding or TransactionState.Completed ? LastResponse : null;
+        SipMetrics.Retransmitted(request, "received");
         if (resend is not null) TrySend(resend, Remote);
     }
 }

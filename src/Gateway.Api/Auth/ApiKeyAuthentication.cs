@@ -18,6 +18,8 @@ public static class ApiKeyDefaults
     public const string QueryTokenName = "access_token";
     public const string KeyNameClaim = "api_key";
     public const string ScopeClaim = "sip_scope";
+    /// <summary>A scope that names no address: the key may read the Prometheus metrics (so may a <c>*</c> key).</summary>
+    public const string MetricsScope = "metrics";
     public const string DestinationClaim = "sip_destination";
 }
 
