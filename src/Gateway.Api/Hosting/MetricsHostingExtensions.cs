@@ -1,11 +1,14 @@
+using System.Diagnostics.Metrics;
 using Gateway.Api.Auth;
 using Gateway.Api.CallEventsSubscription;
 using Gateway.Api.Calls.Events;
 using Gateway.Api.Commands;
+using Gateway.Api.Health;
 using Gateway.Api.Streaming;
 using Gateway.Api.Webhooks;
 using Gateway.Api.Xmpp;
 using Gateway.Xmpp.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
@@ -24,7 +27,7 @@ public static class MetricsHostingExtensions
     /// <summary>Every meter the endpoint exports.</summary>
     public static readonly string[] Meters =
     [
-        CommandMetrics.MeterName, CallMetrics.MeterName, CallEventsMetrics.MeterName, WebhookMetrics.MeterName, CallStreamMetrics.MeterName,
+        CommandMetrics.MeterName, CallMetrics.MeterName, HealthMetrics.MeterName, CallEventsMetrics.MeterName, WebhookMetrics.MeterName, CallStreamMetrics.MeterName,
         XmppPool.MeterName, XmppMetrics.MeterName,
         "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections", "System.Runtime",
     ];
@@ -39,6 +42,14 @@ public static class MetricsHostingExtensions
         services.AddSingleton<ICallEventConsumer>(sp => sp.GetRequiredService<CallMetrics>());
         services.AddSingleton<WebhookMetrics>();
         services.AddSingleton<CallEventsMetrics>();
+        services.AddSingleton<HealthMetrics>();
+        services.AddSingleton<IHealthCheckPublisher>(sp => sp.GetRequiredService<HealthMetrics>());
+        services.Configure<HealthCheckPublisherOptions>(o =>
+        {
+            o.Predicate = c => c.Tags.Contains("ready");
+            o.Delay = TimeSpan.FromSeconds(2);
+            o.Period = TimeSpan.FromSeconds(15);
+        });
         services.AddAuthorizationBuilder().AddPolicy(Policy, p => p.AddAuthenticationSchemes(ApiKeyDefaults.Scheme)
             .RequireClaim(ApiKeyDefaults.ScopeClaim, ApiKeyDefaults.MetricsScope, "*"));
         services.AddOpenTelemetry().WithMetrics(metrics =>
@@ -49,14 +60,20 @@ public static class MetricsHostingExtensions
             {
                 if (!sp.GetRequiredService<IOptions<MetricsOptions>>().Value.Enabled) return;
                 deferred.AddMeter(Meters);
+                // Meters are matched by name in the whole process: where several hosts share one (tests, an application
+                // embedding the gateway twice) each exports the meters made by its own factory, plus the static ones.
+                var own = sp.GetRequiredService<IMeterFactory>();
+                deferred.AddView(instrument => instrument.Meter.Scope is IMeterFactory factory && factory != own ? MetricStreamConfiguration.Drop : null);
                 // Its instruments only observe: made now, so they exist before the first scrape.
                 sp.GetRequiredService<CallEventsMetrics>();
+                sp.GetRequiredService<HealthMetrics>();
             });
         });
         return builder;
     }
 
-    /// <summary>The scrape endpoint, when enabled: behind the API key policy, or answering only on its own port.</summary>
+    /// <summary>The scrape endpoint, when enabled: behind the API key policy, or alone on its own port. Called after the
+    /// middleware of <see cref="GatewayHostingExtensions.UseGatewayApi"/>, so the port filter runs just before the endpoints.</summary>
     public static WebApplication MapGatewayMetrics(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value;
@@ -66,12 +83,16 @@ public static class MetricsHostingExtensions
             app.MapPrometheusScrapingEndpoint(options.Path).RequireAuthorization(Policy);
             return app;
         }
-        app.MapPrometheusScrapingEndpoint(options.Path, meterProvider: null, configureBranchedPipeline: branch => branch.Use((context, next) =>
+        // The metrics port serves the metrics alone, and the metrics are served on it alone (by the local port the request
+        // came in on, not by its Host header, which the client chooses).
+        app.Use((context, next) =>
         {
-            if (context.Connection.LocalPort == port) return next(context);
+            var onMetricsPort = context.Connection.LocalPort == port;
+            if (onMetricsPort == context.Request.Path.Equals(options.Path, StringComparison.Ordinal)) return next(context);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;
-        }), optionsName: null);
+        });
+        app.MapPrometheusScrapingEndpoint(options.Path);
         return app;
     }
 }
