@@ -120,7 +120,8 @@ internal sealed class ApiKeyDestinationsReport(IOptions<ApiKeysOptions> keys, IL
         var apiKeys = keys.Value.ApiKeys;
         for (var i = 0; i < apiKeys.Count; i++)
         {
-            if (apiKeys[i].Destinations.Count > 0) continue;
+            // A key for Prometheus alone acts for nobody: it has nothing to call.
+            if (apiKeys[i].Destinations.Count > 0 || apiKeys[i].Scopes.All(s => s == ApiKeyDefaults.MetricsScope)) continue;
             logger.LogWarning(
                 "API key '{Name}' has no Gateway:ApiKeys:{Index}:Destinations, so it may call only {Destinations}: named SIP users of the " +
                 "domains it acts for, no phone number. List what it may call there, e.g. \"1555*@example.com\" for numbers, or \"*\" for anything.",
