@@ -165,6 +165,7 @@ public sealed class ActiveCallsCommandComponent
         IqRequest request, string node, string sessionId, XElement? formElement, CancellationToken cancellationToken)
     {
         var requester = request.From?.ToString();
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         DataForm form;
         try
         {
@@ -172,15 +173,20 @@ public sealed class ActiveCallsCommandComponent
         }
         catch (XmppProtocolException e)
         {
+            ServiceMetrics.CommandHandled(node, "rejected", startedAt);
             return (CommandErrors.Validation(node, sessionId, formElement, [$"Malformed data form: {e.Message}"]), true);
         }
         if (form.Type != DataFormType.Submit)
+        {
+            ServiceMetrics.CommandHandled(node, "rejected", startedAt);
             return (CommandErrors.Validation(node, sessionId, formElement, [$"The data form must be of type 'submit', not '{form.Type.ToWireName()}'"]), true);
+        }
 
         var validation = CommandValidator.Validate(node, form);
         if (validation.Input is not { } input)
         {
             _logger.LogDebug("Rejected {Node} from {Requester}: {Errors}", node, requester, string.Join("; ", validation.Errors));
+            ServiceMetrics.CommandHandled(node, "rejected", startedAt);
             return (CommandErrors.Validation(node, sessionId, formElement, validation.Errors), true);
         }
 
@@ -188,16 +194,19 @@ public sealed class ActiveCallsCommandComponent
         {
             var result = await ExecuteAsync(input, requester, cancellationToken);
             _logger.LogInformation("{Node} for {Requester} accepted (session {SessionId})", node, requester, sessionId);
+            ServiceMetrics.CommandHandled(node, "completed", startedAt);
             return (CommandResponses.Completed(node, sessionId, result), false);
         }
         catch (CallControlException e)
         {
             _logger.LogInformation("{Node} for {Requester} failed: {Message}", node, requester, e.Message);
+            ServiceMetrics.CommandHandled(node, "failed", startedAt);
             return (CommandErrors.Execution(node, sessionId, formElement, e.Message), false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _logger.LogError(e, "{Node} for {Requester} failed unexpectedly", node, requester);
+            ServiceMetrics.CommandHandled(node, "error", startedAt);
             return (CommandErrors.Internal(), false);
         }
     }
@@ -211,6 +220,7 @@ public sealed class ActiveCallsCommandComponent
                 var callSetupId = create.CallSetupId ?? CommandIds.NewCallSetupId();
                 if (Activity.Current is { } span && span.Source == ServiceTracing.Source) span.SetTag("activecalls.call_setup_id", callSetupId);
                 await _engine.CreateAsync(new CallSetup(create.From, create.To, callSetupId, requester), cancellationToken);
+                ServiceMetrics.CallPlaced();
                 return CommandForms.CreateResult(callSetupId);
             case TerminateCallInput terminate:
                 await _engine.TerminateAsync(terminate.Dialog, cancellationToken);

@@ -26,6 +26,7 @@ public static class ActiveCallsServiceExtensions
         builder.AddServiceTracing();
         builder.Services.AddActiveCallsComponents();
         builder.Services.AddSipCallControl(builder.Configuration.GetSection(SipOptions.SectionName));
+        builder.AddActiveCallsMetrics();
         return builder;
     }
 

@@ -23,7 +23,8 @@ public sealed class ActiveCallsPublisher(ActiveCallsPubSubComponent pubSub, ILog
     {
         ArgumentNullException.ThrowIfNull(leg);
         using var span = StartSpan("pubsub.publish", leg);
-        if (!await _pubSub.PublishAsync(leg.OwnerAddress, leg.ItemId, ToItem(leg), cancellationToken))
+        if (await _pubSub.PublishAsync(leg.OwnerAddress, leg.ItemId, ToItem(leg), cancellationToken)) ServiceMetrics.Published("publish");
+        else
             _logger.LogDebug("Leg {ItemId} of call {CallId} not published: '{Owner}' is not a user of this service", leg.ItemId, leg.CallId, leg.OwnerAddress);
     }
 
@@ -33,7 +34,10 @@ public sealed class ActiveCallsPublisher(ActiveCallsPubSubComponent pubSub, ILog
         ArgumentNullException.ThrowIfNull(end);
         using var span = StartSpan("pubsub.retract", leg);
         if (await _pubSub.RetractAsync(leg.OwnerAddress, leg.ItemId, cancellationToken))
+        {
+            ServiceMetrics.Published("retract");
             _logger.LogDebug("Leg {ItemId} of call {CallId} at {Owner} ended: {Reason} {Status}", leg.ItemId, leg.CallId, leg.OwnerAddress, end.Reason, end.SipStatus);
+        }
         else
             _logger.LogDebug("Leg {ItemId} of call {CallId} ended but was never published at '{Owner}'", leg.ItemId, leg.CallId, leg.OwnerAddress);
     }

@@ -29,7 +29,7 @@ public abstract class ClientTransaction : Transaction
         if (response.StatusCode >= 200)
         {
             EndSpan(response.StatusCode);
-            _final.TrySetResult(response);
+            if (_final.TrySetResult(response)) SipMetrics.TransactionCompleted(Request, response.StatusCode, "client");
         }
         try
         {
@@ -73,6 +73,7 @@ public sealed class InviteClientTransaction : ClientTransaction
             _timerA = StartTimer(_intervalA, FireA);
         }
         CountRetransmission();
+        SipMetrics.Retransmitted(Request, "sent");
         TrySend(Request, Remote);
     }
 
@@ -167,6 +168,7 @@ public sealed class NonInviteClientTransaction : ClientTransaction
             _timerE = StartTimer(_intervalE, FireE);
         }
         CountRetransmission();
+        SipMetrics.Retransmitted(Request, "sent");
         TrySend(Request, Remote);
     }
 

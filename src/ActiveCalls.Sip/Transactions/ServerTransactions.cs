@@ -41,6 +41,7 @@ public sealed class InviteServerTransaction : ServerTransaction
         {
             if (State != TransactionState.Proceeding) return false;
             LastResponse = response;
+            if (response.StatusCode >= 200) SipMetrics.TransactionCompleted(Request, response.StatusCode, "server");
             if (response.IsSuccess)
             {
                 TerminateLocked();
@@ -69,8 +70,10 @@ public sealed class InviteServerTransaction : ServerTransaction
             Stop(ref _timerG);
             _timerG = StartTimer(_intervalG, FireG);
         }
+        if (resend is null) return;
         CountRetransmission();
-        if (resend is not null) TrySend(resend, Remote);
+        SipMetrics.Retransmitted(Request, "sent");
+        TrySend(resend, Remote);
     }
 
     internal override void OnRetransmission(SipRequest request)
@@ -92,6 +95,7 @@ public sealed class InviteServerTransaction : ServerTransaction
             if (State is TransactionState.Proceeding or TransactionState.Completed) resend = LastResponse;
         }
         CountRetransmission();
+        SipMetrics.Retransmitted(request, "received");
         if (resend is not null) TrySend(resend, Remote);
     }
 }
@@ -109,6 +113,7 @@ public sealed class NonInviteServerTransaction : ServerTransaction
         {
             if (State is not (TransactionState.Trying or TransactionState.Proceeding)) return false;
             LastResponse = response;
+            if (response.StatusCode >= 200) SipMetrics.TransactionCompleted(Request, response.StatusCode, "server");
             if (response.IsProvisional)
             {
                 State = TransactionState.Proceeding;
@@ -129,6 +134,7 @@ public sealed class NonInviteServerTransaction : ServerTransaction
         SipResponse? resend;
         lock (Gate) resend = State is TransactionState.Proceeding or TransactionState.Completed ? LastResponse : null;
         CountRetransmission();
+        SipMetrics.Retransmitted(request, "received");
         if (resend is not null) TrySend(resend, Remote);
     }
 }

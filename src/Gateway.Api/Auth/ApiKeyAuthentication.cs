@@ -18,6 +18,8 @@ public static class ApiKeyDefaults
     public const string QueryTokenName = "access_token";
     public const string KeyNameClaim = "api_key";
     public const string ScopeClaim = "sip_scope";
+    /// <summary>A scope that names no address: the key may read the Prometheus metrics (so may a <c>*</c> key).</summary>
+    public const string MetricsScope = "metrics";
     public const string DestinationClaim = "sip_destination";
 }
 
@@ -118,7 +120,8 @@ internal sealed class ApiKeyDestinationsReport(IOptions<ApiKeysOptions> keys, IL
         var apiKeys = keys.Value.ApiKeys;
         for (var i = 0; i < apiKeys.Count; i++)
         {
-            if (apiKeys[i].Destinations.Count > 0) continue;
+            // A key for Prometheus alone acts for nobody: it has nothing to call.
+            if (apiKeys[i].Destinations.Count > 0 || apiKeys[i].Scopes.All(s => s == ApiKeyDefaults.MetricsScope)) continue;
             logger.LogWarning(
                 "API key '{Name}' has no Gateway:ApiKeys:{Index}:Destinations, so it may call only {Destinations}: named SIP users of the " +
                 "domains it acts for, no phone number. List what it may call there, e.g. \"1555*@example.com\" for numbers, or \"*\" for anything.",

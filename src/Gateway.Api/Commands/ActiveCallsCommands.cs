@@ -57,10 +57,12 @@ internal sealed class ActiveCallsCommands : IActiveCallsCommands
     private readonly TimeSpan _iqTimeout;
     private readonly ResiliencePipeline _pipeline;
     private readonly ILogger<ActiveCallsCommands> _logger;
+    private readonly CommandMetrics _metrics;
 
     public ActiveCallsCommands(IXmppPool pool, IOptions<ComponentsOptions> components, IOptions<XmppOptions> xmpp,
-        ResiliencePipelineProvider<string> pipelines, ILogger<ActiveCallsCommands> logger)
+        ResiliencePipelineProvider<string> pipelines, ILogger<ActiveCallsCommands> logger, CommandMetrics metrics)
     {
+        _metrics = metrics;
         _client = new AdHocCommandClient(pool);
         _component = Jid.Parse(components.Value.Commands);
         _iqTimeout = xmpp.Value.IqTimeout;
@@ -108,6 +110,22 @@ internal sealed class ActiveCallsCommands : IActiveCallsCommands
             .Build(), cancellationToken);
 
     private async Task<CommandResult> ExecuteAsync(string node, DataForm form, CancellationToken cancellationToken)
+    {
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await SendAsync(node, form, cancellationToken);
+            _metrics.CommandFinished(node, startedAt, null);
+            return result;
+        }
+        catch (Exception e)
+        {
+            _metrics.CommandFinished(node, startedAt, e);
+            throw;
+        }
+    }
+
+    private async Task<CommandResult> SendAsync(string node, DataForm form, CancellationToken cancellationToken)
     {
         CommandResult result;
         try

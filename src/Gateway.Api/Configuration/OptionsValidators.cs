@@ -144,8 +144,8 @@ internal sealed partial class ApiKeysOptionsValidator : IValidateOptions<ApiKeys
             else if (!hashes.Add(key.Hash!)) failures.Add($"{at}:Hash is the same as another key's.");
             if (key.Scopes.Count == 0) failures.Add($"{at}:Scopes must list at least one scope (\"user@domain\", \"*@domain\" or \"*\").");
             foreach (var scope in key.Scopes)
-                if (!Auth.AddressScope.IsWellFormed(scope))
-                    failures.Add($"{at}:Scopes entry '{scope}' is not \"user@domain\", \"*@domain\" or \"*\".");
+                if (scope != Auth.ApiKeyDefaults.MetricsScope && !Auth.AddressScope.IsWellFormed(scope))
+                    failures.Add($"{at}:Scopes entry '{scope}' is not \"user@domain\", \"*@domain\", \"*\" or \"metrics\".");
             foreach (var destination in key.Destinations)
                 if (Auth.DestinationScope.Problem(destination) is { } problem)
                     failures.Add($"{at}:Destinations entry '{destination}' {problem}. A destination is \"*\", \"user@domain\", \"*@domain\", \"*@*\" or a number prefix such as \"1555*@domain\".");

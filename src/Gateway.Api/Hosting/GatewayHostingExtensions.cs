@@ -57,6 +57,7 @@ public static class GatewayHostingExtensions
         builder.AddCallEvents();
         builder.AddWebhooks();
         builder.AddCallStreaming();
+        builder.AddGatewayMetrics();
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddPerKeyLimits();
         builder.Services.AddIdempotency();
@@ -392,6 +393,7 @@ public static class GatewayHostingExtensions
         app.MapFollowedUsersApi();
         app.MapDashboardApi();
         app.MapCallStreaming();
+        app.MapGatewayMetrics();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapOpenApi("/openapi/{documentName}.yaml");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });

@@ -26,6 +26,8 @@ namespace Gateway.Api.Webhooks;
 public sealed class WebhookDispatcher : BackgroundService
 {
     public const string HttpClientName = "webhooks";
+    /// <summary>How the error of an attempt without a response begins, by cause (<see cref="WebhookMetrics"/> counts them).</summary>
+    internal const string TimeoutPrefix = "no response within ", RefusedPrefix = "refused: ";
 
     private static readonly TimeSpan StoreRetryDelay = TimeSpan.FromSeconds(5);
     private readonly IWebhookStore _store;
@@ -35,6 +37,7 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly WebhookOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookDispatcher> _logger;
+    private readonly WebhookMetrics _metrics;
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
 
@@ -42,8 +45,9 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly ICallStore? _calls;
 
     public WebhookDispatcher(IWebhookStore store, IReplicaLeadership leadership, IHttpClientFactory http, WebhookRetryPolicy retry, IOptions<WebhookOptions> options,
-        TimeProvider time, ILogger<WebhookDispatcher> logger, ICallStore? calls = null)
+        TimeProvider time, ILogger<WebhookDispatcher> logger, WebhookMetrics metrics, ICallStore? calls = null)
     {
+        _metrics = metrics;
         _calls = calls;
         _store = store;
         _leadership = leadership;
@@ -184,6 +188,7 @@ public sealed class WebhookDispatcher : BackgroundService
                 span.SetTag("webhook.delivery.state", record.State.ToString().ToLowerInvariant());
                 if (record.State != DeliveryState.Succeeded) span.SetStatus(ActivityStatusCode.Error, error);
             }
+            _metrics.AttemptFinished(status, record.Error, record.State);
             if (!await _store.RecordAttemptAsync(record, CancellationToken.None)) return;
             switch (record.State)
             {
@@ -257,11 +262,11 @@ public sealed class WebhookDispatcher : BackgroundService
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
         {
-            return (null, $"no response within {_options.AttemptTimeout.TotalSeconds:0.#} s", null);
+            return (null, $"{TimeoutPrefix}{_options.AttemptTimeout.TotalSeconds:0.#} s", null);
         }
         catch (HttpRequestException e)
         {
-            return (null, e.InnerException is WebhookTargetRefusedException refused ? "refused: " + refused.Message : e.Message, null);
+            return (null, e.InnerException is WebhookTargetRefusedException refused ? RefusedPrefix + refused.Message : e.Message, null);
         }
     }
 

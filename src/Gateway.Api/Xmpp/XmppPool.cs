@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Xml.Linq;
 using Gateway.Api.Configuration;
 using Gateway.Xmpp.Client;
@@ -16,7 +17,9 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
     private volatile string? _lastError;
     private int _disposed;
 
-    public XmppPool(IOptions<XmppOptions> options, ILoggerFactory loggerFactory, TimeProvider time)
+    public const string MeterName = "Gateway.Xmpp.Pool";
+
+    public XmppPool(IOptions<XmppOptions> options, ILoggerFactory loggerFactory, TimeProvider time, IMeterFactory meterFactory)
     {
         var o = options.Value;
         var jid = Jid.Parse(o.Jid);
@@ -37,6 +40,17 @@ internal sealed class XmppPool : IXmppPool, IAsyncDisposable
         if (!string.IsNullOrEmpty(o.InstanceName)) poolOptions.InstanceName = o.InstanceName;
         _pool = new XmppClientPool(template, poolOptions, loggerFactory, time);
         _pool.ReceiverChanged += (_, e) => ReceiverChanged?.Invoke(this, e);
+        meterFactory.Create(MeterName).CreateObservableGauge("gateway.xmpp.connections", ObserveConnections, "{connection}",
+            "The pool's XMPP connections, by state (connecting, established, reconnecting, failed, disconnected).");
+    }
+
+    private static readonly ConnectionState[] States = Enum.GetValues<ConnectionState>();
+
+    private IEnumerable<Measurement<int>> ObserveConnections()
+    {
+        var counts = new int[States.Length];
+        foreach (var connection in _pool.Connections) counts[(int)connection.State]++;
+        return States.Select(s => new Measurement<int>(counts[(int)s], new KeyValuePair<string, object?>("state", s.ToString().ToLowerInvariant())));
     }
 
     /// <summary>The client's endpoint: <c>Endpoint</c> when set; else none, so <c>Host</c> and <c>Port</c> are used as

@@ -316,6 +316,7 @@ public abstract class XmppConnection : IEventConnection, IIqRequestRouter, IAsyn
             }
             if (next is null) return;
 
+            XmppMetrics.Reconnects.Add(1, new KeyValuePair<string, object?>("resumed", next.Resumed));
             if (next.Resumed)
             {
                 Activate(next);

@@ -47,6 +47,9 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
     /// <summary>Where a browser reaches the gateway (only <see cref="OnKestrel"/>).</summary>
     public Uri GatewayAddress => Gateway.KestrelAddress ?? throw new InvalidOperationException("The gateway is not on Kestrel.");
 
+    /// <summary>Settings a test adds to the reference service's (before <see cref="StartAsync"/>).</summary>
+    public Dictionary<string, string?> ServiceSettings { get; } = [];
+
     /// <summary>Settings a test adds to the gateway's; they hold across <see cref="RestartGatewayAsync"/>.</summary>
     public Dictionary<string, string?> GatewaySettings { get; } = [];
 
@@ -91,6 +94,7 @@ internal sealed class EndToEndStack(IXmppServerFixture server) : IAsyncDisposabl
             ["ActiveCalls:Storage:DatabasePath"] = Own(new TempSqliteFile("e2e-service")).Path,
         };
         foreach (var (address, phone) in bindings) settings[$"Sip:Contacts:{address}"] = $"127.0.0.1:{phone.Port}";
+        foreach (var (key, value) in ServiceSettings) settings[key] = value;
         // Its own content root: the test output also holds the gateway's appsettings.json.
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Path.GetTempPath() });
         builder.Configuration.AddInMemoryCollection(settings);

@@ -81,12 +81,18 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     /// <summary>Starts the gateway on real Kestrel on a free loopback port, for clients outside the process (a browser).
     /// <see cref="Client"/> then talks to it over TCP.</summary>
-    public void StartOnKestrel()
+    /// <param name="otherPorts">Loopback ports it listens on as well (e.g. a metrics port); <see cref="KestrelAddress"/> is
+    /// the free port.</param>
+    public void StartOnKestrel(params int[] otherPorts)
     {
-        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        UseKestrel(options =>
+        {
+            options.Listen(IPAddress.Loopback, 0);
+            foreach (var port in otherPorts) options.Listen(IPAddress.Loopback, port);
+        });
         StartServer();
         var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
-        KestrelAddress = new Uri(addresses.Single());
+        KestrelAddress = addresses.Select(a => new Uri(a)).Single(a => !otherPorts.Contains(a.Port));
         ClientOptions.BaseAddress = KestrelAddress;
     }
 

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net;
 using Gateway.Api.Calls;
 using Gateway.Api.Calls.Store;
 using Gateway.Api.Tests.Infrastructure;
 using Gateway.Api.Webhooks;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -25,6 +27,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     private readonly ScriptedEndpoints _endpoints;
     private readonly WebhookOptions _options;
     private readonly List<(SqliteWebhookStore Store, WebhookDispatcher Dispatcher)> _started = [];
+    private readonly IMeterFactory _meters = TestMeters.NewFactory();
     private SqliteWebhookStore _store = null!;
     private WebhookDispatcher _dispatcher = null!;
 
@@ -53,7 +56,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     {
         _store = new SqliteWebhookStore(Options.Create(_options), _time, NullLogger<SqliteWebhookStore>.Instance);
         _dispatcher = new WebhookDispatcher(_store, new FakeLeadership(leader: true), new ClientFactory(_endpoints), new WebhookRetryPolicy(_options.RetryDelays, 0, new Random(1)),
-            Options.Create(_options), _time, NullLogger<WebhookDispatcher>.Instance);
+            Options.Create(_options), _time, NullLogger<WebhookDispatcher>.Instance, TestMeters.Webhooks(_store, _time, _meters));
         _started.Add((_store, _dispatcher));
         await _dispatcher.StartAsync(Ct);
     }
@@ -205,8 +208,39 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AttemptsAreCountedByOutcomeFailuresByReasonAndTheBacklogIsThePendingDeliveries()
+    {
+        using var attempts = new MetricCollector<long>(_meters, WebhookMetrics.MeterName, "gateway.webhook.attempts");
+        using var failures = new MetricCollector<long>(_meters, WebhookMetrics.MeterName, "gateway.webhook.failures");
+        using var backlog = new MetricCollector<long>(_meters, WebhookMetrics.MeterName, "gateway.webhook.pending");
+        await StartAsync();
+        var answers = 0;
+        _endpoints.Answer = (_, _) => Task.FromResult(new HttpResponseMessage(
+            Interlocked.Increment(ref answers) == 1 ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.NoContent));
+        var subscription = await SubscribeAsync("https://a.example/hook");
+        await EnqueueAsync((subscription, 1));
+
+        var retrying = await EventuallyAsync(() => OnlyDeliveryAsync(subscription), d => d.Attempts == 1, "the first attempt recorded");
+        await EventuallyAsync(() => BacklogAsync(backlog), pending => pending == 1, "a backlog of one delivery");
+        _time.SetUtcNow(retrying.NextAttemptAt!.Value);
+        await EventuallyAsync(() => OnlyDeliveryAsync(subscription), d => d.State == DeliveryState.Succeeded, "delivered");
+        await EventuallyAsync(() => BacklogAsync(backlog), pending => pending == 0, "no backlog");
+
+        Assert.Equal(["retrying", "delivered"], attempts.GetMeasurementSnapshot().Select(m => (string?)m.Tags["outcome"]));
+        Assert.Equal("http_5xx", Assert.Single(failures.GetMeasurementSnapshot()).Tags["reason"]);
+    }
+
+    /// <summary>The backlog gauge as a scrape reads it (each scrape reports what the previous one started reading).</summary>
+    private static Task<long?> BacklogAsync(MetricCollector<long> backlog)
+    {
+        backlog.RecordObservableInstruments();
+        return Task.FromResult(backlog.LastMeasurement?.Value);
+    }
+
+    [Fact]
     public async Task AnAttemptWithoutAnAnswerTimesOutAndIsRetried()
     {
+        using var failures = new MetricCollector<long>(_meters, WebhookMetrics.MeterName, "gateway.webhook.failures");
         await StartAsync();
         _endpoints.Answer = ScriptedEndpoints.NeverAnswer;
         var subscription = await SubscribeAsync("https://slow.example/hook");
@@ -217,6 +251,7 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
 
         var pending = await EventuallyAsync(() => OnlyDeliveryAsync(subscription), d => d.Attempts == 1, "the timeout recorded");
         Assert.Equal("no response within 15 s", pending.LastError);
+        Assert.Equal("timeout", Assert.Single(failures.GetMeasurementSnapshot()).Tags["reason"]);
         Assert.Null(pending.LastStatusCode);
         Assert.Equal(T0 + _options.AttemptTimeout + TimeSpan.FromSeconds(5), pending.NextAttemptAt);
     }

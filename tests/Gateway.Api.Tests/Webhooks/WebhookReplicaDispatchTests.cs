@@ -127,7 +127,7 @@ public sealed class WebhookReplicaDispatchTests(RedisFixture redis) : IAsyncDisp
             Store = new RedisWebhookStore(connection, time);
             Endpoints = new ScriptedEndpoints(time);
             Dispatcher = new WebhookDispatcher(Store, leadership, new ClientFactory(Endpoints), new WebhookRetryPolicy(options.RetryDelays, 0, new Random(1)),
-                Options.Create(options), time, NullLogger<WebhookDispatcher>.Instance);
+                Options.Create(options), time, NullLogger<WebhookDispatcher>.Instance, TestMeters.Webhooks(Store, time));
         }
 
         public FakeLeadership Leadership { get; }

@@ -125,7 +125,7 @@ public sealed class WebhookWriterTakeOverTests(RedisFixture redis) : IAsyncLifet
             var options = new WebhookOptions();
             // Never started: the writer only wakes it.
             _dispatcher = new WebhookDispatcher(Store, leadership, new ClientFactory(new HttpClientHandler()),
-                new WebhookRetryPolicy(options.RetryDelays, 0, new Random(1)), Options.Create(options), time, NullLogger<WebhookDispatcher>.Instance);
+                new WebhookRetryPolicy(options.RetryDelays, 0, new Random(1)), Options.Create(options), time, NullLogger<WebhookDispatcher>.Instance, TestMeters.Webhooks(Store, time));
             var keys = new ApiKeysOptions { ApiKeys = [new ApiKeyDefinition { Name = "key", Scopes = ["*"] }] };
             Writer = new WebhookEventWriter(Store, leadership, _dispatcher, new ServiceCollection().BuildServiceProvider(), new FixedOptions<ApiKeysOptions>(keys),
                 Options.Create(new JsonOptions()), time, NullLogger<WebhookEventWriter>.Instance);
