@@ -21,10 +21,8 @@ async function follow(name: string, stream: AsyncGenerator<CallStreamItem>, call
   for await (const item of stream) {
     const seen = stateOf(item, callId);
     if (seen) console.log(`${name}: ${item.kind === "event" ? item.event.type : "snapshot"} (${seen})`);
-    if (seen === state) {
-      await stream.return(undefined);
-      return item.cursor;
-    }
+    // Leaving the loop ends the stream (its response or connection closes).
+    if (seen === state) return item.cursor;
   }
   throw new Error(`${name} ended before the call was ${state}`);
 }

@@ -49,7 +49,8 @@ export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): A
       if (done) return;
     }
   } finally {
-    reader.releaseLock();
+    // A reader that stops early (the consumer left the iteration) closes the response, or its connection stays open.
+    await reader.cancel().catch(() => {});
   }
 }
 

@@ -120,3 +120,21 @@ test("events split across chunks and line ends of every kind are read whole", as
     { event: "message", data: "x\ny", id: "e1-1", retry: undefined },
   ]);
 });
+
+test("leaving the iteration closes the response", async () => {
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(snapshot("e1-4", false)));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const gateway = scripted(() => new Response(body, { headers: { "content-type": "text/event-stream" } }));
+  const client = createGatewayClient({ baseUrl: "http://gateway.test", apiKey: "k1", fetch: gateway.fetch });
+
+  await take(client.streamCalls({ scope: "all" }), 1);
+
+  assert.equal(cancelled, true);
+});
