@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quick start #2: runs every test of the solution and ends with the line
+# Quick start #2: runs every test of the solution (and the TypeScript client's, with node) and ends with the line
 #   N passed, N failed            (", N skipped" is appended when tests were skipped)
 # Exits non-zero when the build fails, a test fails, the test run breaks, or no test ran.
 #
@@ -76,9 +76,31 @@ done
 skipped=$((total - passed - failed))
 ((skipped >= 0)) || skipped=0
 
+# The TypeScript client's unit tests (node's test runner), built with tests/Gateway.Api.Tests by the run above.
+ts_status=0
+if [[ -d clients/typescript/dist/test ]]; then
+  set +e
+  (cd clients/typescript && node --test dist/test/) </dev/null >"$RESULTS/typescript-client-test.log" 2>&1
+  ts_rc=$?
+  set -e
+  ts_passed="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$RESULTS/typescript-client-test.log" | tail -n 1)"
+  ts_failed="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$RESULTS/typescript-client-test.log" | tail -n 1)"
+  echo "TypeScript client: ${ts_passed:-0} passed, ${ts_failed:-0} failed (clients/typescript, node --test)"
+  total=$((total + ${ts_passed:-0} + ${ts_failed:-0}))
+  passed=$((passed + ${ts_passed:-0}))
+  failed=$((failed + ${ts_failed:-0}))
+  if ((ts_rc != 0)) && [[ "${ts_failed:-0}" == 0 ]]; then
+    log "the TypeScript client's tests failed (exit code $ts_rc); see $RESULTS/typescript-client-test.log"
+    ts_status=1
+  fi
+else
+  log "error: the TypeScript client was not built (clients/typescript/dist/test is missing)"
+  ts_status=1
+fi
+
 # Each test project reports its own "Results File:"; fewer TRX files means one was overwritten.
 reported="$(grep -c 'Results File: ' "$RESULTS/dotnet-test.log" || true)"
-status=0
+status=$ts_status
 if ((dotnet_rc != 0)); then
   log "dotnet test failed (exit code $dotnet_rc)"
   status=1
