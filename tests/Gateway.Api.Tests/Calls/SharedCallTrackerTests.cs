@@ -89,7 +89,10 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
 
         Assert.Equal([CallStateMachine.PlainCallId("sip-1")], ids);
         Assert.Equal((await ((ICallStore)a.Store).OpenAsync(Ct)).Position, position);
-        Assert.True(b.Events.Last >= position, "the snapshot waits until this replica's log has reached its position");
+        // Published here means handed to every consumer's queue in log order (a consumer's pump may still be reading it),
+        // so a stream that subscribes with this snapshot gets exactly the events after its position.
+        Assert.True(b.PublishedPosition >= position, "the snapshot waits until this replica's log has reached its position");
+        await b.Events.WaitForAsync(position);
     }
 
     [Fact]
@@ -174,6 +177,9 @@ public sealed class SharedCallTrackerTests(RedisFixture redis) : IAsyncLifetime
         public FakeLeadership Leadership { get; }
 
         public RecordingConsumer Events { get; } = new();
+
+        /// <summary>The position of the last event this replica's log tail has published to its consumers.</summary>
+        public long PublishedPosition => _publisher.Head;
 
         public CallTracker Tracker { get; }
 
