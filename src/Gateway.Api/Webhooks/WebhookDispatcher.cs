@@ -228,10 +228,8 @@ public sealed class WebhookDispatcher : BackgroundService
     private async Task<Activity?> StartSpanAsync(QueuedDelivery delivery)
     {
         if (!GatewayTracing.Source.HasListeners()) return null;
-        // The payload names the call: data.call.id.
-        var callId = JsonNode.Parse(delivery.Payload)?["data"]?["call"]?["id"]?.GetValue<string>() ?? "";
-        var call = callId.Length == 0 || _calls is null ? null : await _calls.GetAsync(callId, CancellationToken.None);
-        var span = GatewayTracing.StartCallSpan("webhook.deliver", ActivityKind.Client, callId, call?.TraceParent);
+        var (callId, traceParent) = await CallTraceAsync(delivery);
+        var span = GatewayTracing.StartCallSpan("webhook.deliver", ActivityKind.Client, callId, traceParent);
         if (span is { IsAllDataRequested: true })
         {
             span.SetTag("webhook.delivery.id", delivery.Id);
@@ -241,6 +239,24 @@ public sealed class WebhookDispatcher : BackgroundService
             span.SetTag("server.address", Uri.TryCreate(delivery.Url, UriKind.Absolute, out var url) ? url.Host : null);
         }
         return span;
+    }
+
+    /// <summary>The call the payload names (<c>data.call.id</c>) and its trace. Tracing never holds a delivery up: when the
+    /// payload or the call store cannot tell, the attempt's span starts a trace of its own.</summary>
+    private async Task<(string CallId, string? TraceParent)> CallTraceAsync(QueuedDelivery delivery)
+    {
+        var callId = "";
+        try
+        {
+            if (JsonNode.Parse(delivery.Payload)?["data"]?["call"]?["id"] is JsonValue id && id.TryGetValue<string>(out var value)) callId = value;
+            if (callId.Length == 0 || _calls is null) return (callId, null);
+            return (callId, (await _calls.GetAsync(callId, CancellationToken.None))?.TraceParent);
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug(e, "Webhook {DeliveryId}: the call's trace could not be read; its span starts a trace of its own", delivery.Id);
+            return (callId, null);
+        }
     }
 
     private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(QueuedDelivery delivery, DateTimeOffset at, CancellationToken stoppingToken)

@@ -17,7 +17,7 @@ namespace Gateway.Api.Tests.EndToEnd;
 /// test proves the context crossed XMPP: the service's command span has a remote parent, the gateway's IQ span, and both
 /// name the same IQ id.
 /// </summary>
-[Collection(ProsodyCollection.Name)]
+[Collection(TracingCollection.Name)]
 public sealed class TracingEndToEndTests(ProsodyFixture prosody) : IAsyncLifetime
 {
     private readonly EndToEndStack _stack = new(prosody);

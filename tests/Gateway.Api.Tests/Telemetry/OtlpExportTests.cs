@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Gateway.Api.Hosting;
+using Gateway.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -20,6 +21,7 @@ namespace Gateway.Api.Tests.Telemetry;
 /// loopback OTLP/gRPC receiver (Kestrel on HTTP/2 without TLS, answering the TraceService Export call as a collector
 /// does) gets the gateway's span with its service name.
 /// </summary>
+[Collection(TracingCollection.Name)]
 public sealed class OtlpExportTests
 {
     private const string ExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";

@@ -14,6 +14,7 @@ namespace Gateway.Xmpp.Tests.Tracing;
 /// <c>&lt;trace-context xmlns='urn:activecalls-gateway:trace-context:0' traceparent='00-…-…-01'/&gt;</c>. Read strictly:
 /// anything that is not a valid W3C context is ignored, never an error.
 /// </summary>
+[Collection(ProcessWideTracingCollection.Name)]
 public sealed class TraceContextElementTests
 {
     private const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -155,4 +156,12 @@ public sealed class TraceContextElementTests
         ActivitySource.AddActivityListener(listener);
         return listener;
     }
+}
+
+/// <summary>A listener is process-wide: while one is on, every other test's commands would carry a trace context (and
+/// their XML would differ from what those tests show), so the tests that listen run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessWideTracingCollection
+{
+    public const string Name = "Process-wide tracing";
 }
