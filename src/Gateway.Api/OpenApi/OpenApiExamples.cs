@@ -15,6 +15,11 @@ public static class OpenApiExampleExtensions
     public static RouteHandlerBuilder WithResponseDescription(this RouteHandlerBuilder builder, int statusCode, string description) =>
         builder.WithMetadata(new OpenApiResponseDescription(statusCode, description));
 
+    /// <summary>A problem+json response with what it means for this operation (named apart from the framework's
+    /// <c>ProducesProblem(status, contentType)</c>, whose second argument is a content type).</summary>
+    public static RouteHandlerBuilder WithProblem(this RouteHandlerBuilder builder, int statusCode, string description) =>
+        builder.ProducesProblem(statusCode).WithResponseDescription(statusCode, description);
+
     public static RouteHandlerBuilder WithRequestExample(this RouteHandlerBuilder builder, object example) =>
         builder.WithMetadata(new OpenApiExampleMetadata(null, example));
 

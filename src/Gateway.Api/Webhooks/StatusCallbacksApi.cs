@@ -76,31 +76,28 @@ public static class StatusCallbacksApi
             .WithSummary("List a call's status-callback deliveries")
             .WithDescription("The call's status-callback delivery log, newest first, as GET /webhooks/{id}/deliveries shows a subscription's. " +
                              "Only the API key that placed the call, and the administrator key (scope '*'), see it.")
-            .ProducesProblem(StatusCodes.Status400BadRequest, "Invalid state, cursor or limit (validation-failed).")
-            .ProducesProblem(StatusCodes.Status404NotFound, NotFoundDescription)
+            .WithProblem(StatusCodes.Status400BadRequest, "Invalid state, cursor or limit (validation-failed).")
+            .WithProblem(StatusCodes.Status404NotFound, NotFoundDescription)
             .WithResponseExample(StatusCodes.Status200OK, StatusCallbackExamples.DeliveryPage);
 
         deliveries.MapGet("/{deliveryId}", GetDelivery)
             .WithName("GetStatusCallbackDelivery")
             .WithSummary("Get a status-callback delivery")
-            .ProducesProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription);
+            .WithProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription);
 
         deliveries.MapPost("/{deliveryId}/redeliver", Redeliver)
             .WithName("RedeliverStatusCallback")
             .WithSummary("Deliver a call's event to its status callback again")
             .WithDescription("As POST /webhooks/{id}/deliveries/{deliveryId}/redeliver: a finished delivery is queued again with the same " +
                              "webhook-id and body after the pending ones; a pending one is attempted now, with those before it.")
-            .ProducesProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription)
-            .ProducesProblem(StatusCodes.Status409Conflict, "The callback is disabled (webhook-disabled): its endpoint answered 410 Gone.")
+            .WithProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription)
+            .WithProblem(StatusCodes.Status409Conflict, "The callback is disabled (webhook-disabled): its endpoint answered 410 Gone.")
             .WithResponseDescription(StatusCodes.Status202Accepted, "Accepted: the delivery that will carry the event (see Location).");
     }
 
     private const string NotFoundDescription =
         "The call has no status callback, or another API key placed it (status-callback-not-found).";
     private const string DeliveryNotFoundDescription = NotFoundDescription + " Or no such delivery (delivery-not-found).";
-
-    private static RouteHandlerBuilder ProducesProblem(this RouteHandlerBuilder builder, int statusCode, string description) =>
-        builder.ProducesProblem(statusCode).WithResponseDescription(statusCode, description);
 
     public static async Task<Ok<StatusCallbackSecret>> SetSecret([AsParameters] StatusCallbackServices services, CancellationToken cancellationToken)
     {

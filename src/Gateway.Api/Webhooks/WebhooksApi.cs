@@ -51,9 +51,9 @@ public static class WebhooksApi
                              "calls at one address), POSTed as Standard Webhooks: signed with the returned secret, at least once, in order " +
                              "per subscription, retried with backoff for 27½ hours by default. The secret is shown only in this answer.")
             .Accepts<CreateWebhookRequest>("application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest, "Invalid input (validation-failed with per-field errors): e.g. a URL that is not https or points at a private address.")
-            .ProducesProblem(StatusCodes.Status403Forbidden, "The address filter is outside the API key's scope (out-of-scope).")
-            .ProducesProblem(StatusCodes.Status409Conflict, "The API key holds Gateway:Webhooks:MaxSubscriptionsPerKey subscriptions already (webhook-limit-reached).")
+            .WithProblem(StatusCodes.Status400BadRequest, "Invalid input (validation-failed with per-field errors): e.g. a URL that is not https or points at a private address.")
+            .WithProblem(StatusCodes.Status403Forbidden, "The address filter is outside the API key's scope (out-of-scope).")
+            .WithProblem(StatusCodes.Status409Conflict, "The API key holds Gateway:Webhooks:MaxSubscriptionsPerKey subscriptions already (webhook-limit-reached).")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithRequestExample(WebhookExamples.CreateRequest)
             .WithResponseDescription(StatusCodes.Status201Created, "Created: the subscription and its signing secret (shown only now).")
@@ -69,7 +69,7 @@ public static class WebhooksApi
         group.MapGet("/{id}", GetWebhook)
             .WithName("GetWebhook")
             .WithSummary("Get a webhook subscription")
-            .ProducesProblem(StatusCodes.Status404NotFound, NotFoundDescription)
+            .WithProblem(StatusCodes.Status404NotFound, NotFoundDescription)
             .WithResponseExample(StatusCodes.Status200OK, WebhookExamples.Subscription);
 
         group.MapDelete("/{id}", DeleteWebhook)
@@ -77,14 +77,14 @@ public static class WebhooksApi
             .WithSummary("Delete a webhook subscription")
             .WithDescription("Stops deliveries at once and deletes the subscription's delivery log.")
             .WithResponseDescription(StatusCodes.Status204NoContent, "Deleted.")
-            .ProducesProblem(StatusCodes.Status404NotFound, NotFoundDescription);
+            .WithProblem(StatusCodes.Status404NotFound, NotFoundDescription);
 
         group.MapPost("/{id}/rotate-secret", RotateSecret)
             .WithName("RotateWebhookSecret")
             .WithSummary("Rotate a subscription's signing secret")
             .WithDescription("Returns a new secret. For Gateway:Webhooks:SecretRotationOverlap (24 h) deliveries carry two signatures, one " +
                              "with each secret, so receivers can switch without losing a delivery.")
-            .ProducesProblem(StatusCodes.Status404NotFound, NotFoundDescription)
+            .WithProblem(StatusCodes.Status404NotFound, NotFoundDescription)
             .WithResponseExample(StatusCodes.Status200OK, WebhookExamples.RotatedSubscription);
 
         group.MapGet("/{id}/deliveries", ListDeliveries)
@@ -92,14 +92,14 @@ public static class WebhooksApi
             .WithSummary("List a subscription's deliveries")
             .WithDescription("The delivery log, newest first: per event its attempts, last status code or error, next attempt and state. " +
                              "Finished deliveries are kept for Gateway:Webhooks:DeliveryRetention (7 days).")
-            .ProducesProblem(StatusCodes.Status400BadRequest, "Invalid state, cursor or limit (validation-failed).")
-            .ProducesProblem(StatusCodes.Status404NotFound, NotFoundDescription)
+            .WithProblem(StatusCodes.Status400BadRequest, "Invalid state, cursor or limit (validation-failed).")
+            .WithProblem(StatusCodes.Status404NotFound, NotFoundDescription)
             .WithResponseExample(StatusCodes.Status200OK, WebhookExamples.DeliveryPage);
 
         group.MapGet("/{id}/deliveries/{deliveryId}", GetDelivery)
             .WithName("GetWebhookDelivery")
             .WithSummary("Get a delivery")
-            .ProducesProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription)
+            .WithProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription)
             .WithResponseExample(StatusCodes.Status200OK, WebhookExamples.FailedDelivery);
 
         group.MapPost("/{id}/deliveries/{deliveryId}/redeliver", Redeliver)
@@ -108,8 +108,8 @@ public static class WebhooksApi
             .WithDescription("A finished delivery (succeeded or failed) is queued again as a new delivery with the same webhook-id and body, " +
                              "after the subscription's pending ones. A pending delivery is attempted now instead of at its next retry time, " +
                              "together with the pending deliveries before it (they keep their order).")
-            .ProducesProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription)
-            .ProducesProblem(StatusCodes.Status409Conflict, "The subscription is disabled (webhook-disabled): its endpoint answered 410 Gone.")
+            .WithProblem(StatusCodes.Status404NotFound, DeliveryNotFoundDescription)
+            .WithProblem(StatusCodes.Status409Conflict, "The subscription is disabled (webhook-disabled): its endpoint answered 410 Gone.")
             .WithResponseDescription(StatusCodes.Status202Accepted, "Accepted: the delivery that will carry the event (see Location).")
             .WithResponseExample(StatusCodes.Status202Accepted, WebhookExamples.RedeliveredDelivery);
 
@@ -118,9 +118,6 @@ public static class WebhooksApi
 
     private const string NotFoundDescription = "No subscription with this id belongs to the API key (webhook-not-found).";
     private const string DeliveryNotFoundDescription = "Unknown subscription (webhook-not-found) or delivery (delivery-not-found).";
-
-    private static RouteHandlerBuilder ProducesProblem(this RouteHandlerBuilder builder, int statusCode, string description) =>
-        builder.ProducesProblem(statusCode).WithResponseDescription(statusCode, description);
 
     public static async Task<Results<Created<WebhookSubscriptionWithSecret>, ValidationProblem, ProblemHttpResult>> CreateWebhook(
         JsonBody<CreateWebhookRequest> body, [AsParameters] WebhookServices services, CancellationToken cancellationToken)
