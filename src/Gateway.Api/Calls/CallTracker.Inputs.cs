@@ -18,7 +18,7 @@ public sealed partial class CallTracker
         CancellationToken cancellationToken = default) =>
         WriteAsync(async () =>
         {
-            var existing = await _store.GetAsync(callSetupId, cancellationToken);
+            var existing = await ReadAsync(callSetupId, cancellationToken);
             if (existing is { Visible: true } or { CreateInFlight: true }) throw new CallSetupIdInUseException(callSetupId);
             if (existing is { OutcomeUnknownSince: not null }) throw new CreateOutcomeUnknownException(callSetupId);
             // The request's trace becomes the call's: what happens to the call later is traced in it.
@@ -32,13 +32,13 @@ public sealed partial class CallTracker
         WriteAsync(async () =>
         {
             var now = _time.GetUtcNow();
-            var call = await _store.GetAsync(sentCallSetupId, cancellationToken)
+            var call = await ReadAsync(sentCallSetupId, cancellationToken)
                        ?? throw new InvalidOperationException($"No create in flight for '{sentCallSetupId}'.");
             var removed = new List<TrackedCall>();
             if (!string.Equals(resultCallSetupId, sentCallSetupId, StringComparison.Ordinal))
             {
                 _logger.LogWarning("The component answered call-setup-id {Result} to a create sent with {Sent}", resultCallSetupId, sentCallSetupId);
-                var early = await _store.GetAsync(resultCallSetupId, cancellationToken);
+                var early = await ReadAsync(resultCallSetupId, cancellationToken);
                 removed.Add(call);
                 if (early is not null) removed.Add(early);
                 // Written under the new id: worked out from whatever that id held.
@@ -55,7 +55,7 @@ public sealed partial class CallTracker
         WriteAsync(async () =>
         {
             // Not the request's token: the request may be what was cancelled, and the call must not stay in flight.
-            if (await _store.GetAsync(callSetupId, CancellationToken.None) is not { } call) return 0;
+            if (await ReadAsync(callSetupId, CancellationToken.None) is not { } call) return 0;
             await AbandonLockedAsync(call, outcomeUnknown, CancellationToken.None);
             return 0;
         }, CancellationToken.None);
@@ -73,7 +73,7 @@ public sealed partial class CallTracker
     public Task<TrackedCall?> UpdateAsync(string id, Func<TrackedCall, CallUpdate?> update, CancellationToken cancellationToken = default) =>
         WriteAsync(async () =>
         {
-            if (await _store.GetAsync(id, cancellationToken) is not { } call) return null;
+            if (await ReadAsync(id, cancellationToken) is not { } call) return null;
             if (update(call) is not { } change) return call;
             var unchanged = ReferenceEquals(change.Transition.Call, call);
             await CommitAsync(new CallCommit
@@ -122,7 +122,7 @@ public sealed partial class CallTracker
         ArgumentException.ThrowIfNullOrEmpty(itemId);
         return WriteAsync(async () =>
         {
-            if (await _store.FindByItemAsync(itemId, cancellationToken) is not { } call) return 0;
+            if (await ReadByItemAsync(itemId, cancellationToken) is not { } call) return 0;
             using var span = GatewayTracing.StartCallSpan("call.events.apply", ActivityKind.Consumer, call.Id, call.TraceParent);
             using var scope = _logger.BeginScope("Call {CallId}", call.Id);
             span?.SetTag("pubsub.item.id", itemId);
@@ -169,7 +169,7 @@ public sealed partial class CallTracker
     private async Task ApplyPublishedLockedAsync(ActiveCallItem item, string itemId, string node, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var call = await _store.FindByItemAsync(itemId, cancellationToken) ?? await LocateAsync(item, itemId, now, cancellationToken);
+        var call = await ReadByItemAsync(itemId, cancellationToken) ?? await LocateAsync(item, itemId, now, cancellationToken);
         using var span = GatewayTracing.StartCallSpan("call.events.apply", ActivityKind.Consumer, call.Id, call.TraceParent);
         using var scope = _logger.BeginScope("Call {CallId}", call.Id);
         if (span is { IsAllDataRequested: true })
@@ -193,7 +193,7 @@ public sealed partial class CallTracker
         var (id, callSetupId) = CallStateMachine.CallKeyOf(item, itemId);
         if (callSetupId is null && item.CallId is { } sipCallId && await _store.FindBySipCallIdAsync(sipCallId, cancellationToken) is { } bySipCallId)
             return bySipCallId;
-        return await _store.GetAsync(id, cancellationToken) ?? CallStateMachine.NewFromItem(item, itemId, now, _timings);
+        return await ReadAsync(id, cancellationToken) ?? CallStateMachine.NewFromItem(item, itemId, now, _timings);
     }
 
     /// <summary>Creates of unknown outcome that none of the fetched items claims are forgotten (their ids free again).</summary>

@@ -42,7 +42,7 @@ public sealed partial class CallTracker
         {
             _deadlines.Dequeue();
             // A call is queued once per deadline it ever had: the store says what is due now.
-            if (await _store.GetAsync(id, CancellationToken.None) is not { } call || CallStateMachine.NextDeadline(call, _timings) is not { } deadline) continue;
+            if (await ReadAsync(id, CancellationToken.None) is not { } call || CallStateMachine.NextDeadline(call, _timings) is not { } deadline) continue;
             if (deadline > now)
             {
                 _deadlines.Enqueue(id, deadline);

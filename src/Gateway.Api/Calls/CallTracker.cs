@@ -53,8 +53,9 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Embedded store only: the live calls as committed (immutable values). A snapshot copies the references under the
-    // gate and does the rest outside it, so 100,000 live calls hold inputs up for a copy, not for a store read and a sort.
-    private readonly Dictionary<string, TrackedCall> _live = new(StringComparer.Ordinal);
+    // gate and does the rest outside it, so 100,000 live calls hold inputs up for a copy, not for a store read and a sort;
+    // and the inputs read the calls they change from here (see ReadAsync).
+    private readonly LiveCalls _live = new();
     private readonly ICallStore _store;
     private readonly ISharedCallStore? _shared;
     private readonly CallEventPublisher _publisher;
@@ -149,9 +150,9 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
         foreach (var call in live)
         {
             if (call.CreateInFlight) interrupted.Add(CallStateMachine.AbandonCreate(call, outcomeUnknown: true, _time.GetUtcNow(), _timings)!);
-            else _live[call.Id] = call;
             Schedule(call);
         }
+        _live.Load(live.Where(c => !c.CreateInFlight));
         if (interrupted.Count == 0) return;
         await CommitAsync(new CallCommit { Calls = [.. interrupted.Select(t => t.Call)], Events = [.. interrupted.SelectMany(t => t.Events)] }, cancellationToken);
         _logger.LogWarning("{Count} creates were in flight when the previous process stopped; their calls appear if legs show up", interrupted.Count);
@@ -249,7 +250,7 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
         try
         {
             TrackedCall[] candidates = callId is not null
-                ? await _store.GetAsync(callId, cancellationToken) is { } one ? [one] : []
+                ? await ReadAsync(callId, cancellationToken) is { } one ? [one] : []
                 : [.. _live.Values];
             return (candidates, _publisher.Head);
         }
@@ -304,11 +305,10 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
             return;
         }
         var stored = await _store.CommitAsync(commit, cancellationToken);
-        foreach (var id in commit.RemovedCalls) _live.Remove(id);
+        foreach (var id in commit.RemovedCalls) _live.Removed(id);
         foreach (var call in commit.Calls)
         {
-            if (call.IsEnded) _live.Remove(call.Id);
-            else _live[call.Id] = call;
+            _live.Committed(call);
             Schedule(call);
         }
         _publisher.Publish(stored);
@@ -345,6 +345,15 @@ public sealed partial class CallTracker : IHostedService, IAsyncDisposable
             _gate.Release();
         }
     }
+
+    /// <summary>The call <paramref name="id"/> as committed, under the gate: a live call of the embedded store from memory
+    /// (this tracker is its only writer, so memory is what the store holds), anything else from the store.</summary>
+    private async ValueTask<TrackedCall?> ReadAsync(string id, CancellationToken cancellationToken) =>
+        _shared is null && _live.Get(id) is { } live ? live : await _store.GetAsync(id, cancellationToken);
+
+    /// <summary>The call that wrote PubSub item <paramref name="itemId"/> last, under the gate (as <see cref="ReadAsync"/>).</summary>
+    private async ValueTask<TrackedCall?> ReadByItemAsync(string itemId, CancellationToken cancellationToken) =>
+        _shared is null && _live.FindByItem(itemId) is { } live ? live : await _store.FindByItemAsync(itemId, cancellationToken);
 
     /// <summary>The live calls as committed: from memory with the embedded store, from the shared store otherwise.</summary>
     private async Task<IReadOnlyCollection<TrackedCall>> LiveCallsAsync(CancellationToken cancellationToken) =>
