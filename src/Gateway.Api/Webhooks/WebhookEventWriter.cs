@@ -20,6 +20,11 @@ namespace Gateway.Api.Webhooks;
 /// leading are dropped (the leader, or whoever leads next, queues them from the checkpoint); and the store's idempotent
 /// enqueue doubles nothing even if two writers overlap. When the webhook store fails, the events wait in the queue and
 /// the write is retried (reported by the <c>webhooks</c> health check).
+/// <para>The checkpoint is read from the store when a term starts and then kept in memory (this writer is the term's
+/// only writer). A batch that queues nothing (no subscription wants it: the common case) moves the stored checkpoint at
+/// most once per <see cref="CheckpointInterval"/>, not on every batch: each such write is a synced commit, and most events
+/// of a busy gateway queue nothing. The cost is bounded and safe: after a crash, at most that interval's events are read
+/// again and queued by the same rules (queueing is idempotent, so nothing is doubled).</para>
 /// Per-call status callbacks ride the same queue: the call names its callback (<see cref="CallResource.StatusCallback"/>,
 /// kept by the call store with the call), and the first event of such a call creates its callback subscription here,
 /// in the one writer, from the stored call (its owner is the placing API key), so no event can be queued before it.
@@ -30,6 +35,8 @@ public sealed class WebhookEventWriter(
     : ICallEventConsumer, IAsyncDisposable
 {
     private const int LogPage = 256;
+    /// <summary>How long a checkpoint move that queued nothing may wait in memory before it is stored.</summary>
+    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
@@ -37,6 +44,10 @@ public sealed class WebhookEventWriter(
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private CallLogHead _start = new("", 0);
+    // Under _writing: the checkpoint as this term knows it (null: read it from the store), and when it was last stored.
+    private long? _checkpoint;
+    private DateTimeOffset _checkpointStoredAt;
+    private bool _checkpointPending;
     private ICallStore? _log;
     private Task _terms = Task.CompletedTask;
     private volatile string? _lastError;
@@ -148,6 +159,8 @@ public sealed class WebhookEventWriter(
                 await _writing.WaitAsync(leading);
                 try
                 {
+                    // A new term: another replica may have moved the checkpoint while this one did not lead.
+                    _checkpoint = null;
                     var replayed = await CatchUpLockedAsync(await CheckpointOrStartAsync(leading), long.MaxValue, leading);
                     if (replayed > 0) logger.LogInformation("Queued {Count} call events for webhooks that were committed but not queued yet", replayed);
                 }
@@ -191,9 +204,26 @@ public sealed class WebhookEventWriter(
     /// queue starts at the log's end as this process found it, which is stored as the checkpoint.</summary>
     private async Task<long> CheckpointOrStartAsync(CancellationToken cancellationToken)
     {
-        if (await webhooks.CheckpointAsync(cancellationToken) is { } checkpoint && checkpoint.Epoch == _start.Epoch) return checkpoint.Position;
-        await webhooks.EnqueueAsync([], _start, cancellationToken);
+        if (_checkpoint is { } known) return known;
+        if (await webhooks.CheckpointAsync(cancellationToken) is { } checkpoint && checkpoint.Epoch == _start.Epoch)
+        {
+            _checkpoint = checkpoint.Position;
+            _checkpointStoredAt = time.GetUtcNow();
+            return checkpoint.Position;
+        }
+        await StoreCheckpointAsync([], _start.Position, cancellationToken);
         return _start.Position;
+    }
+
+    /// <summary>Stores <paramref name="deliveries"/> with the checkpoint <paramref name="position"/> in one store call.</summary>
+    private async Task StoreCheckpointAsync(IReadOnlyList<NewDelivery> deliveries, long position, CancellationToken cancellationToken)
+    {
+        // Forgotten first: should the write fail, the next batch reads the stored checkpoint again.
+        _checkpoint = null;
+        await webhooks.EnqueueAsync(deliveries, new CallLogHead(_start.Epoch, position), cancellationToken);
+        _checkpoint = position;
+        _checkpointStoredAt = time.GetUtcNow();
+        _checkpointPending = false;
     }
 
     /// <summary>Queues the log's events after <paramref name="after"/> up to <paramref name="until"/>, page by page.</summary>
@@ -216,10 +246,11 @@ public sealed class WebhookEventWriter(
     {
         var subscriptions = await webhooks.EnabledSubscriptionsAsync(cancellationToken);
         var callbacks = await CallbacksAsync(batch, cancellationToken);
-        var checkpoint = new CallLogHead(_start.Epoch, batch[^1].Position);
+        var position = batch[^1].Position;
         if (subscriptions.Count == 0 && callbacks.Count == 0)
         {
-            await webhooks.EnqueueAsync([], checkpoint, cancellationToken);
+            if (time.GetUtcNow() - _checkpointStoredAt < CheckpointInterval) (_checkpoint, _checkpointPending) = (position, true);
+            else await StoreCheckpointAsync([], position, cancellationToken);
             return;
         }
         var scopes = keys.CurrentValue.ApiKeys.ToDictionary(k => k.Name, k => new AddressScope(k.Scopes), StringComparer.Ordinal);
@@ -239,7 +270,7 @@ public sealed class WebhookEventWriter(
                 deliveries.Add(new NewDelivery(callback.Id, e, payload));
             }
         }
-        await webhooks.EnqueueAsync(deliveries, checkpoint, cancellationToken);
+        await StoreCheckpointAsync(deliveries, position, cancellationToken);
         if (deliveries.Count > 0) dispatcher.Wake();
     }
 
@@ -264,6 +295,26 @@ public sealed class WebhookEventWriter(
         return found;
     }
 
+    /// <summary>On the way out: the checkpoint a quiet batch moved in memory only is stored, so the next process does
+    /// not read those events again.</summary>
+    private async Task StorePendingCheckpointAsync()
+    {
+        await _writing.WaitAsync();
+        try
+        {
+            if (!_checkpointPending || _checkpoint is not { } position || !leadership.IsLeader) return;
+            await StoreCheckpointAsync([], position, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "The webhook checkpoint could not be stored on the way out; the next start reads the last second of events again");
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
     private void Recovered()
     {
         if (_lastError is null) return;
@@ -279,6 +330,7 @@ public sealed class WebhookEventWriter(
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await _stopping.CancelAsync();
         await _terms;
+        await StorePendingCheckpointAsync();
         _stopping.Dispose();
         _writing.Dispose();
     }
