@@ -11,7 +11,8 @@ namespace Gateway.Api.Idempotency;
 /// Idempotency-Key outcomes in the calls database (table <c>idempotency</c>, see <see cref="CallDatabase"/>), so a replay
 /// still answers after a restart. Semantics are <see cref="InMemoryIdempotencyStore"/>'s:
 /// <list type="bullet">
-/// <item>One process owns the file: a gate serialises the store's operations (begin is a check-and-insert), and the
+/// <item>One process owns the file: the file's write gate (<see cref="CallDatabase.WriteGate"/>) serialises the store's
+/// operations with the other writers of the file (begin is a check-and-insert), and the
 /// requests waiting for an in-progress key wait on a <see cref="TaskCompletionSource"/> of this process.</item>
 /// <item>A key left <c>in_progress</c> by a previous process (it crashed or stopped mid-request) is free: such rows are
 /// deleted when the store opens. Nobody can be waiting for them, and whether the request was carried out is unknown
@@ -21,7 +22,7 @@ namespace Gateway.Api.Idempotency;
 /// bounds the rows as in memory: when full, expired responses go, then the ones closest to expiry.</item>
 /// </list>
 /// </summary>
-internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposable
+internal sealed class SqliteIdempotencyStore : IIdempotencyStore
 {
     private const string InProgress = "in_progress";
     private const string Completed = "completed";
@@ -30,7 +31,8 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
     private readonly IOptions<IdempotencyOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<SqliteIdempotencyStore> _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    // The file's write gate (see CallDatabase.WriteGate): it also makes begin a check-and-insert.
+    private readonly SemaphoreSlim _gate;
     private readonly Dictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
     private bool _opened;
     private long _count;
@@ -38,6 +40,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
     public SqliteIdempotencyStore(IOptions<CallsOptions> calls, IOptions<IdempotencyOptions> options, TimeProvider time, ILogger<SqliteIdempotencyStore> logger)
     {
         _path = calls.Value.DatabasePath;
+        _gate = WriteGate(_path);
         _options = options;
         _time = time;
         _logger = logger;
@@ -129,12 +132,6 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
         {
             _gate.Release();
         }
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        _gate.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>Under <see cref="_gate"/>.</summary>

@@ -163,7 +163,7 @@ public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreC
         await Store.TryBeginAsync("k", "fp", Ct);
         await Store.CompleteAsync("k", "fp", Response("a"), Ttl, Ct);
 
-        await using var reopened = Open();
+        var reopened = Open();
 
         AssertCompleted(await reopened.TryBeginAsync("k", "fp", Ct), "fp", "a");
     }
@@ -173,7 +173,7 @@ public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreC
     {
         await Store.TryBeginAsync("k", "fp", Ct);
 
-        await using var reopened = Open();
+        var reopened = Open();
 
         Assert.IsType<IdempotencyBegin.Acquired>(await reopened.TryBeginAsync("k", "other", Ct));
     }
@@ -182,20 +182,17 @@ public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreC
     public async Task PurgeDeletesOnlyExpiredResponses()
     {
         var store = Open();
-        await using (store)
-        {
-            await store.TryBeginAsync("short", "fp", Ct);
-            await store.CompleteAsync("short", "fp", Response("s"), Ttl, Ct);
-            await store.TryBeginAsync("long", "fp", Ct);
-            await store.CompleteAsync("long", "fp", Response("l"), Ttl * 3, Ct);
-            await store.TryBeginAsync("running", "fp", Ct);
-            Time.Advance(Ttl * 2);
+        await store.TryBeginAsync("short", "fp", Ct);
+        await store.CompleteAsync("short", "fp", Response("s"), Ttl, Ct);
+        await store.TryBeginAsync("long", "fp", Ct);
+        await store.CompleteAsync("long", "fp", Response("l"), Ttl * 3, Ct);
+        await store.TryBeginAsync("running", "fp", Ct);
+        Time.Advance(Ttl * 2);
 
-            Assert.Equal(1, await store.PurgeExpiredAsync(Ct));
+        Assert.Equal(1, await store.PurgeExpiredAsync(Ct));
 
-            AssertCompleted(await store.TryBeginAsync("long", "fp", Ct), "fp", "l");
-            Assert.IsType<IdempotencyBegin.InProgress>(await store.TryBeginAsync("running", "fp", Ct));
-        }
+        AssertCompleted(await store.TryBeginAsync("long", "fp", Ct), "fp", "l");
+        Assert.IsType<IdempotencyBegin.InProgress>(await store.TryBeginAsync("running", "fp", Ct));
     }
 
     [Fact]

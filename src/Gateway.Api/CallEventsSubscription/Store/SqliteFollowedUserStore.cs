@@ -31,24 +31,31 @@ internal sealed class SqliteFollowedUserStore(IOptions<CallsOptions> calls, IDat
         return users;
     }
 
-    public async Task<bool> AddAsync(StoredFollowedUser user, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null, "INSERT OR IGNORE INTO followed_users (address, password, added_at) VALUES ($address, $password, $added);",
-            cancellationToken, ("$address", user.Address), ("$password", _protector.Protect(user.Password)), ("$added", Ticks(user.AddedAt))) == 1;
-    }
+    public Task<bool> AddAsync(StoredFollowedUser user, CancellationToken cancellationToken) =>
+        WriteAsync("INSERT OR IGNORE INTO followed_users (address, password, added_at) VALUES ($address, $password, $added);", cancellationToken,
+            ("$address", user.Address), ("$password", _protector.Protect(user.Password)), ("$added", Ticks(user.AddedAt)));
 
-    public async Task<bool> SetPasswordAsync(string address, string password, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null, "UPDATE followed_users SET password = $password WHERE address = $address;",
-            cancellationToken, ("$address", address), ("$password", _protector.Protect(password))) == 1;
-    }
+    public Task<bool> SetPasswordAsync(string address, string password, CancellationToken cancellationToken) =>
+        WriteAsync("UPDATE followed_users SET password = $password WHERE address = $address;", cancellationToken,
+            ("$address", address), ("$password", _protector.Protect(password)));
 
-    public async Task<bool> RemoveAsync(string address, CancellationToken cancellationToken)
+    public Task<bool> RemoveAsync(string address, CancellationToken cancellationToken) =>
+        WriteAsync("DELETE FROM followed_users WHERE address = $address;", cancellationToken, ("$address", address));
+
+    /// <summary>Runs one row's write under the file's <see cref="CallDatabase.WriteGate"/>; whether it changed a row.</summary>
+    private async Task<bool> WriteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null, "DELETE FROM followed_users WHERE address = $address;", cancellationToken, ("$address", address)) == 1;
+        var gate = WriteGate(_path);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            return await ExecuteAsync(connection, null, sql, cancellationToken, parameters) == 1;
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     public void Dispose() => _migrated.Dispose();

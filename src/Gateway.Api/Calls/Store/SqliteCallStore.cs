@@ -11,8 +11,8 @@ namespace Gateway.Api.Calls.Store;
 /// Calls, their events, the event log and command intents in one SQLite file (<see cref="CallsOptions.DatabasePath"/>;
 /// schema in <see cref="CallDatabase"/>): durable, so the log keeps its epoch and positions across restarts.
 /// <list type="bullet">
-/// <item>Writes go through one connection kept open (the <see cref="CallTracker"/> is the single writer; a gate
-/// serialises it with <see cref="PurgeAsync"/>); each <see cref="CommitAsync"/> is one transaction, its hot statements
+/// <item>Writes go through one connection kept open (the <see cref="CallTracker"/> is the single writer; the file's
+/// <see cref="CallDatabase.WriteGate"/> serialises it with <see cref="PurgeAsync"/> and the other stores of the file); each <see cref="CommitAsync"/> is one transaction, its hot statements
 /// prepared once (<see cref="WriterStatements"/>). Measured (Stopwatch, 5,000 calls, on a shared 2-core machine with a
 /// load average near 10, so an upper bound): 550–750 µs per commit of one call upsert and one event (a bare one-row
 /// transaction on the same file: 70–110 µs; the rest is JSON, seven index and table writes and the amortised WAL
@@ -34,7 +34,7 @@ public sealed partial class SqliteCallStore : ICallStore, IAsyncDisposable
 
     private readonly string _path;
     private readonly ILogger<SqliteCallStore> _logger;
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly SemaphoreSlim _writeGate;
     private SqliteConnection? _writer;
     private WriterStatements? _statements;
     private string? _epoch;
@@ -42,6 +42,7 @@ public sealed partial class SqliteCallStore : ICallStore, IAsyncDisposable
     public SqliteCallStore(IOptions<CallsOptions> options, ILogger<SqliteCallStore> logger)
     {
         _path = options.Value.DatabasePath;
+        _writeGate = WriteGate(_path);
         _logger = logger;
     }
 
