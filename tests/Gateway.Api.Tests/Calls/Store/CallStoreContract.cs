@@ -126,6 +126,22 @@ public abstract partial class CallStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ACallWrittenWithoutALegNoLongerAnswersForItsItemOrSipCallIdAndKeepsTheRest()
+    {
+        var call = Ringing("sip-1", T0).Call;
+        await Store.CommitAsync(Commit(call), Ct);
+        var rewritten = call with { UpdatedAt = T0.AddSeconds(1) };
+        await Store.CommitAsync(Commit(rewritten), Ct);
+        AssertSame(rewritten, await Store.FindByItemAsync("item-sip-1", Ct));
+
+        await Store.CommitAsync(Commit(rewritten with { Legs = [], UpdatedAt = T0.AddSeconds(2) }), Ct);
+
+        Assert.Null(await Store.FindByItemAsync("item-sip-1", Ct));
+        Assert.Null(await Store.FindBySipCallIdAsync("sip-1", Ct));
+        Assert.Equal(call.Id, (await Store.GetAsync(call.Id, Ct))?.Id);
+    }
+
+    [Fact]
     public async Task ARemovedCallIsGoneFromEveryIndex()
     {
         var call = Ringing("sip-1", T0).Call;
