@@ -53,6 +53,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
         {
             await using var connection = await ConnectionAsync(cancellationToken);
             var now = _time.GetUtcNow();
+            var expired = false;
             await using (var find = Command(connection, null, "SELECT fingerprint, status, status_code, headers, body, expires_at FROM idempotency WHERE key = $key;", ("$key", key)))
             await using (var row = await find.ExecuteReaderAsync(cancellationToken))
             {
@@ -64,12 +65,19 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
                     if (row.GetInt64(5) > Ticks(now))
                         return new IdempotencyBegin.Completed(storedFingerprint, new StoredResponse(row.GetInt32(2),
                             JsonSerializer.Deserialize<List<KeyValuePair<string, string>>>(row.GetString(3)) ?? [], (byte[])row[4]));
+                    expired = true;
                 }
             }
-            _count -= await ExecuteAsync(connection, null, "DELETE FROM idempotency WHERE key = $key;", cancellationToken, ("$key", key));
-            if (_count >= _options.Value.MaxEntries) await TrimAsync(connection, now, cancellationToken);
-            _count += await ExecuteAsync(connection, null, $"INSERT INTO idempotency (key, fingerprint, status) VALUES ($key, $fingerprint, '{InProgress}');",
+            // One write: a new key is inserted, an expired response's row is taken over in place.
+            if (!expired && _count >= _options.Value.MaxEntries) await TrimAsync(connection, now, cancellationToken);
+            await ExecuteAsync(connection, null,
+                $"""
+                INSERT INTO idempotency (key, fingerprint, status) VALUES ($key, $fingerprint, '{InProgress}')
+                ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status, status_code = NULL, headers = NULL,
+                    body = NULL, expires_at = NULL;
+                """,
                 cancellationToken, ("$key", key), ("$fingerprint", fingerprint));
+            if (!expired) _count++;
             Waiter(key);
             return new IdempotencyBegin.Acquired();
         }
