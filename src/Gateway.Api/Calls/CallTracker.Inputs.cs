@@ -158,7 +158,10 @@ public sealed partial class CallTracker
                 if (!transition.Changed(call)) continue;
                 var vanished = transition.Call.Legs.Count(l => l.Retracted) - call.Legs.Count(l => l.Retracted);
                 ended += vanished;
-                _logger.LogInformation("Reconciliation: {Count} legs of call {CallId} ended while events were not received", vanished, call.Id);
+                if (call.Legs.IsEmpty)
+                    _logger.LogInformation("Reconciliation: call {CallId}, created at {CreatedAt}, never showed a leg and the service has none: it ended unseen",
+                        call.Id, call.CreatedAt);
+                else _logger.LogInformation("Reconciliation: {Count} legs of call {CallId} ended while events were not received", vanished, call.Id);
                 await ApplyAsync(call, transition, cancellationToken);
             }
             if (snapshotRequestedAt is { } fetchedAt) await ResolveUnknownCreatesLockedAsync(current, fetchedAt, cancellationToken);

@@ -180,4 +180,30 @@ public sealed class CallStateMachineTests
         Assert.True(call.Visible);
         Assert.Equal(["1:call.callee-ringing"], Types(CallStateMachine.ApplyPublished(call, item, "item-1", Node, T0, Timings)));
     }
+
+    [Fact]
+    public void ACallWhoseLegsNeverArrivedAndThatTheFetchDoesNotShowEndsAsLostOnceItsFirstLegIsOverdue()
+    {
+        var call = Requested();
+
+        var early = CallStateMachine.EndVanishedLegs(call, new HashSet<string>(), T0 + Timings.EarlyEventHoldTime - TimeSpan.FromSeconds(1), T0.AddSeconds(30), Timings);
+        var overdue = CallStateMachine.EndVanishedLegs(call, new HashSet<string>(), T0 + Timings.EarlyEventHoldTime, T0.AddSeconds(30), Timings);
+        var noFetchTime = CallStateMachine.EndVanishedLegs(call, new HashSet<string>(), null, T0.AddSeconds(30), Timings);
+
+        Assert.Empty(early.Events);
+        Assert.Empty(noFetchTime.Events);
+        Assert.Equal(["2:call.ended"], Types(overdue));
+        Assert.Equal(CallEndReason.Lost, overdue.Call.EndReason);
+    }
+
+    [Fact]
+    public void AHangupWaitingForALegThatNeverArrivesEndsTheCallAsTheHangupOnceTheFetchShowsNone()
+    {
+        var hangingUp = CallStateMachine.RequestHangup(Requested(), T0.AddSeconds(1)).Call;
+
+        var ended = CallStateMachine.EndVanishedLegs(hangingUp, new HashSet<string>(), T0.AddSeconds(20), T0.AddSeconds(21), Timings);
+
+        Assert.Equal(CallState.Ended, ended.Call.State);
+        Assert.Equal(CallEndReason.Canceled, ended.Call.EndReason);
+    }
 }

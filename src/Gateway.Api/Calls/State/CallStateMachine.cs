@@ -219,6 +219,7 @@ public static class CallStateMachine
     public static CallTransition EndVanishedLegs(TrackedCall call, IReadOnlySet<string> present, DateTimeOffset? asOf, DateTimeOffset now, CallTimings timings)
     {
         if (call.IsEnded) return CallTransition.Unchanged(call);
+        if (call.Legs.IsEmpty) return EndIfNeverSeen(call, asOf, now, timings);
         var vanished = false;
         var legs = call.Legs.Select(l =>
         {
@@ -230,6 +231,24 @@ public static class CallStateMachine
         // Ended while nobody was listening: how is unknown, unless the API was hanging it up.
         return Summarise(new Emitter(call with { Legs = legs, LastRetractAt = now, UpdatedAt = now }), now, timings, legsChanged: true,
             endedAs: call.Hangup is null ? CallEndReason.Lost : null).Done();
+    }
+
+    /// <summary>
+    /// A created call none of whose legs ever reached the gateway, and which the fetch does not show either (the current
+    /// items are applied before this runs, so no item names it): its legs came and went while nobody was listening, e.g.
+    /// the subscription was down while it rang and the service restarted. Ended as <c>lost</c>, or as the hang-up the API
+    /// asked for (which needs a leg to address, so it would otherwise wait for the setup timeout). Only once
+    /// its first leg is surely overdue, <see cref="CallTimings.EarlyEventHoldTime"/> after its creation counted to when
+    /// the fetch was asked for, so a fetch racing a fresh create never ends it.
+    /// </summary>
+    private static CallTransition EndIfNeverSeen(TrackedCall call, DateTimeOffset? asOf, DateTimeOffset now, CallTimings timings)
+    {
+        if (asOf is not { } fetchedAt || !call.Visible || call.CreateInFlight || call.OutcomeUnknownSince is not null ||
+            fetchedAt - call.CreatedAt < timings.EarlyEventHoldTime)
+            return CallTransition.Unchanged(call);
+        var emitter = new Emitter(call);
+        End(emitter, call.Hangup ?? CallEndReason.Lost, now);
+        return emitter.Done();
     }
 
     // ---- time ----------------------------------------------------------------------------------------------------
