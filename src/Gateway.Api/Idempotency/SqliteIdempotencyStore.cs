@@ -22,7 +22,7 @@ namespace Gateway.Api.Idempotency;
 /// bounds the rows as in memory: when full, expired responses go, then the ones closest to expiry.</item>
 /// </list>
 /// </summary>
-internal sealed class SqliteIdempotencyStore : IIdempotencyStore
+internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposable
 {
     private const string InProgress = "in_progress";
     private const string Completed = "completed";
@@ -34,7 +34,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
     // The file's write gate (see CallDatabase.WriteGate): it also makes begin a check-and-insert.
     private readonly SemaphoreSlim _gate;
     private readonly Dictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
-    private bool _opened;
+    private SqliteConnection? _connection;
     private long _count;
 
     public SqliteIdempotencyStore(IOptions<CallsOptions> calls, IOptions<IdempotencyOptions> options, TimeProvider time, ILogger<SqliteIdempotencyStore> logger)
@@ -51,7 +51,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await ConnectionAsync(cancellationToken);
+            var connection = await ConnectionAsync(cancellationToken);
             var now = _time.GetUtcNow();
             var expired = false;
             await using (var find = Command(connection, null, "SELECT fingerprint, status, status_code, headers, body, expires_at FROM idempotency WHERE key = $key;", ("$key", key)))
@@ -93,7 +93,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await ConnectionAsync(cancellationToken);
+            var connection = await ConnectionAsync(cancellationToken);
             var updated = await ExecuteAsync(connection, null,
                 $"""
                 UPDATE idempotency SET status = '{Completed}', status_code = $code, headers = $headers, body = $body, expires_at = $expires
@@ -114,7 +114,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await ConnectionAsync(cancellationToken);
+            var connection = await ConnectionAsync(cancellationToken);
             var deleted = await ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE key = $key AND status = '{InProgress}';", cancellationToken, ("$key", key));
             _count -= deleted;
             if (deleted > 0) Wake(key);
@@ -131,7 +131,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await ConnectionAsync(cancellationToken);
+            var connection = await ConnectionAsync(cancellationToken);
             var purged = await DeleteExpiredAsync(connection, _time.GetUtcNow(), cancellationToken);
             _count -= purged;
             return purged;
@@ -170,19 +170,39 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore
     private static Task<int> DeleteExpiredAsync(SqliteConnection connection, DateTimeOffset now, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE status = '{Completed}' AND expires_at <= $now;", cancellationToken, ("$now", Ticks(now)));
 
-    /// <summary>A connection; the first one migrates the file, frees the keys a previous process left in progress and
-    /// counts the rows. Under <see cref="_gate"/>.</summary>
+    /// <summary>The store's one connection, kept open (every operation runs under <see cref="_gate"/>, so one is all it
+    /// needs, and a pooled open would run the writer's pragmas again each time). Opening it migrates the file, frees the
+    /// keys a previous process left in progress and counts the rows. Under <see cref="_gate"/>.</summary>
     private async Task<SqliteConnection> ConnectionAsync(CancellationToken cancellationToken)
     {
-        if (!_opened)
+        if (_connection is not null) return _connection;
+        await MigrateAsync(_path, _logger, cancellationToken);
+        var connection = await OpenConnectionAsync(_path, cancellationToken);
+        try
         {
-            await MigrateAsync(_path, _logger, cancellationToken);
-            await using var connection = await OpenConnectionAsync(_path, cancellationToken);
             var freed = await ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE status = '{InProgress}';", cancellationToken);
             if (freed > 0) _logger.LogWarning("Freed {Count} idempotency keys a previous run left in progress", freed);
             _count = (long)(await ScalarAsync(connection, null, "SELECT COUNT(*) FROM idempotency;", cancellationToken))!;
-            _opened = true;
         }
-        return await OpenConnectionAsync(_path, cancellationToken);
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+        return _connection = connection;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_connection is not null) await _connection.DisposeAsync();
+            _connection = null;
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 }

@@ -163,7 +163,7 @@ public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreC
         await Store.TryBeginAsync("k", "fp", Ct);
         await Store.CompleteAsync("k", "fp", Response("a"), Ttl, Ct);
 
-        var reopened = Open();
+        await using var reopened = Open();
 
         AssertCompleted(await reopened.TryBeginAsync("k", "fp", Ct), "fp", "a");
     }
@@ -173,7 +173,7 @@ public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreC
     {
         await Store.TryBeginAsync("k", "fp", Ct);
 
-        var reopened = Open();
+        await using var reopened = Open();
 
         Assert.IsType<IdempotencyBegin.Acquired>(await reopened.TryBeginAsync("k", "other", Ct));
     }
@@ -181,7 +181,7 @@ public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreC
     [Fact]
     public async Task PurgeDeletesOnlyExpiredResponses()
     {
-        var store = Open();
+        await using var store = Open();
         await store.TryBeginAsync("short", "fp", Ct);
         await store.CompleteAsync("short", "fp", Response("s"), Ttl, Ct);
         await store.TryBeginAsync("long", "fp", Ct);

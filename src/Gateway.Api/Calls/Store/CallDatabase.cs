@@ -133,6 +133,34 @@ internal static class CallDatabase
         return epoch;
     }
 
+    /// <summary>A read-only connection from a pool of its own. In WAL mode a reader sees the last commit and never takes
+    /// the write lock, so it needs none of a writer's pragmas: running them on every pooled open cost about 3 % of the
+    /// gateway's CPU at one request at a time (perf). A busy read is retried by Microsoft.Data.Sqlite itself, for up to
+    /// the connection string's DefaultTimeout.</summary>
+    public static async Task<SqliteConnection> OpenReaderAsync(string path, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ReaderConnectionString(path));
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The connection string of <see cref="OpenReaderAsync"/> (its own pool: pools are per connection string).</summary>
+    public static string ReaderConnectionString(string path) => new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadOnly,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
     /// <summary>Opens a connection with this database's per-connection settings (see the class remarks).</summary>
     public static async Task<SqliteConnection> OpenConnectionAsync(string path, CancellationToken cancellationToken)
     {

@@ -17,8 +17,8 @@ namespace Gateway.Api.Calls.Store;
 /// load average near 10, so an upper bound): 550–750 µs per commit of one call upsert and one event (a bare one-row
 /// transaction on the same file: 70–110 µs; the rest is JSON, seven index and table writes and the amortised WAL
 /// checkpoints), 35–100 µs per <see cref="GetAsync"/>, 0.4–1.4 ms per 50-call page of <see cref="ListAsync"/>.</item>
-/// <item>Reads open a connection of their own from the pool, so in WAL mode they run beside a write and see the last
-/// committed state.</item>
+/// <item>Reads open a read-only connection of their own from the pool (<see cref="CallDatabase.OpenReaderAsync"/>), so in
+/// WAL mode they run beside a write and see the last committed state.</item>
 /// <item>A call is one row (the whole <see cref="TrackedCall"/> as JSON beside the columns the queries filter on);
 /// <c>ord</c>, its insertion order, is the cursor of <see cref="ListAsync"/>: AUTOINCREMENT, kept when the call is
 /// rewritten, never reused after a purge. Event positions are never reused either.</item>
@@ -212,6 +212,7 @@ public sealed partial class SqliteCallStore : ICallStore, IAsyncDisposable
             if (_writer is null) return;
             // The pooled read connections of this file close as well, so the file is free once the store is disposed.
             SqliteConnection.ClearPool(_writer);
+            using (var reader = new SqliteConnection(ReaderConnectionString(_path))) SqliteConnection.ClearPool(reader);
             _statements?.Dispose();
             _statements = null;
             await _writer.DisposeAsync();
@@ -238,7 +239,7 @@ public sealed partial class SqliteCallStore : ICallStore, IAsyncDisposable
     private async Task<SqliteConnection> ReaderAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _writer) is null) await OpenAsync(cancellationToken);
-        return await OpenConnectionAsync(_path, cancellationToken);
+        return await OpenReaderAsync(_path, cancellationToken);
     }
 
     private async ValueTask<TrackedCall?> ReadCallAsync(string sql, string key, CancellationToken cancellationToken)
