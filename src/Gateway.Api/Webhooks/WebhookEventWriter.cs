@@ -299,7 +299,8 @@ public sealed class WebhookEventWriter(
     /// not read those events again.</summary>
     private async Task StorePendingCheckpointAsync()
     {
-        await _writing.WaitAsync();
+        // A write stuck retrying against a failing store must not hold shutdown: its events are read again next start.
+        if (!await _writing.WaitAsync(TimeSpan.FromSeconds(5))) return;
         try
         {
             if (!_checkpointPending || _checkpoint is not { } position || !leadership.IsLeader) return;

@@ -94,12 +94,12 @@ internal static class CallDatabase
     /// </summary>
     public static SemaphoreSlim WriteGate(string path) => WriteGates.GetOrAdd(Path.GetFullPath(path), _ => new SemaphoreSlim(1, 1));
 
-    /// <summary>A connection string for <paramref name="path"/>: pooled (a read opens a pooled connection in
-    /// microseconds), waiting up to 30 s for another connection's write lock.</summary>
-    public static string ConnectionString(string path) => new SqliteConnectionStringBuilder
+    /// <summary>A connection string for <paramref name="path"/>: pooled (a pooled open takes microseconds), waiting up to
+    /// 30 s for another connection's write lock. Each mode has a pool of its own (pools are per connection string).</summary>
+    public static string ConnectionString(string path, SqliteOpenMode mode = SqliteOpenMode.ReadWriteCreate) => new SqliteConnectionStringBuilder
     {
         DataSource = path,
-        Mode = SqliteOpenMode.ReadWriteCreate,
+        Mode = mode,
         Pooling = true,
         DefaultTimeout = 30,
     }.ToString();
@@ -139,7 +139,7 @@ internal static class CallDatabase
     /// the connection string's DefaultTimeout.</summary>
     public static async Task<SqliteConnection> OpenReaderAsync(string path, CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(ReaderConnectionString(path));
+        var connection = new SqliteConnection(ConnectionString(path, SqliteOpenMode.ReadOnly));
         try
         {
             await connection.OpenAsync(cancellationToken);
@@ -151,15 +151,6 @@ internal static class CallDatabase
             throw;
         }
     }
-
-    /// <summary>The connection string of <see cref="OpenReaderAsync"/> (its own pool: pools are per connection string).</summary>
-    public static string ReaderConnectionString(string path) => new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadOnly,
-        Pooling = true,
-        DefaultTimeout = 30,
-    }.ToString();
 
     /// <summary>Opens a connection with this database's per-connection settings (see the class remarks).</summary>
     public static async Task<SqliteConnection> OpenConnectionAsync(string path, CancellationToken cancellationToken)

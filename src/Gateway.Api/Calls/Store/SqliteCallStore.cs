@@ -212,7 +212,7 @@ public sealed partial class SqliteCallStore : ICallStore, IAsyncDisposable
             if (_writer is null) return;
             // The pooled read connections of this file close as well, so the file is free once the store is disposed.
             SqliteConnection.ClearPool(_writer);
-            using (var reader = new SqliteConnection(ReaderConnectionString(_path))) SqliteConnection.ClearPool(reader);
+            using (var reader = new SqliteConnection(ConnectionString(_path, SqliteOpenMode.ReadOnly))) SqliteConnection.ClearPool(reader);
             _statements?.Dispose();
             _statements = null;
             await _writer.DisposeAsync();
