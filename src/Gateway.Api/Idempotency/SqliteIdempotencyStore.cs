@@ -11,12 +11,14 @@ namespace Gateway.Api.Idempotency;
 /// Idempotency-Key outcomes in the calls database (table <c>idempotency</c>, see <see cref="CallDatabase"/>), so a replay
 /// still answers after a restart. Semantics are <see cref="InMemoryIdempotencyStore"/>'s:
 /// <list type="bullet">
-/// <item>One process owns the file: the file's write gate (<see cref="CallDatabase.WriteGate"/>) serialises the store's
-/// operations with the other writers of the file (begin is a check-and-insert), and the
-/// requests waiting for an in-progress key wait on a <see cref="TaskCompletionSource"/> of this process.</item>
-/// <item>A key left <c>in_progress</c> by a previous process (it crashed or stopped mid-request) is free: such rows are
-/// deleted when the store opens. Nobody can be waiting for them, and whether the request was carried out is unknown
-/// either way; the in-memory store forgets them on restart too.</item>
+/// <item>One process owns the file, so a key being executed is claimed in this process's memory, not in the file: a
+/// claim written to the file would be worthless after a crash (nobody could be waiting for it, and whether its request
+/// was carried out is unknown either way), and writing it cost every request a commit of its own. The requests that
+/// arrive while a key is claimed wait on the claim's <see cref="TaskCompletionSource"/>.</item>
+/// <item>Only responses are written: <see cref="CompleteAsync"/> commits the response, then frees the claim, so a
+/// repeat that finds the key free reads the response. Writes run under the file's write gate
+/// (<see cref="CallDatabase.WriteGate"/>) with the other writers of the file; begin reads on a read-only connection and
+/// waits for no writer.</item>
 /// <item>Expired responses are deleted when their key is used again, when the store is full, and by
 /// <see cref="PurgeExpiredAsync"/> (for the host to call periodically). <see cref="IdempotencyOptions.MaxEntries"/>
 /// bounds the rows as in memory: when full, expired responses go, then the ones closest to expiry.</item>
@@ -24,6 +26,7 @@ namespace Gateway.Api.Idempotency;
 /// </summary>
 internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposable
 {
+    // Files written before claims moved to memory may hold rows of this status; they are deleted when the store opens.
     private const string InProgress = "in_progress";
     private const string Completed = "completed";
 
@@ -31,9 +34,10 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
     private readonly IOptions<IdempotencyOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<SqliteIdempotencyStore> _logger;
-    // The file's write gate (see CallDatabase.WriteGate): it also makes begin a check-and-insert.
+    // The file's write gate (see CallDatabase.WriteGate).
     private readonly SemaphoreSlim _gate;
-    private readonly Dictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
+    // The keys being executed, under their own lock: claiming is a check-and-insert with no I/O.
+    private readonly Dictionary<string, Claim> _claims = new(StringComparer.Ordinal);
     private SqliteConnection? _connection;
     private long _count;
 
@@ -48,112 +52,103 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
 
     public async ValueTask<IdempotencyBegin> TryBeginAsync(string key, string fingerprint, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
+        if (Volatile.Read(ref _connection) is null) await WriteAsync(_ => Task.FromResult(0), cancellationToken);
+        var claim = new Claim(fingerprint);
+        lock (_claims)
+        {
+            if (_claims.TryGetValue(key, out var running)) return new IdempotencyBegin.InProgress(running.Fingerprint, running.Finished.Task);
+            _claims[key] = claim;
+        }
         try
         {
-            var connection = await ConnectionAsync(cancellationToken);
-            var now = _time.GetUtcNow();
-            var expired = false;
-            await using (var find = Command(connection, null, "SELECT fingerprint, status, status_code, headers, body, expires_at FROM idempotency WHERE key = $key;", ("$key", key)))
-            await using (var row = await find.ExecuteReaderAsync(cancellationToken))
-            {
-                if (await row.ReadAsync(cancellationToken))
-                {
-                    var storedFingerprint = row.GetString(0);
-                    if (row.GetString(1) == InProgress)
-                        return new IdempotencyBegin.InProgress(storedFingerprint, Waiter(key).Task);
-                    if (row.GetInt64(5) > Ticks(now))
-                        return new IdempotencyBegin.Completed(storedFingerprint, new StoredResponse(row.GetInt32(2),
-                            JsonSerializer.Deserialize<List<KeyValuePair<string, string>>>(row.GetString(3)) ?? [], (byte[])row[4]));
-                    expired = true;
-                }
-            }
-            // One write: a new key is inserted, an expired response's row is taken over in place.
-            if (!expired && _count >= _options.Value.MaxEntries) await TrimAsync(connection, now, cancellationToken);
-            await ExecuteAsync(connection, null,
-                $"""
-                INSERT INTO idempotency (key, fingerprint, status) VALUES ($key, $fingerprint, '{InProgress}')
-                ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status, status_code = NULL, headers = NULL,
-                    body = NULL, expires_at = NULL;
-                """,
-                cancellationToken, ("$key", key), ("$fingerprint", fingerprint));
-            if (!expired) _count++;
-            Waiter(key);
-            return new IdempotencyBegin.Acquired();
+            await using var connection = await OpenReaderAsync(_path, cancellationToken);
+            await using var find = Command(connection, null, "SELECT fingerprint, status_code, headers, body, expires_at FROM idempotency WHERE key = $key;", ("$key", key));
+            await using var row = await find.ExecuteReaderAsync(cancellationToken);
+            // None, or expired: the request executes, and its response takes the row over in place.
+            if (!await row.ReadAsync(cancellationToken) || row.GetInt64(4) <= Ticks(_time.GetUtcNow())) return new IdempotencyBegin.Acquired();
+            var completed = new IdempotencyBegin.Completed(row.GetString(0), new StoredResponse(row.GetInt32(1),
+                JsonSerializer.Deserialize<List<KeyValuePair<string, string>>>(row.GetString(2)) ?? [], (byte[])row[3]));
+            Unclaim(key, claim);
+            return completed;
         }
-        finally
+        catch
         {
-            _gate.Release();
+            Unclaim(key, claim);
+            throw;
         }
     }
 
     public async ValueTask CompleteAsync(string key, string fingerprint, StoredResponse response, TimeSpan ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(response);
-        await _gate.WaitAsync(cancellationToken);
+        Claim? claim;
+        lock (_claims) _claims.TryGetValue(key, out claim);
+        if (claim is null) return;
         try
         {
-            var connection = await ConnectionAsync(cancellationToken);
-            var updated = await ExecuteAsync(connection, null,
-                $"""
-                UPDATE idempotency SET status = '{Completed}', status_code = $code, headers = $headers, body = $body, expires_at = $expires
-                WHERE key = $key AND status = '{InProgress}';
-                """,
-                cancellationToken, ("$code", response.StatusCode), ("$headers", JsonSerializer.Serialize(response.Headers)), ("$body", response.Body),
-                ("$expires", Ticks(_time.GetUtcNow() + ttl)), ("$key", key));
-            if (updated > 0) Wake(key);
+            await WriteAsync(async connection =>
+            {
+                var now = _time.GetUtcNow();
+                var isNew = await ScalarAsync(connection, null, "SELECT 1 FROM idempotency WHERE key = $key;", cancellationToken, ("$key", key)) is null;
+                if (isNew && _count >= _options.Value.MaxEntries) await TrimAsync(connection, now, cancellationToken);
+                // One write: a new key is inserted, an expired response's row is taken over in place.
+                await ExecuteAsync(connection, null,
+                    $"""
+                    INSERT INTO idempotency (key, fingerprint, status, status_code, headers, body, expires_at)
+                    VALUES ($key, $fingerprint, '{Completed}', $code, $headers, $body, $expires)
+                    ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status, status_code = excluded.status_code,
+                        headers = excluded.headers, body = excluded.body, expires_at = excluded.expires_at;
+                    """,
+                    cancellationToken, ("$key", key), ("$fingerprint", fingerprint), ("$code", response.StatusCode),
+                    ("$headers", JsonSerializer.Serialize(response.Headers)), ("$body", response.Body), ("$expires", Ticks(now + ttl)));
+                if (isNew) _count++;
+                return 0;
+            }, cancellationToken);
         }
         finally
         {
-            _gate.Release();
+            Unclaim(key, claim);
         }
     }
 
-    public async ValueTask ReleaseAsync(string key, CancellationToken cancellationToken)
+    public ValueTask ReleaseAsync(string key, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            var connection = await ConnectionAsync(cancellationToken);
-            var deleted = await ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE key = $key AND status = '{InProgress}';", cancellationToken, ("$key", key));
-            _count -= deleted;
-            if (deleted > 0) Wake(key);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        Claim? claim;
+        lock (_claims) _claims.TryGetValue(key, out claim);
+        if (claim is not null) Unclaim(key, claim);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Deletes the responses whose time is up; returns how many.</summary>
-    public async ValueTask<int> PurgeExpiredAsync(CancellationToken cancellationToken)
+    public ValueTask<int> PurgeExpiredAsync(CancellationToken cancellationToken) =>
+        new(WriteAsync(async connection =>
+        {
+            var purged = await DeleteExpiredAsync(connection, _time.GetUtcNow(), cancellationToken);
+            _count -= purged;
+            return purged;
+        }, cancellationToken));
+
+    /// <summary>Frees the key and wakes the requests waiting for it: they begin again and find the response, or the key free.</summary>
+    private void Unclaim(string key, Claim claim)
+    {
+        lock (_claims)
+        {
+            if (_claims.TryGetValue(key, out var current) && ReferenceEquals(current, claim)) _claims.Remove(key);
+        }
+        claim.Finished.TrySetResult();
+    }
+
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, Task<T>> write, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var connection = await ConnectionAsync(cancellationToken);
-            var purged = await DeleteExpiredAsync(connection, _time.GetUtcNow(), cancellationToken);
-            _count -= purged;
-            return purged;
+            return await write(await ConnectionAsync(cancellationToken));
         }
         finally
         {
             _gate.Release();
         }
-    }
-
-    /// <summary>Under <see cref="_gate"/>.</summary>
-    private TaskCompletionSource Waiter(string key)
-    {
-        if (!_waiters.TryGetValue(key, out var waiter))
-            _waiters[key] = waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return waiter;
-    }
-
-    /// <summary>Under <see cref="_gate"/>, so a request that takes the key next gets a waiter of its own.</summary>
-    private void Wake(string key)
-    {
-        if (_waiters.Remove(key, out var waiter)) waiter.TrySetResult();
     }
 
     /// <summary>Expired responses first, then the responses closest to expiry, until one more key fits.</summary>
@@ -170,9 +165,9 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
     private static Task<int> DeleteExpiredAsync(SqliteConnection connection, DateTimeOffset now, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE status = '{Completed}' AND expires_at <= $now;", cancellationToken, ("$now", Ticks(now)));
 
-    /// <summary>The store's one connection, kept open (every operation runs under <see cref="_gate"/>, so one is all it
-    /// needs, and a pooled open would run the writer's pragmas again each time). Opening it migrates the file, frees the
-    /// keys a previous process left in progress and counts the rows. Under <see cref="_gate"/>.</summary>
+    /// <summary>The store's writing connection, kept open (every write runs under <see cref="_gate"/>, so one is all it
+    /// needs, and a pooled open would run the writer's pragmas again each time). Opening it migrates the file, deletes
+    /// the claims older versions wrote to the file and counts the rows. Under <see cref="_gate"/>.</summary>
     private async Task<SqliteConnection> ConnectionAsync(CancellationToken cancellationToken)
     {
         if (_connection is not null) return _connection;
@@ -189,7 +184,8 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
             await connection.DisposeAsync();
             throw;
         }
-        return _connection = connection;
+        Volatile.Write(ref _connection, connection);
+        return connection;
     }
 
     public async ValueTask DisposeAsync()
@@ -204,5 +200,11 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
         {
             _gate.Release();
         }
+    }
+
+    private sealed class Claim(string fingerprint)
+    {
+        public string Fingerprint { get; } = fingerprint;
+        public TaskCompletionSource Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

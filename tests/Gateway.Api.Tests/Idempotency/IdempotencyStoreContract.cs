@@ -1,6 +1,7 @@
 using Gateway.Api.Configuration;
 using Gateway.Api.Idempotency;
 using Gateway.Api.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
@@ -118,8 +119,10 @@ public abstract class SingleReplicaIdempotencyStoreContract : IdempotencyStoreCo
         await Store.CompleteAsync("b", "fp", Response("b"), Ttl * 2, Ct);
 
         Assert.IsType<IdempotencyBegin.Acquired>(await Store.TryBeginAsync("c", "fp", Ct));
+        await Store.CompleteAsync("c", "fp", Response("c"), Ttl * 3, Ct);
 
         AssertCompleted(await Store.TryBeginAsync("b", "fp", Ct), "fp", "b");
+        AssertCompleted(await Store.TryBeginAsync("c", "fp", Ct), "fp", "c");
         Assert.IsType<IdempotencyBegin.Acquired>(await Store.TryBeginAsync("a", "fp", Ct));
     }
 
@@ -169,13 +172,42 @@ public sealed class SqliteIdempotencyStoreTests : SingleReplicaIdempotencyStoreC
     }
 
     [Fact]
-    public async Task AKeyAPreviousRunLeftInProgressIsFree()
+    public async Task AKeyInProgressIsClaimedInMemoryWithoutAWrite()
+    {
+        Assert.IsType<IdempotencyBegin.Acquired>(await Store.TryBeginAsync("k", "fp", Ct));
+
+        Assert.Equal(0L, await RowCountAsync());
+        await using var reopened = Open();
+        Assert.IsType<IdempotencyBegin.Acquired>(await reopened.TryBeginAsync("k", "other", Ct));
+    }
+
+    [Fact]
+    public async Task AKeyAnOlderVersionLeftInProgressInTheFileIsFree()
     {
         await Store.TryBeginAsync("k", "fp", Ct);
+        await Store.CompleteAsync("k", "fp", Response("a"), Ttl, Ct);
+        await using (var connection = new SqliteConnection($"Data Source={_file.Path};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO idempotency (key, fingerprint, status) VALUES ('left', 'fp', 'in_progress');";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
 
         await using var reopened = Open();
 
-        Assert.IsType<IdempotencyBegin.Acquired>(await reopened.TryBeginAsync("k", "other", Ct));
+        Assert.IsType<IdempotencyBegin.Acquired>(await reopened.TryBeginAsync("left", "other", Ct));
+        Assert.Equal(1L, await RowCountAsync());
+        AssertCompleted(await reopened.TryBeginAsync("k", "fp", Ct), "fp", "a");
+    }
+
+    private async Task<long> RowCountAsync()
+    {
+        await using var connection = new SqliteConnection($"Data Source={_file.Path};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM idempotency;";
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
     }
 
     [Fact]
