@@ -39,6 +39,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
     // The keys being executed, under their own lock: claiming is a check-and-insert with no I/O.
     private readonly Dictionary<string, Claim> _claims = new(StringComparer.Ordinal);
     private SqliteConnection? _connection;
+    private ResponseStatements? _statements;
     private long _count;
 
     public SqliteIdempotencyStore(IOptions<CallsOptions> calls, IOptions<IdempotencyOptions> options, TimeProvider time, ILogger<SqliteIdempotencyStore> logger)
@@ -89,19 +90,11 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
             await WriteAsync(async connection =>
             {
                 var now = _time.GetUtcNow();
-                var isNew = await ScalarAsync(connection, null, "SELECT 1 FROM idempotency WHERE key = $key;", cancellationToken, ("$key", key)) is null;
-                if (isNew && _count >= _options.Value.MaxEntries) await TrimAsync(connection, now, cancellationToken);
-                // One write: a new key is inserted, an expired response's row is taken over in place.
-                await ExecuteAsync(connection, null,
-                    $"""
-                    INSERT INTO idempotency (key, fingerprint, status, status_code, headers, body, expires_at)
-                    VALUES ($key, $fingerprint, '{Completed}', $code, $headers, $body, $expires)
-                    ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status, status_code = excluded.status_code,
-                        headers = excluded.headers, body = excluded.body, expires_at = excluded.expires_at;
-                    """,
-                    cancellationToken, ("$key", key), ("$fingerprint", fingerprint), ("$code", response.StatusCode),
-                    ("$headers", JsonSerializer.Serialize(response.Headers)), ("$body", response.Body), ("$expires", Ticks(now + ttl)));
-                if (isNew) _count++;
+                var statements = _statements!;
+                statements.Set(key, fingerprint, response, now + ttl);
+                // A new key (the common case) is one statement; an expired response's row is taken over in place.
+                if (await statements.Insert.ExecuteNonQueryAsync(cancellationToken) == 0) await statements.Update.ExecuteNonQueryAsync(cancellationToken);
+                else if (++_count > _options.Value.MaxEntries) await TrimAsync(connection, key, now, cancellationToken);
                 return 0;
             }, cancellationToken);
         }
@@ -151,15 +144,16 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
         }
     }
 
-    /// <summary>Expired responses first, then the responses closest to expiry, until one more key fits.</summary>
-    private async Task TrimAsync(SqliteConnection connection, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Expired responses first, then the responses closest to expiry other than <paramref name="stored"/>'s (the
+    /// one just written), until the rows fit again.</summary>
+    private async Task TrimAsync(SqliteConnection connection, string stored, DateTimeOffset now, CancellationToken cancellationToken)
     {
         _count -= await DeleteExpiredAsync(connection, now, cancellationToken);
-        var excess = _count - _options.Value.MaxEntries + 1;
+        var excess = _count - _options.Value.MaxEntries;
         if (excess <= 0) return;
         _count -= await ExecuteAsync(connection, null,
-            $"DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE status = '{Completed}' ORDER BY expires_at LIMIT $excess);",
-            cancellationToken, ("$excess", excess));
+            $"DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE status = '{Completed}' AND key <> $stored ORDER BY expires_at LIMIT $excess);",
+            cancellationToken, ("$stored", stored), ("$excess", excess));
     }
 
     private static Task<int> DeleteExpiredAsync(SqliteConnection connection, DateTimeOffset now, CancellationToken cancellationToken) =>
@@ -178,6 +172,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
             var freed = await ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE status = '{InProgress}';", cancellationToken);
             if (freed > 0) _logger.LogWarning("Freed {Count} idempotency keys a previous run left in progress", freed);
             _count = (long)(await ScalarAsync(connection, null, "SELECT COUNT(*) FROM idempotency;", cancellationToken))!;
+            _statements = new ResponseStatements(connection);
         }
         catch
         {
@@ -193,12 +188,54 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
         await _gate.WaitAsync();
         try
         {
+            _statements?.Dispose();
+            _statements = null;
             if (_connection is not null) await _connection.DisposeAsync();
             _connection = null;
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>The statements that store a response, prepared once on the store's connection (preparing them anew each
+    /// time cost about as much as running them, as in <see cref="SqliteCallStore"/>).</summary>
+    private sealed class ResponseStatements(SqliteConnection connection) : IDisposable
+    {
+        private static readonly (string Name, object? Value)[] Columns =
+            [("$key", ""), ("$fingerprint", ""), ("$code", 0), ("$headers", ""), ("$body", Array.Empty<byte>()), ("$expires", 0L)];
+
+        public SqliteCommand Insert { get; } = Command(connection, null,
+            $"""
+            INSERT INTO idempotency (key, fingerprint, status, status_code, headers, body, expires_at)
+            VALUES ($key, $fingerprint, '{Completed}', $code, $headers, $body, $expires) ON CONFLICT (key) DO NOTHING;
+            """, Columns);
+
+        public SqliteCommand Update { get; } = Command(connection, null,
+            $"""
+            UPDATE idempotency SET fingerprint = $fingerprint, status = '{Completed}', status_code = $code, headers = $headers, body = $body,
+                expires_at = $expires WHERE key = $key;
+            """, Columns);
+
+        public void Set(string key, string fingerprint, StoredResponse response, DateTimeOffset expires)
+        {
+            var headers = JsonSerializer.Serialize(response.Headers);
+            foreach (var command in (SqliteCommand[])[Insert, Update])
+            {
+                command.Parameters["$key"].Value = key;
+                command.Parameters["$fingerprint"].Value = fingerprint;
+                command.Parameters["$code"].Value = response.StatusCode;
+                command.Parameters["$headers"].Value = headers;
+                command.Parameters["$body"].Value = response.Body;
+                command.Parameters["$expires"].Value = Ticks(expires);
+            }
+        }
+
+        public void Dispose()
+        {
+            Insert.Dispose();
+            Update.Dispose();
         }
     }
 
