@@ -108,6 +108,8 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IIdempotencySt
                 stored = true;
             }
             context.Response.Body = original;
+            // The length is known: the response goes out in one write, not as chunks and a terminating chunk after it.
+            context.Response.ContentLength = buffer.Length;
             buffer.Position = 0;
             await buffer.CopyToAsync(original, context.RequestAborted);
         }
