@@ -133,7 +133,7 @@ public sealed partial class LocalStack : IAsyncDisposable
         switch (part)
         {
             case StackPart.Prosody:
-                var pid = ProsodyPid();
+                if (ProsodyPid() is not { } pid) break;
                 ChildProcess.Thaw(pid);
                 ChildProcess.Kill(pid);
                 for (var i = 0; i < 100 && File.Exists($"/proc/{pid}/status") && !IsZombie(pid); i++) await Task.Delay(50);
@@ -155,7 +155,7 @@ public sealed partial class LocalStack : IAsyncDisposable
     {
         var pid = part switch
         {
-            StackPart.Prosody => ProsodyPid(),
+            StackPart.Prosody => ProsodyPid() ?? throw new InvalidOperationException($"{part} is not running."),
             StackPart.Service => Running(_service, part).Id,
             _ => Running(_gateway, part).Id,
         };
@@ -166,7 +166,7 @@ public sealed partial class LocalStack : IAsyncDisposable
     /// <summary>The part's resident set size now (null when it is not running).</summary>
     public long? ResidentBytes(StackPart part) => part switch
     {
-        StackPart.Prosody => File.Exists(ProsodyPidFile) ? ChildProcess.ResidentBytes(ProsodyPid()) : null,
+        StackPart.Prosody => ProsodyPid() is { } pid ? ChildProcess.ResidentBytes(pid) : null,
         StackPart.Service => _service?.ResidentBytes(),
         _ => _gateway?.ResidentBytes(),
     };
@@ -183,7 +183,22 @@ public sealed partial class LocalStack : IAsyncDisposable
 
     private string ProsodyPidFile => Path.Combine(_prosodyDirectory, "prosody.pid");
 
-    private int ProsodyPid() => int.Parse(File.ReadAllText(ProsodyPidFile).Trim(), CultureInfo.InvariantCulture);
+    /// <summary>The pid in Prosody's pid file while that process is this run's Prosody: a SIGKILL leaves the file behind,
+    /// and its pid may since belong to anything else (even this process), which must never be signalled. As
+    /// <c>deploy/prosody/stop.sh</c>, the process's command line must name this run directory's config.</summary>
+    private int? ProsodyPid()
+    {
+        try
+        {
+            var pid = int.Parse(File.ReadAllText(ProsodyPidFile).Trim(), CultureInfo.InvariantCulture);
+            var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+            return commandLine.Contains(Path.GetFullPath(Path.Combine(_prosodyDirectory, "prosody.cfg.lua")), StringComparison.Ordinal) && !IsZombie(pid) ? pid : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            return null;
+        }
+    }
 
     private static bool IsZombie(int pid)
     {
