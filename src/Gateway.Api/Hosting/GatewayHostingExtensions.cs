@@ -254,6 +254,7 @@ public static class GatewayHostingExtensions
             // First of the hosted services: the store is open and the consumers started before anything feeds the tracker.
             services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<CallTracker>()));
             services.AddHostedService(sp => sp.GetRequiredService<CommandIntentRunner>());
+            services.AddHostedService<CallDatabaseCheckpointer>();
         }
         return builder;
     }

@@ -18,7 +18,8 @@ namespace Gateway.Api.Calls.Store;
 /// WAL with <c>synchronous = NORMAL</c>: a commit is appended to the WAL without an fsync, so it survives the process
 /// crashing (the OS has the pages) but the last commits before a power loss or kernel crash may be lost; the database
 /// itself is never corrupted. FULL would fsync every commit (milliseconds on most disks) for a guarantee that a
-/// gateway, whose calls live in the telephony system anyway, does not need.
+/// gateway, whose calls live in the telephony system anyway, does not need. The log is checkpointed in the background
+/// (<see cref="CallDatabaseCheckpointer"/>), not by the commits.
 /// </summary>
 internal static class CallDatabase
 {
@@ -81,6 +82,10 @@ internal static class CallDatabase
         );
         """,
     ];
+
+    /// <summary>The log size (4 KiB pages) at which a writer's commit checkpoints it itself: a safety net only, far above
+    /// what <see cref="CallDatabaseCheckpointer"/> lets the log reach (SQLite's default is 1,000).</summary>
+    public const int AutoCheckpointPages = 16_384;
 
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> WriteGates = new(StringComparer.Ordinal);
 
@@ -159,7 +164,8 @@ internal static class CallDatabase
         try
         {
             await connection.OpenAsync(cancellationToken);
-            await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;", cancellationToken);
+            await ExecuteAsync(connection, null,
+                $"PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA wal_autocheckpoint = {AutoCheckpointPages};", cancellationToken);
             return connection;
         }
         catch
