@@ -1,10 +1,7 @@
 using Gateway.Api.Calls;
 using Gateway.Api.Calls.State;
 using Gateway.Api.Calls.Store;
-using Gateway.Api.Configuration;
 using Gateway.Api.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using static Gateway.Api.Tests.Infrastructure.TestHelpers;
 
 namespace Gateway.Api.Tests.Calls;
@@ -19,21 +16,14 @@ public sealed class LiveCallsTests : IAsyncLifetime
     private static readonly DateTimeOffset T0 = new(2026, 1, 15, 9, 0, 0, TimeSpan.Zero);
     private static readonly CallTimings Timings = CallTimings.Default;
 
-    private readonly TempSqliteFile _file = new("live-calls");
     private readonly LiveCalls _live = new();
-    private SqliteCallStore _store = null!;
+    private TempSqliteCallStore _database = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        _store = new SqliteCallStore(Options.Create(new CallsOptions { DatabasePath = _file.Path }), NullLogger<SqliteCallStore>.Instance);
-        await _store.OpenAsync(Ct);
-    }
+    private SqliteCallStore Store => _database.Store;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _store.DisposeAsync();
-        await _file.DisposeAsync();
-    }
+    public async ValueTask InitializeAsync() => _database = await TempSqliteCallStore.OpenAsync("live-calls", Ct);
+
+    public async ValueTask DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task ALiveCallIsAnsweredByIdAndByEachOfItsItems()
@@ -55,7 +45,7 @@ public sealed class LiveCallsTests : IAsyncLifetime
         Assert.True(ended.IsEnded);
         Assert.Null(_live.Get("c1"));
         Assert.Null(_live.FindByItem("item-1"));
-        Assert.Equal("c1", (await _store.FindByItemAsync("item-1", Ct))?.Id);
+        Assert.Equal("c1", (await Store.FindByItemAsync("item-1", Ct))?.Id);
     }
 
     [Fact]
@@ -68,7 +58,7 @@ public sealed class LiveCallsTests : IAsyncLifetime
 
         Assert.NotNull(_live.Get("live"));
         Assert.Null(_live.FindByItem("shared-item"));
-        Assert.Equal("other", (await _store.FindByItemAsync("shared-item", Ct))?.Id);
+        Assert.Equal("other", (await Store.FindByItemAsync("shared-item", Ct))?.Id);
     }
 
     [Fact]
@@ -76,12 +66,12 @@ public sealed class LiveCallsTests : IAsyncLifetime
     {
         await CommitAsync(CallStateMachine.ApplyPublished(Requested("c1"), SetupLeg("c1", "requested"), "item-1", Node, T0, Timings));
 
-        await _store.CommitAsync(new CallCommit { RemovedCalls = ["c1"] }, Ct);
+        await Store.CommitAsync(new CallCommit { RemovedCalls = ["c1"] }, Ct);
         _live.Removed("c1");
 
         Assert.Null(_live.Get("c1"));
         Assert.Null(_live.FindByItem("item-1"));
-        Assert.Null(await _store.FindByItemAsync("item-1", Ct));
+        Assert.Null(await Store.FindByItemAsync("item-1", Ct));
     }
 
     [Fact]
@@ -92,7 +82,7 @@ public sealed class LiveCallsTests : IAsyncLifetime
         await CommitAsync(CallStateMachine.ApplyPublished(Requested("alone"), SetupLeg("alone", "requested"), "own-item", Node, T0, Timings));
 
         var loaded = new LiveCalls();
-        loaded.Load(await _store.LiveAsync(Ct));
+        loaded.Load(await Store.LiveAsync(Ct));
 
         Assert.Equal(["alone", "first", "second"], loaded.Values.Select(c => c.Id).Order(StringComparer.Ordinal));
         Assert.Null(loaded.FindByItem("shared-item"));
@@ -107,14 +97,14 @@ public sealed class LiveCallsTests : IAsyncLifetime
 
     private async Task<TrackedCall> CommitAsync(CallTransition transition)
     {
-        await _store.CommitAsync(new CallCommit { Calls = [transition.Call], Events = transition.Events }, Ct);
+        await Store.CommitAsync(new CallCommit { Calls = [transition.Call], Events = transition.Events }, Ct);
         _live.Committed(transition.Call);
         return transition.Call;
     }
 
     private async Task AssertAgreesWithTheStoreAsync(string id, string itemId)
     {
-        Assert.Equal((await _store.GetAsync(id, Ct))?.Id, _live.Get(id)?.Id);
-        Assert.Equal((await _store.FindByItemAsync(itemId, Ct))?.Id, _live.FindByItem(itemId)?.Id);
+        Assert.Equal((await Store.GetAsync(id, Ct))?.Id, _live.Get(id)?.Id);
+        Assert.Equal((await Store.FindByItemAsync(itemId, Ct))?.Id, _live.FindByItem(itemId)?.Id);
     }
 }

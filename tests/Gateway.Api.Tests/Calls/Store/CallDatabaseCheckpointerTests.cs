@@ -12,39 +12,34 @@ namespace Gateway.Api.Tests.Calls.Store;
 public sealed class CallDatabaseCheckpointerTests : IAsyncLifetime
 {
     private const int PageSize = 4096;
-    private readonly TempSqliteFile _file = new("checkpoint");
     private readonly FakeTimeProvider _time = new(T0);
-    private SqliteCallStore _store = null!;
+    private TempSqliteCallStore _database = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        _store = new SqliteCallStore(Options.Create(new CallsOptions { DatabasePath = _file.Path }), NullLogger<SqliteCallStore>.Instance);
-        await _store.OpenAsync(Ct);
-    }
+    private SqliteCallStore Store => _database.Store;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _store.DisposeAsync();
-        await _file.DisposeAsync();
-    }
+    private string DatabasePath => _database.File.Path;
+
+    public async ValueTask InitializeAsync() => _database = await TempSqliteCallStore.OpenAsync("checkpoint", Ct);
+
+    public async ValueTask DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task CommitsLeaveTheLogToTheCheckpointerWhichMovesItIntoTheFile()
     {
-        var fileBefore = new FileInfo(_file.Path).Length;
+        var fileBefore = new FileInfo(DatabasePath).Length;
         // Past SQLite's default of 1,000 pages, at which one of these commits would have copied the log itself.
         // (A checkpoint would start the log over, so it would never grow that far.)
-        for (var i = 0; i < 5_000 && new FileInfo(_file.Path + "-wal").Length < 1_500 * PageSize; i++)
-            await _store.CommitAsync(Commit(Creating($"call-{i:D6}", T0)), Ct);
-        Assert.True(new FileInfo(_file.Path + "-wal").Length >= 1_500 * PageSize);
-        Assert.Equal(fileBefore, new FileInfo(_file.Path).Length);
+        for (var i = 0; i < 5_000 && new FileInfo(DatabasePath + "-wal").Length < 1_500 * PageSize; i++)
+            await Store.CommitAsync(Commit(Creating($"call-{i:D6}", T0)), Ct);
+        Assert.True(new FileInfo(DatabasePath + "-wal").Length >= 1_500 * PageSize);
+        Assert.Equal(fileBefore, new FileInfo(DatabasePath).Length);
 
-        using var checkpointer = new CallDatabaseCheckpointer(Options.Create(new CallsOptions { DatabasePath = _file.Path }), _time,
+        using var checkpointer = new CallDatabaseCheckpointer(Options.Create(new CallsOptions { DatabasePath = DatabasePath }), _time,
             NullLogger<CallDatabaseCheckpointer>.Instance);
         await checkpointer.StartAsync(Ct);
         try
         {
-            while (new FileInfo(_file.Path).Length == fileBefore)
+            while (new FileInfo(DatabasePath).Length == fileBefore)
             {
                 _time.Advance(CallDatabaseCheckpointer.Interval);
                 await Task.Delay(10, Ct);
@@ -55,14 +50,14 @@ public sealed class CallDatabaseCheckpointerTests : IAsyncLifetime
             await checkpointer.StopAsync(Ct);
         }
 
-        Assert.True(new FileInfo(_file.Path).Length > fileBefore);
-        Assert.NotNull(await _store.GetAsync("call-000000", Ct));
+        Assert.True(new FileInfo(DatabasePath).Length > fileBefore);
+        Assert.NotNull(await Store.GetAsync("call-000000", Ct));
     }
 
     [Fact]
     public async Task ItLeavesAStoreOtherThanSqliteAlone()
     {
-        var options = new CallsOptions { Store = CallStoreKind.Memory, DatabasePath = _file.Path };
+        var options = new CallsOptions { Store = CallStoreKind.Memory, DatabasePath = DatabasePath };
         using var checkpointer = new CallDatabaseCheckpointer(Options.Create(options), _time, NullLogger<CallDatabaseCheckpointer>.Instance);
 
         await checkpointer.StartAsync(Ct);
