@@ -111,6 +111,33 @@ public sealed class WebhookWriterTakeOverTests(RedisFixture redis) : IAsyncLifet
         Assert.Equal(Events(1, 3), await QueuedAsync(a));
     }
 
+    [Fact]
+    public async Task ABatchThatQueuesNothingStoresTheCheckpointAtMostOnceASecondAndTheLastOneOnTheWayOut()
+    {
+        // A store of its own, without the subscription: nothing wants these events.
+        var quiet = new Replica(RedisTestConnection.Create(redis, RedisCollection.NewPrefix()), new FakeLeadership(true, "q"), _time);
+        _replicas.Add(quiet);
+        await quiet.Writer.StartAsync(await _log.OpenAsync(Ct), _log, Ct);
+        var start = (await EventuallyAsync(() => quiet.Store.CheckpointAsync(Ct), c => c is not null, "the term's catch-up"))!.Position;
+        async Task<long> StoredAsync() => (await quiet.Store.CheckpointAsync(Ct))!.Position;
+
+        var first = await CommitAsync(1);
+        await quiet.Writer.HandleAsync(first, Ct);
+        Assert.Equal(start, await StoredAsync());
+
+        _time.Advance(WebhookEventWriter.CheckpointInterval);
+        var second = await CommitAsync(2);
+        await quiet.Writer.HandleAsync(second, Ct);
+        Assert.Equal(second[^1].Position, await StoredAsync());
+
+        var third = await CommitAsync(3);
+        await quiet.Writer.HandleAsync(third, Ct);
+        Assert.Equal(second[^1].Position, await StoredAsync());
+
+        await quiet.Writer.DisposeAsync();
+        Assert.Equal(third[^1].Position, await StoredAsync());
+    }
+
     /// <summary>One replica's webhook side: its Redis connection, store, leadership and event writer.</summary>
     private sealed class Replica : IAsyncDisposable
     {
