@@ -47,6 +47,10 @@ internal sealed class BenchOptions
     /// compiling in the measured window (13 % of the gateway's CPU samples), which the direct client, far smaller, is not.</summary>
     public int Warmup { get; private set; } = 2000;
     public int Rounds { get; private set; } = 3;
+    /// <summary>Each arm's run of a round is cut into this many slices, run in turn with the other arms' (the order
+    /// alternating), so a drift of the machine's speed within a round (on this VM the direct arm's p50 moved from 2.0 to
+    /// 3.5 ms within one run) hits every arm alike; 1 (the default) runs each arm's requests in one go.</summary>
+    public int Slices { get; private set; } = 1;
     public IReadOnlyList<int> Concurrency { get; private set; } = [1, 16, 64];
     public int PoolSize { get; private set; } = 2;
     /// <summary>Prosody's Nagle's algorithm on client sockets: on is its default (and the deploy configuration's).</summary>
@@ -76,6 +80,7 @@ internal sealed class BenchOptions
                 case "--requests": o.Requests = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--warmup": o.Warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--rounds": o.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--slices": o.Slices = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)); break;
                 case "--concurrency": o.Concurrency = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
                 case "--pool-size": o.PoolSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--prosody-nagle" when args.Length > i + 1 && args[i + 1] is "on" or "off": o.ProsodyNagle = Next(); break;
@@ -97,7 +102,7 @@ internal sealed class BenchOptions
                 case "--settle" when args.Length > i + 1 && args[i + 1] is "on" or "off": o.Settle = Next() == "on"; break;
                 default:
                     Console.Error.WriteLine("usage: Gateway.Api.Benchmarks --gateway-dll PATH --service-dll PATH [--requests N] [--warmup N] " +
-                                            "[--rounds R] [--concurrency 1,16,64] [--pool-size P] [--prosody-nagle on|off] " +
+                                            "[--rounds R] [--slices S] [--concurrency 1,16,64] [--pool-size P] [--prosody-nagle on|off] " +
                                             "[--arms direct,embedded,redis1,redis2[,redis1-everysec,redis2-everysec]] [--redis-appendfsync always|everysec] [--settle on|off] [--keep]");
                     return null;
             }
@@ -299,12 +304,39 @@ internal sealed record RunResult(string Arm, int Concurrency, int Round, int Req
     IReadOnlyDictionary<string, double> CpuMsPerRequest, string FirstError, string LoadAverage,
     IReadOnlyDictionary<string, double> RedisCallsPerRequest, double RedisBytesPerRequest)
 {
+    private static readonly double TicksPerMs = Stopwatch.Frequency / 1000.0;
+
     public double Throughput => Requests / Seconds;
+
+    /// <summary>Every request's latency (Stopwatch ticks), sorted.</summary>
+    public required long[] Latencies { get; init; }
+
+    /// <summary>The slices of one arm's run as one run: the requests, errors and time added up, the percentiles over
+    /// every request, the per-request counts weighted by the slices' requests.</summary>
+    public static RunResult Merge(IReadOnlyList<RunResult> slices)
+    {
+        if (slices.Count == 1) return slices[0];
+        var requests = slices.Sum(s => s.Requests);
+        var latencies = slices.SelectMany(s => s.Latencies).Order().ToArray();
+        Dictionary<string, double> Weighted(Func<RunResult, IReadOnlyDictionary<string, double>> of) =>
+            slices.SelectMany(s => of(s).Select(kv => (kv.Key, Value: kv.Value * s.Requests)))
+                .GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value) / Math.Max(1, requests));
+        var first = slices[0];
+        return new RunResult(first.Arm, first.Concurrency, first.Round, requests, slices.Sum(s => s.Errors), slices.Sum(s => s.Seconds),
+            Percentile(latencies, 0.50), Percentile(latencies, 0.99), Weighted(s => s.CpuMsPerRequest),
+            slices.Select(s => s.FirstError).FirstOrDefault(e => e.Length > 0) ?? "", first.LoadAverage, Weighted(s => s.RedisCallsPerRequest),
+            slices.Sum(s => s.RedisBytesPerRequest * s.Requests) / Math.Max(1, requests))
+        {
+            Latencies = latencies,
+        };
+    }
+
+    public static double Percentile(long[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)] / TicksPerMs;
 }
 
 internal sealed class Bench(BenchOptions o, Stack stack)
 {
-    private static readonly double TicksPerMs = Stopwatch.Frequency / 1000.0;
     /// <summary>The processes every arm runs on (the load generator included).</summary>
     private static readonly string[] SharedRoles = ["prosody", "service", "sipp", "loadgen"];
     private readonly List<RunResult> _results = [];
@@ -374,11 +406,17 @@ internal sealed class Bench(BenchOptions o, Stack stack)
                 }
                 for (var round = 1; round <= o.Rounds; round++)
                 {
-                    // Interleaved, and the order alternates so no arm always runs first or last.
-                    var order = round % 2 == 1 ? arms : [.. arms.Reverse()];
-                    foreach (var (arm, once) in order)
+                    var slices = arms.ToDictionary(a => a.Arm.Name, _ => new List<RunResult>());
+                    for (var slice = 0; slice < o.Slices; slice++)
                     {
-                        var r = await MeasureAsync(arm, c, round, o.Requests, once);
+                        // Interleaved, and the order alternates so no arm always runs first or last.
+                        var order = (round * o.Slices + slice) % 2 == 1 ? arms : [.. arms.Reverse()];
+                        var size = o.Requests / o.Slices + (slice < o.Requests % o.Slices ? 1 : 0);
+                        foreach (var (arm, once) in order) slices[arm.Name].Add(await MeasureAsync(arm, c, round, size, once));
+                    }
+                    foreach (var (arm, _) in arms)
+                    {
+                        var r = RunResult.Merge(slices[arm.Name]);
                         _results.Add(r);
                         Console.Error.WriteLine($"C={c} round {round} {arm.Name}: {r.Throughput:F0}/s p50 {r.P50Ms:F2} ms p99 {r.P99Ms:F2} ms errors {r.Errors}" +
                                                 $" (load {r.LoadAverage})" + (r.Errors > 0 ? " first: " + r.FirstError : ""));
@@ -467,8 +505,11 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         var redisBytes = redisAfter is null || redisBefore is null ? double.NaN
             : (redisAfter.Value.UsedMemory - redisBefore.Value.UsedMemory) / (double)Math.Max(1, requests);
         Array.Sort(latencies);
-        return new RunResult(arm.Name, concurrency, round, requests, errors, seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), cpu,
-            firstError ?? "", load, redisCalls, redisBytes);
+        return new RunResult(arm.Name, concurrency, round, requests, errors, seconds, RunResult.Percentile(latencies, 0.50),
+            RunResult.Percentile(latencies, 0.99), cpu, firstError ?? "", load, redisCalls, redisBytes)
+        {
+            Latencies = latencies,
+        };
     }
 
     /// <summary>Waits (10 s at most) until the stack's processes (the load generator aside) used under 10% of one core
@@ -513,9 +554,6 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         return (calls, usedMemory);
     }
 
-    private static double Percentile(long[] sorted, double p) =>
-        sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)] / TicksPerMs;
-
     /// <summary>CPU milliseconds (user + system) so far of each process of the stack and of this load generator.</summary>
     private Dictionary<string, double> CpuTimes()
     {
@@ -547,7 +585,8 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         sb.AppendLine(inv, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, Prosody {stack.ProsodyVersion}{redisVersion}; " +
                            $"load average before {loadBefore}, after {loadAfter}");
         var settled = o.Settle ? ", the stack settled (under 10% of a core for 0.5 s) before each run and before its CPU and Redis counts were read (wall time ends at the last answer)" : "";
-        sb.AppendLine(inv, $"N = {o.Requests} requests per run, warm-up {o.Warmup} per arm and concurrency, {o.Rounds} interleaved rounds, " +
+        var sliced = o.Slices > 1 ? $" (each arm's run in {o.Slices} slices taking turns with the other arms')" : "";
+        sb.AppendLine(inv, $"N = {o.Requests} requests per run, warm-up {o.Warmup} per arm and concurrency, {o.Rounds} interleaved rounds{sliced}, " +
                            $"gateway pool size {o.PoolSize}, Prosody's Nagle {o.ProsodyNagle}{settled}; values are the median of the rounds.");
         var names = o.Arms.Select(a => a.Name).ToList();
         var hasDirect = names.Contains("direct");
