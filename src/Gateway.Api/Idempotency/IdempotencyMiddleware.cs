@@ -29,7 +29,7 @@ public sealed class IdempotentAttribute : Attribute;
 /// can be stored and replayed too.
 /// </summary>
 internal sealed class IdempotencyMiddleware(RequestDelegate next, IIdempotencyStore store, IOptions<IdempotencyOptions> options,
-    IEnumerable<IExceptionHandler> exceptionHandlers, IProblemDetailsService problems)
+    IEnumerable<IExceptionHandler> exceptionHandlers, IProblemDetailsService problems, ILogger<IdempotencyMiddleware> logger)
 {
     public const string HeaderName = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotency-Replayed";
@@ -98,25 +98,50 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IIdempotencySt
             }
 
             var status = context.Response.StatusCode;
-            if (status is not (429 or 500 or 503 or 504) && !context.RequestAborted.IsCancellationRequested)
-            {
-                var headers = context.Response.Headers
-                    .Where(h => !NotReplayed.Contains(h.Key))
-                    .Select(h => new KeyValuePair<string, string>(h.Key, h.Value.ToString()))
-                    .ToList();
-                await store.CompleteAsync(scopedKey, fingerprint, new StoredResponse(status, headers, buffer.ToArray()), options.Value.Ttl, CancellationToken.None);
-                stored = true;
-            }
+            var storable = status is not (429 or 500 or 503 or 504) && !context.RequestAborted.IsCancellationRequested;
+            var headers = storable ? ReplayedHeaders(context.Response) : [];
             context.Response.Body = original;
             // The length is known: the response goes out in one write, not as chunks and a terminating chunk after it.
             context.Response.ContentLength = buffer.Length;
             buffer.Position = 0;
-            await buffer.CopyToAsync(original, context.RequestAborted);
+            try
+            {
+                await buffer.CopyToAsync(original, context.RequestAborted);
+                await original.FlushAsync(context.RequestAborted);
+            }
+            finally
+            {
+                // Stored once the response is on its way, not before: the client does not wait for the commit, and the
+                // claim holds any repeat until the response is stored (or the key freed). Stored even when the client
+                // went away meanwhile: the command was carried out all the same.
+                if (storable) stored = await TryStoreAsync(scopedKey, fingerprint, new StoredResponse(status, headers, buffer.ToArray()));
+            }
         }
         finally
         {
             context.Response.Body = original;
             if (!stored) await store.ReleaseAsync(scopedKey, CancellationToken.None);
+        }
+    }
+
+    private static List<KeyValuePair<string, string>> ReplayedHeaders(HttpResponse response) =>
+        [.. response.Headers
+            .Where(h => !NotReplayed.Contains(h.Key))
+            .Select(h => new KeyValuePair<string, string>(h.Key, h.Value.ToString()))];
+
+    /// <summary>Stores the response; a failure is logged, not thrown: the client already has its answer, and the freed
+    /// key makes a repeat execute again (a create's repeat then finds the call its first try placed).</summary>
+    private async Task<bool> TryStoreAsync(string scopedKey, string fingerprint, StoredResponse response)
+    {
+        try
+        {
+            await store.CompleteAsync(scopedKey, fingerprint, response, options.Value.Ttl, CancellationToken.None);
+            return true;
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "The response to an Idempotency-Key request was sent but could not be stored; a repeat of the request executes again");
+            return false;
         }
     }
 
