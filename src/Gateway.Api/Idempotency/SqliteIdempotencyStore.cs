@@ -18,7 +18,8 @@ namespace Gateway.Api.Idempotency;
 /// <item>Only responses are written: <see cref="CompleteAsync"/> commits the response, then frees the claim, so a
 /// repeat that finds the key free reads the response. Writes run under the file's write gate
 /// (<see cref="CallDatabase.WriteGate"/>) with the other writers of the file; begin reads on a read-only connection and
-/// waits for no writer.</item>
+/// waits for no writer, and reads only when <see cref="StoredKeyFilter"/> says a row may hold the key: a new key
+/// begins without touching the file.</item>
 /// <item>Expired responses are deleted when their key is used again, when the store is full, and by
 /// <see cref="PurgeExpiredAsync"/> (for the host to call periodically). <see cref="IdempotencyOptions.MaxEntries"/>
 /// bounds the rows as in memory: when full, expired responses go, then the ones closest to expiry.</item>
@@ -38,6 +39,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
     private readonly SemaphoreSlim _gate;
     // The keys being executed, under their own lock: claiming is a check-and-insert with no I/O.
     private readonly Dictionary<string, Claim> _claims = new(StringComparer.Ordinal);
+    private readonly StoredKeyFilter _stored;
     private SqliteConnection? _connection;
     private ResponseStatements? _statements;
     private long _count;
@@ -47,6 +49,7 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
         _path = calls.Value.DatabasePath;
         _gate = WriteGate(_path);
         _options = options;
+        _stored = new StoredKeyFilter(options.Value.MaxEntries);
         _time = time;
         _logger = logger;
     }
@@ -60,6 +63,8 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
             if (_claims.TryGetValue(key, out var running)) return new IdempotencyBegin.InProgress(running.Fingerprint, running.Finished.Task);
             _claims[key] = claim;
         }
+        // The claim is held: no response for the key can be written meanwhile, so the filter's answer stays true.
+        if (!_stored.MayContain(key)) return new IdempotencyBegin.Acquired();
         try
         {
             await using var connection = await OpenReaderAsync(_path, cancellationToken);
@@ -94,7 +99,11 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
                 statements.Set(key, fingerprint, response, now + ttl);
                 // A new key (the common case) is one statement; an expired response's row is taken over in place.
                 if (await statements.Insert.ExecuteNonQueryAsync(cancellationToken) == 0) await statements.Update.ExecuteNonQueryAsync(cancellationToken);
-                else if (++_count > _options.Value.MaxEntries) await TrimAsync(connection, key, now, cancellationToken);
+                else
+                {
+                    _stored.Added(key);
+                    if (++_count > _options.Value.MaxEntries) await TrimAsync(connection, key, now, cancellationToken);
+                }
                 return 0;
             }, cancellationToken);
         }
@@ -151,13 +160,23 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
         _count -= await DeleteExpiredAsync(connection, now, cancellationToken);
         var excess = _count - _options.Value.MaxEntries;
         if (excess <= 0) return;
-        _count -= await ExecuteAsync(connection, null,
-            $"DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE status = '{Completed}' AND key <> $stored ORDER BY expires_at LIMIT $excess);",
+        _count -= await DeleteAsync(connection,
+            $"DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE status = '{Completed}' AND key <> $stored ORDER BY expires_at LIMIT $excess) RETURNING key;",
             cancellationToken, ("$stored", stored), ("$excess", excess));
     }
 
-    private static Task<int> DeleteExpiredAsync(SqliteConnection connection, DateTimeOffset now, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE status = '{Completed}' AND expires_at <= $now;", cancellationToken, ("$now", Ticks(now)));
+    private Task<int> DeleteExpiredAsync(SqliteConnection connection, DateTimeOffset now, CancellationToken cancellationToken) =>
+        DeleteAsync(connection, $"DELETE FROM idempotency WHERE status = '{Completed}' AND expires_at <= $now RETURNING key;", cancellationToken, ("$now", Ticks(now)));
+
+    /// <summary>Runs a <c>DELETE … RETURNING key</c> and uncounts the keys it deleted; returns how many.</summary>
+    private async Task<int> DeleteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, null, sql, parameters);
+        await using var deleted = await command.ExecuteReaderAsync(cancellationToken);
+        var count = 0;
+        for (; await deleted.ReadAsync(cancellationToken); count++) _stored.Removed(deleted.GetString(0));
+        return count;
+    }
 
     /// <summary>The store's writing connection, kept open (every write runs under <see cref="_gate"/>, so one is all it
     /// needs, and a pooled open would run the writer's pragmas again each time). Opening it migrates the file, deletes
@@ -171,7 +190,9 @@ internal sealed class SqliteIdempotencyStore : IIdempotencyStore, IAsyncDisposab
         {
             var freed = await ExecuteAsync(connection, null, $"DELETE FROM idempotency WHERE status = '{InProgress}';", cancellationToken);
             if (freed > 0) _logger.LogWarning("Freed {Count} idempotency keys a previous run left in progress", freed);
-            _count = (long)(await ScalarAsync(connection, null, "SELECT COUNT(*) FROM idempotency;", cancellationToken))!;
+            await using (var keys = Command(connection, null, "SELECT key FROM idempotency;"))
+            await using (var rows = await keys.ExecuteReaderAsync(cancellationToken))
+                for (_count = 0; await rows.ReadAsync(cancellationToken); _count++) _stored.Added(rows.GetString(0));
             _statements = new ResponseStatements(connection);
         }
         catch
