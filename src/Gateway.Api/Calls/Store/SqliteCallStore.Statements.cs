@@ -20,6 +20,12 @@ public sealed partial class SqliteCallStore
             "UPDATE calls SET json = $json WHERE id = $id AND state = $state AND visible = $visible AND created_at = $created AND ended_at IS $ended;",
             ("$id", ""), ("$state", ""), ("$visible", false), ("$created", 0L), ("$ended", null), ("$json", ""));
 
+        /// <summary>Inserts a call the file does not hold yet (a create begun, a call first seen in an item). Such a call has no
+        /// leg index rows: a call's rows go with it when it is removed or purged.</summary>
+        private readonly SqliteCommand _insert = Command(writer, null,
+            "INSERT INTO calls (id, state, visible, created_at, ended_at, json) VALUES ($id, $state, $visible, $created, $ended, $json) ON CONFLICT (id) DO NOTHING;",
+            ("$id", ""), ("$state", ""), ("$visible", false), ("$created", 0L), ("$ended", null), ("$json", ""));
+
         /// <summary>Inserts or rewrites the call, keeping its <c>ord</c>.</summary>
         private readonly SqliteCommand _upsert = Command(writer, null,
             """
@@ -52,7 +58,7 @@ public sealed partial class SqliteCallStore
 
         public void Enlist(SqliteTransaction transaction)
         {
-            _rewrite.Transaction = _upsert.Transaction = _dropStale.Transaction = _item.Transaction = _sipCallId.Transaction = _append.Transaction = transaction;
+            _rewrite.Transaction = _insert.Transaction = _upsert.Transaction = _dropStale.Transaction = _item.Transaction = _sipCallId.Transaction = _append.Transaction = transaction;
         }
 
         public async Task WriteCallAsync(TrackedCall call, CancellationToken cancellationToken)
@@ -60,14 +66,17 @@ public sealed partial class SqliteCallStore
             (string, object?)[] row = [("$id", call.Id), ("$state", CallStateMachine.StateName(call.State)), ("$visible", call.Visible),
                 ("$created", Ticks(call.CreatedAt)), ("$ended", Ticks(call.EndedAt)), ("$json", TrackedCallJson.Serialize(call))];
             Set(_rewrite, row);
-            if (await _rewrite.ExecuteNonQueryAsync(cancellationToken) == 0)
+            if (await _rewrite.ExecuteNonQueryAsync(cancellationToken) > 0) await DropStaleLegsAsync(call, cancellationToken);
+            else
             {
-                Set(_upsert, row);
-                await _upsert.ExecuteNonQueryAsync(cancellationToken);
+                Set(_insert, row);
+                if (await _insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+                {
+                    Set(_upsert, row);
+                    await _upsert.ExecuteNonQueryAsync(cancellationToken);
+                    await DropStaleLegsAsync(call, cancellationToken);
+                }
             }
-            Set(_dropStale, ("$id", call.Id), ("$items", JsonSerializer.Serialize(call.Legs.Select(l => l.ItemId))),
-                ("$sips", JsonSerializer.Serialize(call.Legs.Select(l => l.Item.CallId).OfType<string>())));
-            await _dropStale.ExecuteNonQueryAsync(cancellationToken);
             foreach (var leg in call.Legs)
             {
                 Set(_item, ("$item", leg.ItemId), ("$id", call.Id));
@@ -76,6 +85,13 @@ public sealed partial class SqliteCallStore
                 Set(_sipCallId, ("$sip", sipCallId), ("$id", call.Id));
                 await _sipCallId.ExecuteNonQueryAsync(cancellationToken);
             }
+        }
+
+        private async Task DropStaleLegsAsync(TrackedCall call, CancellationToken cancellationToken)
+        {
+            Set(_dropStale, ("$id", call.Id), ("$items", JsonSerializer.Serialize(call.Legs.Select(l => l.ItemId))),
+                ("$sips", JsonSerializer.Serialize(call.Legs.Select(l => l.Item.CallId).OfType<string>())));
+            await _dropStale.ExecuteNonQueryAsync(cancellationToken);
         }
 
         /// <summary>Appends the event to the log; returns its position.</summary>
@@ -88,6 +104,7 @@ public sealed partial class SqliteCallStore
         public void Dispose()
         {
             _rewrite.Dispose();
+            _insert.Dispose();
             _upsert.Dispose();
             _dropStale.Dispose();
             _item.Dispose();
