@@ -148,6 +148,15 @@ internal static class WebhookStoreFormat
 
     public static string NewId(string prefix) => prefix + RandomNumberGenerator.GetString(IdAlphabet, 20);
 
+    /// <summary>The error of a delivery failed unsent because its subscription was disabled for <paramref name="reason"/>.</summary>
+    public static string NotSentDisabled(string reason) => NotSentDisabledPrefix + reason + ")";
+
+    /// <summary><see cref="NotSentDisabled"/> as SQL, of the subscription row <c>s</c>.</summary>
+    public const string NotSentDisabledSql = "'" + NotSentDisabledPrefix + "' || COALESCE(s.disabled_reason, '') || ')'";
+
+    /// <summary>What <see cref="NotSentDisabled"/> puts before the reason (the Redis scripts build the text from it).</summary>
+    public const string NotSentDisabledPrefix = "not sent: the subscription was disabled (";
+
     public static string StateText(DeliveryState state) => state switch
     {
         DeliveryState.Pending => "pending",

@@ -41,18 +41,27 @@ internal static class RedisWebhookScripts
 
         """;
 
-    /// <summary>ARGV: now, checkpoint epoch, checkpoint position, then per delivery: id, subscription, message id, event
-    /// id, event type, call id, payload. The events hash of a subscription maps each event id to its delivery: an event
-    /// already there is skipped (idempotent enqueue), as is a subscription deleted meanwhile.</summary>
+    /// <summary>ARGV: now, checkpoint epoch, checkpoint position, the error text before a disabled subscription's reason,
+    /// then per delivery: id, subscription, message id, event id, event type, call id, payload. The events hash of a
+    /// subscription maps each event id to its delivery: an event already there is skipped (idempotent enqueue), as is a
+    /// subscription deleted meanwhile; a subscription disabled meanwhile gets the delivery as failed, unsent (as its
+    /// pending ones were failed when it was disabled).</summary>
     public const string Enqueue = Prelude +
         """
         local now = ARGV[1]
         local touched = {}
-        for i = 4, #ARGV, 7 do
+        for i = 5, #ARGV, 7 do
           local id, sub, event = ARGV[i], ARGV[i + 1], ARGV[i + 3]
-          if redis.call('EXISTS', base .. 'subscription:' .. sub) == 1 and redis.call('HSETNX', base .. 'events:' .. sub, event, id) == 1 then
+          local subscription = base .. 'subscription:' .. sub
+          if redis.call('EXISTS', subscription) == 1 and redis.call('HSETNX', base .. 'events:' .. sub, event, id) == 1 then
             add_pending(id, sub, now, { 'message_id', ARGV[i + 2], 'event_id', event, 'event_type', ARGV[i + 4], 'call_id', ARGV[i + 5],
               'payload', ARGV[i + 6] })
+            if redis.call('HGET', subscription, 'state') == 'disabled' then
+              local reason = redis.call('HGET', subscription, 'disabled_reason') or ''
+              redis.call('HSET', base .. 'delivery:' .. id, 'state', 'failed', 'last_error', ARGV[4] .. reason .. ')')
+              redis.call('HDEL', base .. 'delivery:' .. id, 'next_attempt_at')
+              finish(id, sub, now)
+            end
             touched[sub] = true
           end
         end

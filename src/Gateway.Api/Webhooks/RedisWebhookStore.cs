@@ -135,7 +135,7 @@ public sealed class RedisWebhookStore : IWebhookStore
     {
         ArgumentNullException.ThrowIfNull(deliveries);
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var arguments = new List<RedisValue>(3 + deliveries.Count * 7) { Ms(_time.GetUtcNow()), checkpoint.Epoch, checkpoint.Position };
+        var arguments = new List<RedisValue>(4 + deliveries.Count * 7) { Ms(_time.GetUtcNow()), checkpoint.Epoch, checkpoint.Position, NotSentDisabledPrefix };
         foreach (var d in deliveries)
             arguments.AddRange([NewId("dlv_"), d.SubscriptionId, NewId("msg_"), d.Event.Id, d.Event.Type, d.Event.Call.Id, d.Payload]);
         await RunAsync(RedisWebhookScripts.Enqueue, cancellationToken, [.. arguments]);
@@ -157,7 +157,7 @@ public sealed class RedisWebhookStore : IWebhookStore
     public async Task<bool> RecordAttemptAsync(AttemptRecord attempt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(attempt);
-        var pendingError = attempt.DisableReason is { } reason ? "not sent: the subscription was disabled (" + reason + ")" : "";
+        var pendingError = attempt.DisableReason is { } reason ? NotSentDisabled(reason) : "";
         // Recorded even when the caller is cancelled: the attempt was made, and its outcome decides what comes next.
         return (long)await RunAsync(RedisWebhookScripts.RecordAttempt, CancellationToken.None,
             attempt.DeliveryId, Ms(attempt.At), attempt.StatusCode?.ToString(CultureInfo.InvariantCulture) ?? "", attempt.Error ?? "",

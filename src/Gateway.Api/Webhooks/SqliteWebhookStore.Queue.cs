@@ -11,7 +11,9 @@ public sealed partial class SqliteWebhookStore
     // ---- the queue -------------------------------------------------------------------------------------------------
 
     /// <summary>One transaction; a delivery is inserted only while its subscription exists and holds no delivery of the
-    /// event yet (re-deliveries aside).</summary>
+    /// event yet (re-deliveries aside). The writer chose the enabled subscriptions before this runs: one disabled meanwhile
+    /// (its endpoint answered 410 while the batch was on its way) gets the delivery as failed, as its pending ones were
+    /// failed when it was disabled, not a pending delivery nothing would ever send.</summary>
     public async Task EnqueueAsync(IReadOnlyList<NewDelivery> deliveries, CallLogHead checkpoint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -23,8 +25,11 @@ public sealed partial class SqliteWebhookStore
             await using var command = Command(connection, transaction,
                 $"""
                 INSERT INTO deliveries ({DeliveryColumns}, payload)
-                SELECT $id, $sub, $msg, $event, $type, $call, 'pending', 0, NULL, NULL, NULL, $now, $now, NULL, NULL, $payload
-                WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = $sub)
+                SELECT $id, $sub, $msg, $event, $type, $call, CASE s.state WHEN 'disabled' THEN 'failed' ELSE 'pending' END, 0, NULL, NULL,
+                       CASE s.state WHEN 'disabled' THEN {NotSentDisabledSql} END, CASE s.state WHEN 'disabled' THEN NULL ELSE $now END, $now,
+                       CASE s.state WHEN 'disabled' THEN $now END, NULL, $payload
+                FROM subscriptions s
+                WHERE s.id = $sub
                   AND NOT EXISTS (SELECT 1 FROM deliveries WHERE subscription_id = $sub AND event_id = $event AND redelivery_of IS NULL);
                 """,
                 ("$id", ""), ("$sub", ""), ("$msg", ""), ("$event", ""), ("$type", ""), ("$call", ""), ("$now", now), ("$payload", ""));
@@ -114,7 +119,7 @@ public sealed partial class SqliteWebhookStore
                 UPDATE deliveries SET state = 'failed', next_attempt_at = NULL, completed_at = $at, last_error = $pendingError
                 WHERE subscription_id = (SELECT subscription_id FROM deliveries WHERE id = $id) AND state = 'pending';
                 """,
-                ("$reason", reason), ("$id", attempt.DeliveryId), ("$at", at), ("$pendingError", "not sent: the subscription was disabled (" + reason + ")"));
+                ("$reason", reason), ("$id", attempt.DeliveryId), ("$at", at), ("$pendingError", NotSentDisabled(reason)));
             await disable.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);

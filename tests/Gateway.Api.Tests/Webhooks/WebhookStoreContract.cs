@@ -196,6 +196,24 @@ public abstract class WebhookStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEventQueuedForASubscriptionDisabledMeanwhileIsFailedUnsentNotLeftPending()
+    {
+        // The writer chose the enabled subscriptions, then the endpoint answered 410 before the batch was written.
+        var subscription = await SubscribeAsync();
+        await EnqueueAsync((subscription, 1));
+        await RecordAsync(await HeadAsync(subscription), DeliveryState.Failed, 410, disable: "the endpoint answered 410 Gone");
+
+        await EnqueueAsync((subscription, 2));
+
+        Assert.Empty(await _store.QueueHeadsAsync(Ct));
+        Assert.Equal((0L, (DateTimeOffset?)null), await _store.PendingSummaryAsync(Ct));
+        var late = (await LogAsync(subscription)).Single(d => d.EventId == "call2.1");
+        Assert.Equal((DeliveryState.Failed, 0), (late.State, late.Attempts));
+        Assert.Equal("not sent: the subscription was disabled (the endpoint answered 410 Gone)", late.LastError);
+        Assert.Equal(((DateTimeOffset?)null, (DateTimeOffset?)T0), (late.NextAttemptAt, late.CompletedAt));
+    }
+
+    [Fact]
     public async Task RedeliveringAFinishedDeliveryQueuesACopyWithTheSameMessageAtTheEnd()
     {
         var subscription = await SubscribeAsync();
