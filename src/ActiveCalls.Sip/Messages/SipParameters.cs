@@ -58,7 +58,13 @@ public sealed class SipParameters : IEnumerable<SipParameter>
         return copy;
     }
 
-    private int IndexOf(string name) => _items.FindIndex(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+    private int IndexOf(string name)
+    {
+        // A loop, not FindIndex: its predicate was a closure and a delegate allocated on every lookup.
+        for (int i = 0; i < _items.Count; i++)
+            if (string.Equals(_items[i].Name, name, StringComparison.OrdinalIgnoreCase)) return i;
+        return -1;
+    }
 
     public void AppendTo(StringBuilder sb)
     {

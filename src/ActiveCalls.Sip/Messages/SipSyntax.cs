@@ -124,6 +124,8 @@ internal static class SipSyntax
     /// Splits a header value at the commas that separate list elements, ignoring commas inside quoted strings and
     /// &lt;…&gt;. Elements are trimmed; empty elements are dropped.
     /// </summary>
+    private static readonly char[] ListWhitespace = [' ', '\t', '\r', '\n'];
+
     public static List<string> SplitList(string value)
     {
         var parts = new List<string>();
@@ -152,7 +154,7 @@ internal static class SipSyntax
 
         void Add(string part)
         {
-            part = part.Trim(' ', '\t', '\r', '\n');
+            part = part.Trim(ListWhitespace);
             if (part.Length > 0) parts.Add(part);
         }
     }
