@@ -82,19 +82,46 @@ public abstract class SipMessage
     /// length, an empty line and the body.</summary>
     public byte[] ToBytes()
     {
-        var sb = new StringBuilder(512).Append(StartLine).Append("\r\n");
+        // Measured, then encoded straight into the one array returned: no StringBuilder, string or head array on the way
+        // (they were about a tenth of the engine's allocations).
+        var startLine = StartLine;
+        Span<char> digits = stackalloc char[11];
+        Body.Length.TryFormat(digits, out var digitCount, provider: CultureInfo.InvariantCulture);
+        var length = Utf8.GetByteCount(startLine) + CrLf.Length + ContentLength.Length + digitCount + 2 * CrLf.Length + Body.Length;
+        foreach (var h in Headers)
+            if (!IsContentLength(h)) length += Utf8.GetByteCount(h.Name) + Colon.Length + Utf8.GetByteCount(h.Value) + CrLf.Length;
+        var bytes = new byte[length];
+        var at = Put(startLine, bytes, 0);
+        at = Put(CrLf, bytes, at);
         foreach (var h in Headers)
         {
-            if (h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) continue;
-            sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
+            if (IsContentLength(h)) continue;
+            at = Put(h.Name, bytes, at);
+            at = Put(Colon, bytes, at);
+            at = Put(h.Value, bytes, at);
+            at = Put(CrLf, bytes, at);
         }
-        sb.Append("Content-Length: ").Append(Body.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n\r\n");
-        var head = Encoding.UTF8.GetBytes(sb.ToString());
-        if (Body.Length == 0) return head;
-        var all = new byte[head.Length + Body.Length];
-        head.CopyTo(all, 0);
-        Body.CopyTo(all, head.Length);
-        return all;
+        at = Put(ContentLength, bytes, at);
+        at = Put(digits[..digitCount], bytes, at);
+        at = Put(CrLf, bytes, at);
+        at = Put(CrLf, bytes, at);
+        Body.CopyTo(bytes, at);
+        return bytes;
+    }
+
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+    private static ReadOnlySpan<byte> CrLf => "\r\n"u8;
+    private static ReadOnlySpan<byte> Colon => ": "u8;
+    private static ReadOnlySpan<byte> ContentLength => "Content-Length: "u8;
+
+    private static bool IsContentLength(SipHeaderField h) => h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase);
+
+    private static int Put(ReadOnlySpan<char> text, byte[] to, int at) => at + Utf8.GetBytes(text, to.AsSpan(at));
+
+    private static int Put(ReadOnlySpan<byte> ascii, byte[] to, int at)
+    {
+        ascii.CopyTo(to.AsSpan(at));
+        return at + ascii.Length;
     }
 
     public override string ToString() => Encoding.UTF8.GetString(ToBytes());
