@@ -169,12 +169,41 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
     }
 
     /// <summary>CPU milliseconds (user + system) a process has used so far, from /proc/PID/stat.</summary>
-    public static double CpuMs(int pid)
+    public static double CpuMs(int pid) => CpuMs($"/proc/{pid}/stat");
+
+    private static double CpuMs(string statFile)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var stat = File.ReadAllText(statFile);
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         // fields[0] is field 3 (state): utime is field 14, stime field 15 → indexes 11 and 12. Clock ticks of 10 ms.
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0;
+    }
+
+    /// <summary>CPU milliseconds the .NET runtime's tiered-compilation worker of process <paramref name="pid"/> has used so
+    /// far (its thread is named ".NET Tiered Com…"); 0 for a process without one. The worker promotes hot methods to tier 1
+    /// in the background and exits when it has nothing left, so its CPU stops growing once the process's code is settled.</summary>
+    public static double TieringCpuMs(int pid)
+    {
+        double total = 0;
+        try
+        {
+            foreach (var task in System.IO.Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith(".NET Tiered", StringComparison.Ordinal)) continue;
+                    total += CpuMs(Path.Combine(task, "stat"));
+                }
+                catch (IOException)
+                {
+                    // The thread ended meanwhile.
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return total;
     }
 
     public static string LoadAverage()
