@@ -450,7 +450,11 @@ internal sealed class Bench(BenchOptions o, Stack stack)
             do await MeasureAsync(arm, concurrency, 0, chunk, once);
             while (chunkWatch.Elapsed < TimeSpan.FromSeconds(2));
             var share = (TieringCpu() - before) / chunkWatch.Elapsed.TotalMilliseconds;
-            if (share < 0.01) return;
+            if (share < 0.01)
+            {
+                Console.Error.WriteLine($"warm-up {arm.Name} C={concurrency}: tier-1 compilation settled ({share:P1} of a core)");
+                return;
+            }
             if (watch.Elapsed > TimeSpan.FromSeconds(120))
             {
                 Console.Error.WriteLine($"warm-up {arm.Name} C={concurrency}: tier-1 compilation still at {share:P0} of a core after 120 s more; measuring anyway");
