@@ -449,7 +449,7 @@ internal sealed class Bench(BenchOptions o, Stack stack)
             var chunkWatch = Stopwatch.StartNew();
             do await MeasureAsync(arm, concurrency, 0, chunk, once);
             while (chunkWatch.Elapsed < TimeSpan.FromSeconds(2));
-            var share = (TieringCpu() - before) / chunkWatch.Elapsed.TotalMilliseconds;
+            var share = TieringCpu().Sum(t => t.Value - before.GetValueOrDefault(t.Key)) / chunkWatch.Elapsed.TotalMilliseconds;
             if (share < 0.01)
             {
                 Console.Error.WriteLine($"warm-up {arm.Name} C={concurrency}: tier-1 compilation settled ({share:P1} of a core)");
@@ -464,7 +464,8 @@ internal sealed class Bench(BenchOptions o, Stack stack)
         }
     }
 
-    private double TieringCpu() => stack.Pids.Values.Append(Environment.ProcessId).Sum(BenchmarkStack.TieringCpuMs);
+    private Dictionary<(int Pid, int Tid), double> TieringCpu() =>
+        stack.Pids.Values.Append(Environment.ProcessId).SelectMany(BenchmarkStack.TieringCpuMs).ToDictionary();
 
     /// <summary>A Redis arm runs with its fsync policy: set on the one redis-server (CONFIG SET) when it differs.</summary>
     private async Task SetAppendFsyncAsync(Arm arm)

@@ -179,12 +179,13 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0;
     }
 
-    /// <summary>CPU milliseconds the .NET runtime's tiered-compilation worker of process <paramref name="pid"/> has used so
-    /// far (its thread is named ".NET Tiered Com…"); 0 for a process without one. The worker promotes hot methods to tier 1
-    /// in the background and exits when it has nothing left, so its CPU stops growing once the process's code is settled.</summary>
-    public static double TieringCpuMs(int pid)
+    /// <summary>CPU milliseconds each tiered-compilation worker thread of process <paramref name="pid"/> has used so far,
+    /// by thread id (the runtime names it ".NET Tiered Com…"); none for a process without one. The worker promotes hot
+    /// methods to tier 1 in the background and exits once idle, so a settled process has none or one whose CPU stands
+    /// still. By thread, so a worker that exits (and its CPU with it) does not read as negative work.</summary>
+    public static IEnumerable<KeyValuePair<(int Pid, int Tid), double>> TieringCpuMs(int pid)
     {
-        double total = 0;
+        var threads = new List<KeyValuePair<(int, int), double>>();
         try
         {
             foreach (var task in System.IO.Directory.EnumerateDirectories($"/proc/{pid}/task"))
@@ -192,7 +193,7 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
                 try
                 {
                     if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith(".NET Tiered", StringComparison.Ordinal)) continue;
-                    total += CpuMs(Path.Combine(task, "stat"));
+                    threads.Add(new((pid, int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)), CpuMs(Path.Combine(task, "stat"))));
                 }
                 catch (IOException)
                 {
@@ -202,8 +203,9 @@ internal sealed class BenchmarkStack(string repositoryRoot, string name, bool ke
         }
         catch (IOException)
         {
+            // The process ended meanwhile.
         }
-        return total;
+        return threads;
     }
 
     public static string LoadAverage()
